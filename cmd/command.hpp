@@ -1,0 +1,39 @@
+#pragma once
+// How a subcommand plugs into main: it registers its flags on the app and hands back a `run`
+// that main calls only after parsing succeeded (parse first, run after).
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace certenroll::cli {
+
+/// Options every subcommand sees.
+struct GlobalOptions {
+    std::string config_file;
+    std::string profile;
+    std::string state_dir;
+    bool json = false;
+    int verbose = 0;
+    bool quiet = false;
+};
+
+/// What a subcommand produced: the same facts for people (text) and for scripts (json).
+struct Output {
+    int exit_code = 0;
+    std::string text;     ///< printed on stdout unless --json or --quiet
+    nlohmann::json json;  ///< printed on stdout with --json
+};
+
+struct Command {
+    CLI::App* app = nullptr;
+    std::function<Output()> run;
+};
+
+Command add_policy(CLI::App& app, const GlobalOptions& global);
+Command add_enroll(CLI::App& app, const GlobalOptions& global);
+Command add_renew(CLI::App& app, const GlobalOptions& global);
+Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global);
+
+}  // namespace certenroll::cli

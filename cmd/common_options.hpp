@@ -1,0 +1,51 @@
+#pragma once
+// Flag groups shared by subcommands, and their conversion into the library's settings.
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+
+#include "command.hpp"
+#include "error.hpp"
+#include "flows/context.hpp"
+
+namespace certenroll::cli {
+
+/// Server, authentication and TLS flags, as typed.
+struct ConnectionOptions {
+    std::string cep_url;
+    std::string ces_url;
+    std::string ca_name;
+    std::string auth = "password";
+    std::string username;
+    std::string password_file;
+    std::string client_cert;
+    std::string client_key;
+    std::string client_key_passphrase_file;
+    std::string spn_service = "HTTP";
+    bool delegate = false;
+    std::string ca_bundle;
+    std::string proxy;
+    double timeout_seconds = 120;
+    double connect_timeout_seconds = 15;
+};
+
+/// Adds --url/--ces-url/--ca/--auth/--username/--password-file/--client-cert/... to `app`.
+void add_connection_options(CLI::App& app, ConnectionOptions& options, bool with_cep = true);
+
+/// Resolves secrets (password file, CERTENROLL_PASSWORD, TTY prompt) and builds the Connection.
+flows::Connection make_connection(const ConnectionOptions& options);
+
+/// The library context for this run: state directory, curl transport, clock, stderr diagnostics.
+flows::Context make_context(const GlobalOptions& global);
+
+/// A secret from a file (first line), else from the environment variable, else a no-echo prompt
+/// on the terminal; without a terminal a usage error names the flag and the variable to use.
+std::string read_secret(const std::string& file, const char* environment_variable,
+                        const std::string& prompt, const std::string& flag);
+
+/// "2026-11-25 03:30:00 UTC"
+std::string format_time(std::chrono::system_clock::time_point time);
+std::string format_iso8601(std::chrono::system_clock::time_point time);
+
+}  // namespace certenroll::cli

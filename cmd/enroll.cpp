@@ -1,0 +1,111 @@
+// `enroll`: a template name in, a key and an issued certificate on disk out.
+
+#include "flows/enroll.hpp"
+#include "common_options.hpp"
+#include "render_outcome.hpp"
+
+namespace certenroll::cli {
+
+namespace {
+
+struct EnrollOptions {
+    ConnectionOptions connection;
+    std::string template_name;
+    std::string name;
+    std::string key_type;
+    std::string existing_key;
+    std::string key_passphrase_file;
+    std::string subject;
+    std::string common_name;
+    std::vector<std::string> dns, ip, email, upn, uri;
+    std::string key_out, cert_out, chain_out, fullchain_out, pfx_out;
+    std::string pfx_password_file;
+    bool refresh = false;
+    bool force = false;
+};
+
+flows::EnrollRequest make_request(const EnrollOptions& o) {
+    flows::EnrollRequest request;
+    request.connection = make_connection(o.connection);
+    request.template_name = o.template_name;
+    request.name = o.name;
+    if (!o.key_type.empty()) {
+        request.key_spec = keys::parse_key_type(o.key_type);
+    }
+    request.existing_key = o.existing_key;
+    if (!o.key_passphrase_file.empty()) {
+        request.key_passphrase =
+            read_secret(o.key_passphrase_file, nullptr, "", "--key-passphrase-file");
+    }
+    if (!o.subject.empty() && !o.common_name.empty()) {
+        throw Error(ErrorKind::Usage, "--subject and --cn both given", "use one of them");
+    }
+    request.subject = o.common_name.empty() ? o.subject : "CN=" + o.common_name;
+    request.sans = {o.dns, o.ip, o.email, o.upn, o.uri};
+    request.outputs = {o.key_out, o.cert_out, o.chain_out, o.fullchain_out, o.pfx_out};
+    if (!o.pfx_out.empty()) {
+        request.pfx_password = read_secret(o.pfx_password_file, "CERTENROLL_PFX_PASSWORD",
+                                           "PFX password: ", "--pfx-password-file");
+    }
+    request.refresh_policy = o.refresh;
+    request.force = o.force;
+    return request;
+}
+
+}  // namespace
+
+Command add_enroll(CLI::App& app, const GlobalOptions& global) {
+    auto o = std::make_shared<EnrollOptions>();
+    auto* sub = app.add_subcommand("enroll",
+                                   "Generate a key, request a certificate from CES, and save both");
+    add_connection_options(*sub, o->connection, true);
+    const std::string request = "Request";
+    sub->add_option("-t,--template", o->template_name, "Certificate template (its common name)")
+        ->required()
+        ->group(request);
+    sub->add_option("--name", o->name,
+                    "Name of this certificate for renew and the default file location "
+                    "(default: the template name)")
+        ->group(request);
+    sub->add_option("--subject", o->subject, "Subject DN, e.g. \"CN=web1.example.com,O=Example\"")
+        ->group(request);
+    sub->add_option("--cn", o->common_name, "Shortcut for --subject CN=VALUE")->group(request);
+    sub->add_option("--dns", o->dns, "DNS name for the subject alternative name (repeatable)")
+        ->group(request);
+    sub->add_option("--ip", o->ip, "IP address SAN (repeatable)")->group(request);
+    sub->add_option("--email", o->email, "E-mail SAN (repeatable)")->group(request);
+    sub->add_option("--upn", o->upn, "User principal name SAN (repeatable)")->group(request);
+    sub->add_option("--uri", o->uri, "URI SAN (repeatable)")->group(request);
+    sub->add_flag("--refresh-policy", o->refresh, "Fetch the policy even if the cache is fresh")
+        ->group(request);
+    sub->add_flag("--force", o->force, "Submit even if the policy says enrollment is not permitted")
+        ->group(request);
+    const std::string key = "Key";
+    sub->add_option("--key-type", o->key_type,
+                    "rsa[:BITS] or ec[:P-256|P-384|P-521] (default: what the template asks for)")
+        ->group(key);
+    sub->add_option("--key", o->existing_key,
+                    "Use this existing key file instead of generating one (e.g. to retry)")
+        ->group(key);
+    sub->add_option("--key-passphrase-file", o->key_passphrase_file,
+                    "Encrypt the key file with the passphrase in this file")
+        ->group(key);
+    const std::string out = "Output files (default: <state-dir>/live/<name>/)";
+    sub->add_option("--key-out", o->key_out, "Private key (PEM, mode 0600)")->group(out);
+    sub->add_option("--cert-out", o->cert_out, "Certificate (PEM)")->group(out);
+    sub->add_option("--chain-out", o->chain_out, "Issuing CA chain (PEM)")->group(out);
+    sub->add_option("--fullchain-out", o->fullchain_out, "Certificate followed by its chain (PEM)")
+        ->group(out);
+    sub->add_option("--pfx-out", o->pfx_out, "PKCS#12 file with key, certificate and chain")
+        ->group(out);
+    sub->add_option("--pfx-password-file", o->pfx_password_file,
+                    "File holding the PFX password (else $CERTENROLL_PFX_PASSWORD, else a prompt)")
+        ->group(out);
+
+    return {sub, [o, &global]() {
+                const auto context = make_context(global);
+                return render_enroll_outcome(flows::enroll(context, make_request(*o)));
+            }};
+}
+
+}  // namespace certenroll::cli

@@ -1,0 +1,127 @@
+// `policy`: what may be requested here, and how.
+
+#include <sstream>
+
+#include "common_options.hpp"
+#include "flows/policy.hpp"
+#include "xcep/endpoints.hpp"
+#include "xcep/policy_json.hpp"
+
+namespace certenroll::cli {
+
+namespace {
+
+struct PolicyOptions {
+    ConnectionOptions connection;
+    std::string template_name;
+    bool refresh = false;
+};
+
+std::string pad(std::string text, std::size_t width) {
+    if (text.size() < width) {
+        text.append(width - text.size(), ' ');
+    }
+    return text;
+}
+
+std::string template_table(const xcep::Policy& policy) {
+    if (policy.templates.empty()) {
+        return "No templates are available to this identity at this policy server.\n";
+    }
+    std::ostringstream out;
+    out << pad("TEMPLATE", 22) << pad("SCHEMA", 7) << pad("KEY", 12) << pad("SUBJECT", 10)
+        << pad("ENROLL", 7) << "CAS\n";
+    for (const auto& t : policy.templates) {
+        std::string cas;
+        for (const auto& ca : xcep::template_ca_names(policy, t)) {
+            cas += (cas.empty() ? "" : ", ") + ca;
+        }
+        out << pad(t.common_name, 21) << " " << pad(std::to_string(t.schema), 7)
+            << pad(xcep::key_algorithm_name(t) + " " + std::to_string(t.key.minimal_key_length), 12)
+            << pad(xcep::enrollee_supplies_subject(t) ? "request" : "directory", 10)
+            << pad(t.permission_enroll ? "yes" : "no", 7) << cas << "\n";
+    }
+    return out.str();
+}
+
+std::string template_details(const xcep::Policy& policy, const xcep::Template& t) {
+    std::ostringstream out;
+    out << "Template " << t.common_name << " (schema " << t.schema << ", OID "
+        << xcep::template_oid(t) << ", revision " << t.revision_major << "." << t.revision_minor
+        << ")\n";
+    out << "  enroll permission: " << (t.permission_enroll ? "yes" : "no") << "\n";
+    out << "  key: " << xcep::key_algorithm_name(t) << ", at least " << t.key.minimal_key_length
+        << " bits; hash " << xcep::hash_algorithm_name(t) << "\n";
+    out << "  subject: "
+        << (xcep::enrollee_supplies_subject(t) ? "supplied in the request (--subject)"
+                                               : "built by the CA from the directory")
+        << "; SAN: "
+        << (xcep::enrollee_supplies_subject_alt_name(t) ? "supplied in the request (--san)"
+                                                        : "built by the CA")
+        << "\n";
+    out << "  validity: " << t.validity_seconds / 86400 << " days, renewal period "
+        << t.renewal_seconds / 86400 << " days\n";
+    for (const auto& [word, names] : xcep::decoded_flags(t)) {
+        if (!names.empty()) {
+            out << "  " << word << ":";
+            for (const auto& name : names) {
+                out << " " << name;
+            }
+            out << "\n";
+        }
+    }
+    out << "  CES endpoints:\n";
+    for (const auto mode : {xcep::AuthMode::Kerberos, xcep::AuthMode::UsernamePassword,
+                            xcep::AuthMode::Certificate}) {
+        for (const auto& e : xcep::select_ces_endpoints(policy, t, mode, false)) {
+            out << "    --auth " << xcep::auth_mode_name(mode) << "  " << e.uri << "  (CA "
+                << e.ca_name << ")\n";
+        }
+    }
+    for (const auto& e : xcep::select_ces_endpoints(policy, t, xcep::AuthMode::Anonymous, true)) {
+        out << "    renewal only, key-based  " << e.uri << "  (CA " << e.ca_name << ")\n";
+    }
+    return out.str();
+}
+
+}  // namespace
+
+Command add_policy(CLI::App& app, const GlobalOptions& global) {
+    auto options = std::make_shared<PolicyOptions>();
+    auto* sub = app.add_subcommand(
+        "policy", "Show the enrollment policy (templates, CAs, CES URLs) from CEP");
+    add_connection_options(*sub, options->connection, true);
+    sub->add_option("--template", options->template_name,
+                    "Show everything needed to request this template");
+    sub->add_flag("--refresh", options->refresh, "Fetch even if the cached policy is fresh");
+
+    return {sub, [options, &global]() {
+                const auto context = make_context(global);
+                const auto connection = make_connection(options->connection);
+                const auto result = flows::load_policy(context, connection, options->refresh);
+                Output output;
+                output.json = xcep::to_json(result.policy);
+                output.json["status"] = "ok";
+                output.json["cep_url"] = connection.cep_url;
+                output.json["from_cache"] = result.from_cache;
+                output.json["fetched_at"] = format_iso8601(result.fetched_at);
+                if (options->template_name.empty()) {
+                    output.text = template_table(result.policy);
+                    return output;
+                }
+                const auto* t = result.policy.find_template(options->template_name);
+                if (!t) {
+                    throw Error(
+                        ErrorKind::Usage,
+                        "no template '" + options->template_name + "' in this policy",
+                        "run 'certenroll-cli policy' to list the templates available to you");
+                }
+                output.text = template_details(result.policy, *t);
+                output.json["template"] =
+                    output.json["templates"]
+                               [static_cast<std::size_t>(t - result.policy.templates.data())];
+                return output;
+            }};
+}
+
+}  // namespace certenroll::cli

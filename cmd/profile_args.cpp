@@ -1,0 +1,102 @@
+#include "profile_args.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "config/config.hpp"
+#include "error.hpp"
+
+namespace certenroll::cli {
+
+namespace {
+
+// The value of `--name VALUE` or `--name=VALUE` among args[0, end), or empty.
+std::string find_value(const std::vector<std::string>& args, std::size_t end,
+                       const std::string& name) {
+    for (std::size_t i = 0; i < end; ++i) {
+        if (args[i] == name && i + 1 < end) {
+            return args[i + 1];
+        }
+        if (args[i].rfind(name + "=", 0) == 0) {
+            return args[i].substr(name.size() + 1);
+        }
+    }
+    return {};
+}
+
+bool typed(const std::vector<std::string>& args, std::size_t begin, const std::string& name) {
+    return std::any_of(
+        args.begin() + static_cast<std::ptrdiff_t>(begin), args.end(),
+        [&](const std::string& a) { return a == name || a.rfind(name + "=", 0) == 0; });
+}
+
+}  // namespace
+
+std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> args) {
+    std::size_t sub_index = args.size();
+    CLI::App* sub = nullptr;
+    for (std::size_t i = 0; i < args.size() && !sub; ++i) {
+        for (auto* candidate : app.get_subcommands({})) {
+            if (candidate->get_name() == args[i]) {
+                sub_index = i;
+                sub = candidate;
+                break;
+            }
+        }
+    }
+    if (!sub || typed(args, 0, "--help") || typed(args, 0, "-h")) {
+        return args;
+    }
+    const std::string explicit_file = find_value(args, sub_index, "--config");
+    const std::string profile = find_value(args, sub_index, "--profile");
+    std::string file = explicit_file;
+    if (file.empty()) {
+        const auto found = config::default_config_file();
+        if (!found) {
+            if (!profile.empty()) {
+                throw Error(ErrorKind::Usage,
+                            "--profile " + profile + " given but no configuration file found",
+                            "pass --config FILE or create ~/.config/certenroll/config.json");
+            }
+            return args;
+        }
+        file = found->string();
+    }
+    std::ifstream in(file);
+    if (!in) {
+        throw Error(ErrorKind::Usage, "cannot read configuration file " + file,
+                    "check the path given to --config or $CERTENROLL_CONFIG");
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+
+    std::vector<std::string> global_defaults;
+    std::vector<std::string> sub_defaults;
+    for (const auto& option : config::parse_profile(text.str(), profile, file)) {
+        const std::string flag = "--" + option.name;
+        std::vector<std::string>* target = nullptr;
+        if (sub->get_option_no_throw(flag) && !typed(args, sub_index + 1, flag)) {
+            target = &sub_defaults;
+        } else if (app.get_option_no_throw(flag) && !typed(args, 0, flag)) {
+            target = &global_defaults;
+        }
+        if (!target) {
+            continue;  // an option of another subcommand, or one typed on the command line
+        }
+        if (option.values.empty()) {
+            target->push_back(flag);
+        }
+        for (const auto& value : option.values) {
+            target->push_back(flag);
+            target->push_back(value);
+        }
+    }
+    args.insert(args.begin() + static_cast<std::ptrdiff_t>(sub_index) + 1, sub_defaults.begin(),
+                sub_defaults.end());
+    args.insert(args.begin() + static_cast<std::ptrdiff_t>(sub_index), global_defaults.begin(),
+                global_defaults.end());
+    return args;
+}
+
+}  // namespace certenroll::cli

@@ -1,0 +1,58 @@
+#include "render.hpp"
+
+#include <iostream>
+
+namespace certenroll::cli {
+
+int render_output(const Output& output, const GlobalOptions& global) {
+    if (global.json) {
+        std::cout << output.json.dump(2) << "\n";
+    } else if (!global.quiet && !output.text.empty()) {
+        std::cout << output.text;
+        if (output.text.back() != '\n') {
+            std::cout << "\n";
+        }
+    }
+    return output.exit_code;
+}
+
+nlohmann::json error_json(const Error& error) {
+    nlohmann::json detail = {{"category", kind_name(error.kind())}, {"message", error.message()}};
+    if (!error.hint().empty()) {
+        detail["hint"] = error.hint();
+    }
+    if (error.hresult()) {
+        detail["hresult"] = format_hresult(*error.hresult());
+    }
+    if (!error.request_id().empty()) {
+        detail["request_id"] = error.request_id();
+    }
+    return {{"status", "error"}, {"error", detail}, {"exit_code", exit_code(error.kind())}};
+}
+
+int render_error(const Error& error, bool json) {
+    if (json) {
+        std::cout << error_json(error).dump(2) << "\n";
+    }
+    // People read stderr, with or without --json.
+    std::cerr << "certenroll-cli: " << kind_name(error.kind()) << " error: " << error.message();
+    if (error.hresult()) {
+        std::cerr << " [" << format_hresult(*error.hresult()) << "]";
+    }
+    std::cerr << "\n";
+    if (!error.hint().empty()) {
+        std::cerr << "  hint: " << error.hint() << "\n";
+    }
+    return exit_code(error.kind());
+}
+
+std::string exit_status_help() {
+    std::string text = "  0  success (issued, renewed, nothing due, policy shown)\n";
+    for (const auto& row : exit_code_table()) {
+        text += "  " + std::to_string(row.code) + "  " + std::string(row.name) + ": " +
+                std::string(row.description) + "\n";
+    }
+    return text;
+}
+
+}  // namespace certenroll::cli

@@ -1,0 +1,20 @@
+#pragma once
+// Turning results and errors into text on stdout/stderr or one JSON document on stdout.
+
+#include <string>
+
+#include "command.hpp"
+#include "error.hpp"
+
+namespace certenroll::cli {
+
+/// Prints the output per the global options and returns its exit code.
+int render_output(const Output& output, const GlobalOptions& global);
+/// Prints the error (stderr, or JSON on stdout with --json) and returns its exit code.
+int render_error(const Error& error, bool json);
+/// The exit-code table as help text.
+std::string exit_status_help();
+/// The JSON object describing an error, as printed with --json.
+nlohmann::json error_json(const Error& error);
+
+}  // namespace certenroll::cli

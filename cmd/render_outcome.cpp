@@ -1,0 +1,85 @@
+#include "render_outcome.hpp"
+
+#include "common_options.hpp"
+#include "error.hpp"
+
+namespace certenroll::cli {
+
+namespace {
+
+nlohmann::json files_json(const store::OutputPaths& files) {
+    nlohmann::json j = nlohmann::json::object();
+    auto put = [&j](const char* key, const std::filesystem::path& path) {
+        if (!path.empty()) {
+            j[key] = path.string();
+        }
+    };
+    put("key", files.key);
+    put("cert", files.certificate);
+    put("chain", files.chain);
+    put("fullchain", files.fullchain);
+    put("pfx", files.pfx);
+    return j;
+}
+
+}  // namespace
+
+nlohmann::json outcome_json(const flows::EnrollOutcome& o) {
+    const bool issued = o.status == flows::EnrollOutcome::Status::Issued;
+    nlohmann::json j = {{"status", issued ? "issued" : "pending"},
+                        {"name", o.name},
+                        {"template", o.template_name},
+                        {"request_id", o.request_id},
+                        {"ces_url", o.ces_url},
+                        {"ca", o.ca_name},
+                        {"key", o.key_description},
+                        {"files", files_json(o.files)},
+                        {"warnings", o.warnings}};
+    if (o.certificate) {
+        j["certificate"] = {{"subject", o.certificate->subject},
+                            {"issuer", o.certificate->issuer},
+                            {"serial", o.certificate->serial},
+                            {"sha256_thumbprint", o.certificate->sha256_thumbprint},
+                            {"not_before", format_iso8601(o.certificate->not_before)},
+                            {"not_after", format_iso8601(o.certificate->not_after)}};
+    }
+    return j;
+}
+
+Output render_enroll_outcome(const flows::EnrollOutcome& o) {
+    Output output;
+    output.json = outcome_json(o);
+    std::string text;
+    for (const auto& warning : o.warnings) {
+        text += "warning: " + warning + "\n";
+    }
+    if (o.status == flows::EnrollOutcome::Status::Pending) {
+        output.exit_code = exit_code(ErrorKind::Pending);
+        output.json["exit_code"] = output.exit_code;
+        text += "Request " + o.request_id + " for template " + o.template_name +
+                " is pending CA manager approval (CA " + o.ca_name + ").\n";
+        text += "The key is saved in " + o.files.key.string() + ".\n";
+        text += "Retrieve the certificate once approved: certenroll-cli retrieve-pending " +
+                o.request_id + "\n";
+        output.text = text;
+        return output;
+    }
+    text += "Issued certificate for " + o.certificate->subject + " (serial " +
+            o.certificate->serial + "), valid until " + format_time(o.certificate->not_after) +
+            "\n";
+    text += "  key:         " + o.files.key.string() + " (" + o.key_description + ")\n";
+    text += "  certificate: " + o.files.certificate.string() + "\n";
+    if (!o.files.chain.empty()) {
+        text += "  chain:       " + o.files.chain.string() + "\n";
+    }
+    if (!o.files.fullchain.empty()) {
+        text += "  fullchain:   " + o.files.fullchain.string() + "\n";
+    }
+    if (!o.files.pfx.empty()) {
+        text += "  pfx:         " + o.files.pfx.string() + "\n";
+    }
+    output.text = text;
+    return output;
+}
+
+}  // namespace certenroll::cli

@@ -1,0 +1,13 @@
+#pragma once
+// Rendering of enrollment outcomes, shared by enroll, retrieve-pending and renew.
+
+#include "command.hpp"
+#include "flows/enroll.hpp"
+
+namespace certenroll::cli {
+
+/// Issued → exit 0; pending → exit 3 with the request ID and how to retrieve it.
+Output render_enroll_outcome(const flows::EnrollOutcome& outcome);
+nlohmann::json outcome_json(const flows::EnrollOutcome& outcome);
+
+}  // namespace certenroll::cli

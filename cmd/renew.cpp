@@ -1,0 +1,258 @@
+// `renew`: renew managed certificates that are due; built to run from cron or a systemd timer.
+
+#include "flows/renew.hpp"
+#include "common_options.hpp"
+#include "encoding/time_text.hpp"
+#include "keys/key_backend.hpp"
+#include "render.hpp"
+
+namespace certenroll::cli {
+
+namespace {
+
+struct RenewCliOptions {
+    ConnectionOptions connection;
+    std::string name;
+    bool all = false;
+    std::string cert_file;
+    std::string key_file;
+    std::string template_name;
+    std::string record_name;
+    std::string renew_before;
+    bool force = false;
+    bool reuse_key = false;
+    bool key_based = false;
+    std::string key_type;
+    std::string key_passphrase_file;
+    std::string pfx_password_file;
+    std::string deploy_hook;
+    std::string random_delay;
+    std::string lock_wait = "5m";
+    bool refresh_policy = false;
+};
+
+const char* status_name(flows::RenewResult::Status status) {
+    switch (status) {
+        case flows::RenewResult::Status::Renewed:
+            return "renewed";
+        case flows::RenewResult::Status::Pending:
+            return "pending";
+        case flows::RenewResult::Status::Skipped:
+            return "skipped";
+        case flows::RenewResult::Status::Failed:
+            return "failed";
+    }
+    return "failed";
+}
+
+// The worst outcome decides the exit code: a failure (the first one, in record order) over a
+// pending renewal over success; a failing deploy hook counts as a failure.
+int exit_code_of(const std::vector<flows::RenewResult>& results) {
+    for (const auto& r : results) {
+        if (r.error)
+            return exit_code(r.error->kind());
+    }
+    for (const auto& r : results) {
+        if (r.status == flows::RenewResult::Status::Pending)
+            return exit_code(ErrorKind::Pending);
+    }
+    return 0;
+}
+
+nlohmann::json result_json(const flows::RenewResult& r) {
+    nlohmann::json j = {{"name", r.name}, {"status", status_name(r.status)}, {"detail", r.detail}};
+    if (r.due_at.time_since_epoch().count() != 0)
+        j["due_at"] = format_iso8601(r.due_at);
+    if (r.old_not_after.time_since_epoch().count() != 0) {
+        j["previous_not_after"] = format_iso8601(r.old_not_after);
+    }
+    if (!r.request_id.empty())
+        j["request_id"] = r.request_id;
+    if (!r.ces_url.empty())
+        j["ces_url"] = r.ces_url;
+    if (r.status == flows::RenewResult::Status::Renewed) {
+        j["same_key"] = r.same_key;
+        nlohmann::json files = nlohmann::json::object();
+        auto put = [&files](const char* key, const std::filesystem::path& path) {
+            if (!path.empty())
+                files[key] = path.string();
+        };
+        put("key", r.files.key);
+        put("cert", r.files.certificate);
+        put("chain", r.files.chain);
+        put("fullchain", r.files.fullchain);
+        put("pfx", r.files.pfx);
+        j["files"] = files;
+    }
+    if (r.certificate) {
+        j["certificate"] = {{"subject", r.certificate->subject},
+                            {"serial", r.certificate->serial},
+                            {"not_before", format_iso8601(r.certificate->not_before)},
+                            {"not_after", format_iso8601(r.certificate->not_after)}};
+    }
+    if (r.hook_status)
+        j["deploy_hook_status"] = *r.hook_status;
+    if (!r.warnings.empty())
+        j["warnings"] = r.warnings;
+    if (r.error)
+        j["error"] = error_json(*r.error)["error"];
+    return j;
+}
+
+Output render(const std::vector<flows::RenewResult>& results) {
+    Output output;
+    output.exit_code = exit_code_of(results);
+    nlohmann::json list = nlohmann::json::array();
+    int counts[4] = {0, 0, 0, 0};
+    std::string text;
+    for (const auto& r : results) {
+        list.push_back(result_json(r));
+        ++counts[static_cast<int>(r.status)];
+        for (const auto& warning : r.warnings)
+            text += "warning: " + r.name + ": " + warning + "\n";
+        text += r.name + ": " + status_name(r.status) + " (" + r.detail + ")\n";
+        if (r.error && r.status != flows::RenewResult::Status::Failed) {
+            text += r.name + ": " + r.error->message() + "\n";
+        }
+        if (r.error && !r.error->hint().empty())
+            text += "  hint: " + r.error->hint() + "\n";
+    }
+    text += std::to_string(counts[0]) + " renewed, " + std::to_string(counts[1]) + " pending, " +
+            std::to_string(counts[2]) + " not due, " + std::to_string(counts[3]) + " failed\n";
+    output.text = text;
+    output.json = {{"status", output.exit_code == 0 ? "ok" : "incomplete"},
+                   {"exit_code", output.exit_code},
+                   {"certificates", list},
+                   {"summary",
+                    {{"renewed", counts[0]},
+                     {"pending", counts[1]},
+                     {"skipped", counts[2]},
+                     {"failed", counts[3]}}}};
+    return output;
+}
+
+}  // namespace
+
+Command add_renew(CLI::App& app, const GlobalOptions& global) {
+    auto o = std::make_shared<RenewCliOptions>();
+    auto* sub = app.add_subcommand(
+        "renew",
+        "Renew managed certificates that are due (safe to run from cron every few minutes)");
+    sub->add_option("name", o->name, "Managed certificate to renew (the --name given at enroll)");
+    sub->add_flag("--all", o->all, "Renew every managed certificate that is due");
+    sub->add_option("--cert", o->cert_file,
+                    "Renew this certificate file (not yet managed) in place; needs --key");
+    sub->add_option("--key", o->key_file, "Key file of --cert");
+    sub->add_option("--template", o->template_name,
+                    "Template of --cert, when the certificate does not name it");
+    sub->add_option("--name", o->record_name,
+                    "Name under which --cert becomes a managed certificate (default: file stem)");
+    sub->add_option("--renew-before", o->renew_before,
+                    "Renew when less than this remains (e.g. 30d); default: the template's "
+                    "renewal period, else after 2/3 of the lifetime");
+    sub->add_flag("--force", o->force, "Renew even when not due");
+    sub->add_flag(
+        "--reuse-key", o->reuse_key,
+        "Keep the current key (same-key renewal); automatic when the template demands it");
+    sub->add_flag("--key-based", o->key_based,
+                  "Key-based renewal: authenticate with the certificate being renewed only");
+    sub->add_option(
+        "--key-type", o->key_type,
+        "Algorithm of the new key (default: like the current key): rsa:3072, ec:P-256, ...");
+    sub->add_option("--key-passphrase-file", o->key_passphrase_file,
+                    "Passphrase of the key files (current and new)");
+    sub->add_option("--pfx-password-file", o->pfx_password_file,
+                    "File holding the PFX password (else $CERTENROLL_PFX_PASSWORD)");
+    sub->add_option("--deploy-hook", o->deploy_hook,
+                    "Shell command run after each renewal, with CERTENROLL_* variables; saved "
+                    "for later runs");
+    sub->add_option("--random-delay", o->random_delay,
+                    "Wait a random time up to this (e.g. 30m) before contacting the CA");
+    sub->add_option("--lock-wait", o->lock_wait,
+                    "How long to wait for another certenroll-cli run to finish")
+        ->capture_default_str();
+    sub->add_flag("--refresh-policy", o->refresh_policy, "Fetch the policy even if cached");
+    add_connection_options(*sub, o->connection);
+
+    return {
+        sub, [o, sub, &global]() {
+            const int modes =
+                (o->all ? 1 : 0) + (o->name.empty() ? 0 : 1) + (o->cert_file.empty() ? 0 : 1);
+            if (modes != 1) {
+                throw Error(ErrorKind::Usage, "give one of NAME, --all or --cert FILE --key FILE",
+                            "e.g. certenroll-cli renew --all (from cron)");
+            }
+            if (!o->cert_file.empty() && o->key_file.empty()) {
+                throw Error(ErrorKind::Usage, "--cert needs --key",
+                            "pass the key file of the certificate with --key");
+            }
+            flows::RenewOptions options;
+            if (!o->renew_before.empty()) {
+                options.renew_before = encoding::parse_duration(o->renew_before, "--renew-before");
+            }
+            if (!o->random_delay.empty()) {
+                options.random_delay = encoding::parse_duration(o->random_delay, "--random-delay");
+            }
+            options.lock_wait = encoding::parse_duration(o->lock_wait, "--lock-wait");
+            options.force = o->force;
+            options.reuse_key = o->reuse_key;
+            options.key_based = o->key_based;
+            options.refresh_policy = o->refresh_policy;
+            if (!o->key_type.empty())
+                options.key_spec = keys::parse_key_type(o->key_type);
+            if (sub->count("--deploy-hook") > 0)
+                options.deploy_hook = o->deploy_hook;
+            if (!o->key_passphrase_file.empty()) {
+                options.key_passphrase =
+                    read_secret(o->key_passphrase_file, nullptr, "", "--key-passphrase-file");
+            }
+            if (!o->pfx_password_file.empty() || std::getenv("CERTENROLL_PFX_PASSWORD")) {
+                options.pfx_password = read_secret(o->pfx_password_file, "CERTENROLL_PFX_PASSWORD",
+                                                   "", "--pfx-password-file");
+            }
+            // Credentials: explicit --auth applies to every record; otherwise each record's
+            // own auth mode is used and a password is read only if one is needed.
+            options.auth_from_record = sub->count("--auth") == 0 && !o->key_based;
+            auto connection_options = o->connection;
+            if (options.auth_from_record || o->key_based)
+                connection_options.auth = "anonymous";
+            options.connection = make_connection(connection_options);
+            if (options.auth_from_record) {
+                options.connection.credentials.username = o->connection.username;
+                options.connection.credentials.client_certificate = o->connection.client_cert;
+                options.connection.credentials.client_key = o->connection.client_key;
+            }
+            auto password_file = o->connection.password_file;
+            options.password = [password_file](const std::string& username) {
+                return read_secret(password_file, "CERTENROLL_PASSWORD",
+                                   "Password for " + username + ": ", "--password-file");
+            };
+
+            const auto context = make_context(global);
+            std::vector<flows::RenewResult> results;
+            if (o->all) {
+                results = flows::renew_all(context, options);
+            } else if (!o->name.empty()) {
+                results.push_back(flows::renew_one(context, o->name, options));
+            } else {
+                const std::string name = !o->record_name.empty()
+                                             ? o->record_name
+                                             : std::filesystem::path(o->cert_file).stem().string();
+                results.push_back(flows::renew_files(context, name, o->cert_file, o->key_file,
+                                                     o->template_name, options));
+            }
+            if (results.empty()) {
+                Output none;
+                none.text = "No managed certificates in " + context.state.root().string() + ".\n";
+                none.json = {
+                    {"status", "ok"},
+                    {"exit_code", 0},
+                    {"certificates", nlohmann::json::array()},
+                    {"summary", {{"renewed", 0}, {"pending", 0}, {"skipped", 0}, {"failed", 0}}}};
+                return none;
+            }
+            return render(results);
+        }};
+}
+
+}  // namespace certenroll::cli

@@ -1,0 +1,81 @@
+#pragma once
+/// What every flow is given: where state lives, how to reach the network, what time it is, and
+/// where diagnostics go. Passed down explicitly; the library keeps no globals.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "flows/deploy_hook.hpp"
+#include "http/transport.hpp"
+#include "store/state.hpp"
+#include "xcep/policy.hpp"
+
+namespace certenroll::flows {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+/// How the client proves who it is to CEP and CES.
+struct Credentials {
+    xcep::AuthMode mode = xcep::AuthMode::UsernamePassword;
+    std::string username;
+    std::string password;            ///< resolved secret: never logged, never in errors
+    std::string client_certificate;  ///< PEM file of the TLS client certificate
+    std::string client_key;          ///< key reference: PEM file (later pkcs11: URI, TPM blob)
+    std::string client_key_passphrase;
+    std::string negotiate_service = "HTTP";
+    bool delegate_credentials = false;
+};
+
+/// One server pair and how to talk to it.
+struct Connection {
+    std::string cep_url;  ///< may be empty when ces_url is given directly
+    std::string ces_url;  ///< overrides the CES URLs from the policy
+    std::string ca_name;  ///< restrict to this CA (from the policy)
+    Credentials credentials;
+    http::Settings http;  ///< CA bundle, timeouts, proxy; auth fields are filled by the flows
+};
+
+using TransportFactory = std::function<std::unique_ptr<http::Transport>(const http::Settings&)>;
+
+/// Receives progress lines (-v) and, at verbosity 2, redacted SOAP traffic.
+struct Diagnostics {
+    int verbosity = 0;
+    std::function<void(std::string_view)> sink;
+
+    void step(std::string_view line) const {
+        if (verbosity >= 1 && sink) {
+            sink(line);
+        }
+    }
+    void traffic(std::string_view text) const {
+        if (verbosity >= 2 && sink) {
+            sink(text);
+        }
+    }
+};
+
+struct Context {
+    store::StateDirectory state;
+    TransportFactory make_transport;
+    std::function<TimePoint()> clock = [] { return std::chrono::system_clock::now(); };
+    Diagnostics diagnostics;
+    /// Deploy hooks and waits go through here so tests can observe them.
+    std::function<int(const std::string&, const Environment&)> run_hook = run_shell_hook;
+    std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds d) {
+        std::this_thread::sleep_for(d);
+    };
+};
+
+/// The production transport: libcurl.
+TransportFactory curl_transport_factory();
+
+/// A transport for `connection` with its credentials applied at the HTTP/TLS layer
+/// (SPNEGO, client certificate); message-level credentials are added per SOAP call.
+std::unique_ptr<http::Transport> open_transport(const Context& context,
+                                                const Connection& connection);
+
+}  // namespace certenroll::flows

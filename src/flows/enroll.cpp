@@ -1,0 +1,164 @@
+#include "flows/enroll.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "error.hpp"
+#include "flows/issuance.hpp"
+#include "flows/policy.hpp"
+#include "flows/template_rules.hpp"
+#include "keys/software_key.hpp"
+#include "store/atomic_file.hpp"
+#include "xcep/endpoints.hpp"
+
+namespace certenroll::flows {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<CesTarget> ces_targets(const Connection& connection, const xcep::Policy* policy,
+                                   const xcep::Template* tmpl) {
+    if (!connection.ces_url.empty()) {
+        return {{connection.ces_url, connection.ca_name}};
+    }
+    std::vector<CesTarget> targets;
+    for (const auto& endpoint :
+         xcep::select_ces_endpoints(*policy, *tmpl, connection.credentials.mode, false)) {
+        if (connection.ca_name.empty() || endpoint.ca_name == connection.ca_name) {
+            targets.push_back({endpoint.uri, endpoint.ca_name});
+        }
+    }
+    return targets;
+}
+
+// Remembered so that a later key-based renewal needs nothing but the certificate.
+std::string key_based_renewal_url(const xcep::Policy& policy, const xcep::Template& tmpl,
+                                  const std::string& ca_name) {
+    for (const auto& endpoint :
+         xcep::select_ces_endpoints(policy, tmpl, xcep::AuthMode::Anonymous, true)) {
+        if (endpoint.ca_name == ca_name)
+            return endpoint.uri;
+    }
+    return {};
+}
+
+// The key is generated (or reused) and on disk before any request leaves, so that a pending or
+// failed request can always be completed or retried with the same key.
+keys::Key prepare_key(const Context& context, const EnrollRequest& request,
+                      const keys::KeySpec& spec, const fs::path& key_path) {
+    keys::SoftwareKeyBackend backend(request.key_passphrase);
+    if (!request.existing_key.empty()) {
+        context.diagnostics.step("reusing key " + request.existing_key);
+        auto key = backend.load(request.existing_key);
+        return key;
+    }
+    std::error_code ec;
+    if (fs::exists(key_path, ec)) {
+        throw Error(ErrorKind::Usage, "key file " + key_path.string() + " already exists",
+                    "pass --key " + key_path.string() +
+                        " to reuse it (e.g. to retry), or choose another --name or --key-out");
+    }
+    context.diagnostics.step("generating " + keys::describe(spec) + " key");
+    auto key = backend.generate(spec);
+    store::write_file_atomic(key_path, keys::private_key_to_pem(key.get(), request.key_passphrase));
+    return key.with_reference(key_path.string());
+}
+
+}  // namespace
+
+EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
+    EnrollOutcome outcome;
+    outcome.template_name = request.template_name;
+    outcome.name = request.name.empty() ? request.template_name : request.name;
+    store::check_record_name(outcome.name);
+    if (request.template_name.empty()) {
+        throw Error(ErrorKind::Usage, "no template given",
+                    "pass --template NAME (see 'certenroll-cli policy')");
+    }
+
+    // 1. What the policy allows: the template's key, hash and subject rules, and where to send.
+    std::optional<PolicyResult> policy;
+    const xcep::Template* tmpl = nullptr;
+    if (!request.connection.cep_url.empty()) {
+        policy = load_policy(context, request.connection, request.refresh_policy);
+        tmpl = find_template_or_throw(policy->policy, request.template_name);
+        check_enroll_permission(*tmpl, request.force, outcome.warnings);
+    }
+    const RequestPlan plan = plan_request(tmpl, request.template_name, request.key_spec,
+                                          request.subject, request.sans, outcome.warnings);
+    const auto targets = ces_targets(request.connection, policy ? &policy->policy : nullptr, tmpl);
+    if (targets.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "the policy offers no CES URL for template '" + request.template_name +
+                        "' with --auth " +
+                        std::string(xcep::auth_mode_name(request.connection.credentials.mode)),
+                    "pick the --auth mode the policy lists ('certenroll-cli policy --template " +
+                        request.template_name + "'), or pass --ces-url");
+    }
+
+    // 2. The key, on disk before the request leaves.
+    const auto outputs = default_outputs(context.state, outcome.name, request.outputs);
+    outcome.files = outputs;
+    keys::Key key = prepare_key(context, request, plan.key_spec, outputs.key);
+    if (!request.existing_key.empty()) {
+        outcome.files.key = request.existing_key;
+        check_key_against_template(key, tmpl);
+    }
+    outcome.key_description = keys::describe(keys::spec_of(key.get()));
+
+    // 3. The CSR, signed with the template's hash.
+    const auto csr = crypto::build_csr(plan.csr, key.get());
+
+    // 4. Submit, failing over between CES URLs on network errors only.
+    const auto submission = submit_with_failover(context, request.connection, targets,
+                                                 {csr, wstep::TokenFormat::Pkcs10, {}});
+    outcome.request_id = submission.result.request_id;
+    outcome.ces_url = submission.target.url;
+    outcome.ca_name = submission.target.ca_name;
+    store::Endpoint endpoint{request.connection.cep_url,
+                             submission.target.url,
+                             std::string(xcep::auth_mode_name(request.connection.credentials.mode)),
+                             request.connection.credentials.username,
+                             submission.target.ca_name,
+                             ""};
+    if (policy) {
+        endpoint.renewal_url =
+            key_based_renewal_url(policy->policy, *tmpl, submission.target.ca_name);
+    }
+    const long long renewal_period = tmpl ? tmpl->renewal_seconds : 0;
+
+    // 5a. Pending: remember everything retrieve-pending needs.
+    if (submission.result.disposition == wstep::Disposition::Pending) {
+        outcome.status = EnrollOutcome::Status::Pending;
+        store::PendingRequest pending;
+        pending.name = outcome.name;
+        pending.request_id = submission.result.request_id;
+        pending.template_name = request.template_name;
+        pending.endpoint = endpoint;
+        if (!submission.result.reference_uri.empty()) {
+            pending.endpoint.ces_url = submission.result.reference_uri;
+        }
+        pending.key_backend = std::string(key.backend());
+        pending.key_reference = outcome.files.key.string();
+        pending.outputs = outcome.files;
+        pending.renewal_period_seconds = renewal_period;
+        pending.submitted_at = context.clock();
+        context.state.save_pending(pending);
+        return outcome;
+    }
+
+    // 5b. Issued: check it is ours and chains to the policy's CA, then write it out.
+    const auto issued = verify_issued(submission.result, key.get(),
+                                      policy ? policy_ca_certificates(policy->policy, *tmpl)
+                                             : std::vector<crypto::Certificate>{});
+    install_certificate(context.state, outcome.name, outcome.files, issued, key.get(),
+                        request.pfx_password);
+    outcome.certificate = describe(issued.leaf);
+    context.state.save_certificate(managed_record(
+        outcome.name, request.template_name, endpoint, std::string(key.backend()),
+        outcome.files.key.string(), outcome.files, issued.leaf, renewal_period, context.clock()));
+    return outcome;
+}
+
+}  // namespace certenroll::flows

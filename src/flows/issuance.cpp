@@ -1,0 +1,180 @@
+#include "flows/issuance.hpp"
+
+#include <openssl/evp.h>
+
+#include <filesystem>
+
+#include "crypto/pkcs12.hpp"
+#include "crypto/pkcs7.hpp"
+#include "error.hpp"
+#include "soap/call.hpp"
+#include "soap/namespaces.hpp"
+#include "store/atomic_file.hpp"
+#include "store/replacement.hpp"
+#include "wstep/client.hpp"
+
+namespace certenroll::flows {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+soap::CallOptions call_options(const Context& context, const Credentials& credentials) {
+    soap::CallOptions options;
+    if (credentials.mode == xcep::AuthMode::UsernamePassword) {
+        options.username_token = soap::UsernameToken{credentials.username, credentials.password};
+    }
+    options.trace = [&context](std::string_view text) { context.diagnostics.traffic(text); };
+    return options;
+}
+
+std::string pem_of(const std::vector<crypto::Certificate>& certificates) {
+    std::string pem;
+    for (const auto& certificate : certificates) {
+        pem += certificate.to_pem();
+    }
+    return pem;
+}
+
+}  // namespace
+
+Submission submit_with_failover(const Context& context, const Connection& connection,
+                                const std::vector<CesTarget>& targets,
+                                const wstep::IssueRequest& request) {
+    if (targets.empty()) {
+        throw Error(ErrorKind::Usage, "no CES URL to submit to",
+                    "pass --ces-url, or check with 'certenroll-cli policy --template NAME' which "
+                    "CES endpoints the policy offers for your --auth mode");
+    }
+    const auto transport = open_transport(context, connection);
+    std::optional<Error> last_network_error;
+    for (const auto& target : targets) {
+        context.diagnostics.step("submitting to " + target.url +
+                                 (target.ca_name.empty() ? "" : " (CA " + target.ca_name + ")"));
+        try {
+            return {wstep::submit(*transport, target.url, request, context.clock(),
+                                  call_options(context, connection.credentials)),
+                    target};
+        } catch (const Error& error) {
+            if (error.kind() != ErrorKind::Network) {
+                throw;
+            }
+            context.diagnostics.step("  " + error.message() + "; trying the next CES URL");
+            last_network_error = error;
+        }
+    }
+    throw *last_network_error;
+}
+
+wstep::SubmitResult query_pending(const Context& context, const Connection& connection,
+                                  const std::string& ces_url, const std::string& request_id) {
+    const auto transport = open_transport(context, connection);
+    context.diagnostics.step("asking " + ces_url + " about request " + request_id);
+    return wstep::query_token_status(*transport, ces_url, request_id, context.clock(),
+                                     call_options(context, connection.credentials));
+}
+
+IssuedChain verify_issued(const wstep::SubmitResult& result, evp_pkey_st* key,
+                          const std::vector<crypto::Certificate>& trusted_cas) {
+    IssuedChain issued{crypto::Certificate::from_der(result.certificate_der), {}};
+    if (!issued.leaf.matches_key(key)) {
+        throw Error(
+            ErrorKind::Protocol,
+            "the issued certificate (serial " + issued.leaf.serial_hex() + ") is not for our key",
+            "the CES returned someone else's certificate; report it to the CA admins");
+    }
+    std::vector<crypto::Certificate> pool;
+    if (!result.pkcs7_der.empty()) {
+        pool = crypto::certificates_from_pkcs7(result.pkcs7_der);
+    }
+    pool.insert(pool.end(), trusted_cas.begin(), trusted_cas.end());
+    auto chain = crypto::build_chain(issued.leaf, pool);
+    chain.erase(chain.begin());  // build_chain starts with the leaf itself
+    if (chain.empty()) {
+        throw Error(ErrorKind::Protocol,
+                    "no issuer of the certificate '" + issued.leaf.subject() + "' in the response",
+                    "the CES response lacks the CA chain; report it to the CA admins");
+    }
+    if (!trusted_cas.empty()) {
+        const bool anchored = std::any_of(chain.begin(), chain.end(), [&](const auto& ca) {
+            return std::any_of(trusted_cas.begin(), trusted_cas.end(), [&](const auto& trusted) {
+                return trusted.sha256_thumbprint() == ca.sha256_thumbprint();
+            });
+        });
+        if (!anchored) {
+            throw Error(ErrorKind::Protocol,
+                        "the chain of '" + issued.leaf.subject() +
+                            "' does not lead to a CA named in the enrollment policy",
+                        "the CES and CEP disagree about the CA; report it to the CA admins");
+        }
+    }
+    issued.chain = std::move(chain);
+    return issued;
+}
+
+void install_certificate(const store::StateDirectory& state, const std::string& name,
+                         const store::OutputPaths& outputs, const IssuedChain& issued,
+                         evp_pkey_st* key, const std::string& pfx_password,
+                         const fs::path& staged_key) {
+    constexpr auto public_mode = fs::perms::owner_read | fs::perms::owner_write |
+                                 fs::perms::group_read | fs::perms::others_read;
+    store::FileSetReplacement replacement(state.journal_dir(), name);
+    // Everything is written before anything is switched in.
+    replacement.stage(outputs.chain, pem_of(issued.chain), public_mode);
+    replacement.stage(outputs.fullchain, issued.leaf.to_pem() + pem_of(issued.chain), public_mode);
+    if (!outputs.pfx.empty()) {
+        const auto pfx = crypto::build_pfx(key, issued.leaf, issued.chain, pfx_password, name);
+        replacement.stage(outputs.pfx, std::string(pfx.begin(), pfx.end()),
+                          fs::perms::owner_read | fs::perms::owner_write);
+    }
+    replacement.stage(outputs.certificate, issued.leaf.to_pem(), public_mode);
+    replacement.stage_existing(staged_key, outputs.key);
+    replacement.commit();
+}
+
+IssuedCertificate describe(const crypto::Certificate& certificate) {
+    return {certificate.subject(),           certificate.issuer(),     certificate.serial_hex(),
+            certificate.sha256_thumbprint(), certificate.not_before(), certificate.not_after()};
+}
+
+store::OutputPaths default_outputs(const store::StateDirectory& state, const std::string& name,
+                                   store::OutputPaths outputs) {
+    const fs::path live = state.live_dir(name);
+    if (outputs.key.empty()) {
+        outputs.key = live / "key.pem";
+    }
+    if (outputs.certificate.empty()) {
+        outputs.certificate = live / "cert.pem";
+    }
+    if (outputs.chain.empty()) {
+        outputs.chain = live / "chain.pem";
+    }
+    if (outputs.fullchain.empty()) {
+        outputs.fullchain = live / "fullchain.pem";
+    }
+    return outputs;
+}
+
+store::ManagedCertificate managed_record(const std::string& name, const std::string& template_name,
+                                         const store::Endpoint& endpoint,
+                                         const std::string& key_backend,
+                                         const std::string& key_reference,
+                                         const store::OutputPaths& outputs,
+                                         const crypto::Certificate& leaf,
+                                         long long renewal_period_seconds, TimePoint now) {
+    store::ManagedCertificate record;
+    record.name = name;
+    record.template_name = template_name;
+    record.endpoint = endpoint;
+    record.key_backend = key_backend;
+    record.key_reference = key_reference;
+    record.outputs = outputs;
+    record.serial = leaf.serial_hex();
+    record.not_before = leaf.not_before();
+    record.not_after = leaf.not_after();
+    record.renewal_period_seconds = renewal_period_seconds;
+    record.updated_at = now;
+    return record;
+}
+
+}  // namespace certenroll::flows

@@ -1,0 +1,439 @@
+#include "flows/renew.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+#include "crypto/cms.hpp"
+#include "crypto/csr.hpp"
+#include "encoding/time_text.hpp"
+#include "flows/issuance.hpp"
+#include "flows/policy.hpp"
+#include "flows/template_rules.hpp"
+#include "keys/software_key.hpp"
+#include "store/atomic_file.hpp"
+#include "store/lock.hpp"
+#include "store/replacement.hpp"
+#include "xcep/endpoints.hpp"
+
+namespace certenroll::flows {
+
+namespace fs = std::filesystem;
+using encoding::format_time_utc;
+using std::chrono::seconds;
+
+namespace {
+
+xcep::AuthMode auth_mode_from_record(const std::string& auth) {
+    if (auth == "kerberos")
+        return xcep::AuthMode::Kerberos;
+    if (auth == "certificate")
+        return xcep::AuthMode::Certificate;
+    if (auth == "anonymous")
+        return xcep::AuthMode::Anonymous;
+    return xcep::AuthMode::UsernamePassword;
+}
+
+crypto::Certificate load_certificate(const fs::path& path, const std::string& name) {
+    const auto pem = store::read_file(path);
+    if (!pem) {
+        throw Error(ErrorKind::Local,
+                    "the certificate file " + path.string() + " of '" + name + "' is missing",
+                    "restore it from " + path.string() + ".prev, or enroll again");
+    }
+    return crypto::Certificate::from_pem(*pem, path.string());
+}
+
+// What renew needs to know about one certificate, gathered without any network traffic.
+struct Subject {
+    store::ManagedCertificate record;
+    crypto::Certificate certificate;
+    TimePoint due_at;
+};
+
+Subject examine(const Context& context, const store::ManagedCertificate& record,
+                const RenewOptions& options) {
+    auto certificate = load_certificate(record.outputs.certificate, record.name);
+    const auto due = renewal_due_at(certificate.not_before(), certificate.not_after(),
+                                    record.renewal_period_seconds, options.renew_before);
+    (void)context;
+    return {record, std::move(certificate), due};
+}
+
+std::optional<store::PendingRequest> pending_renewal(const Context& context,
+                                                     const std::string& name) {
+    for (auto& pending : context.state.list_pending()) {
+        if (pending.renewal && pending.name == name && pending.denied.empty())
+            return pending;
+    }
+    return std::nullopt;
+}
+
+Connection connection_for(const store::ManagedCertificate& record, const RenewOptions& options) {
+    Connection connection = options.connection;
+    if (connection.cep_url.empty() && connection.ces_url.empty()) {
+        if (options.key_based && !record.endpoint.renewal_url.empty()) {
+            // The CEP would want credentials we may not have; the URL is all we need from it.
+            connection.ces_url = record.endpoint.renewal_url;
+        } else {
+            connection.cep_url = record.endpoint.cep_url;
+            if (connection.cep_url.empty())
+                connection.ces_url = record.endpoint.ces_url;
+        }
+    }
+    if (connection.ca_name.empty())
+        connection.ca_name = record.endpoint.ca_name;
+    auto& credentials = connection.credentials;
+    if (options.key_based) {
+        // The certificate being renewed is the credential, presented at the TLS layer.
+        credentials.mode = xcep::AuthMode::Anonymous;
+        credentials.client_certificate = record.outputs.certificate.string();
+        credentials.client_key = record.key_reference;
+        credentials.client_key_passphrase = options.key_passphrase;
+        return connection;
+    }
+    if (options.auth_from_record && !record.endpoint.auth.empty()) {
+        credentials.mode = auth_mode_from_record(record.endpoint.auth);
+        if (credentials.username.empty())
+            credentials.username = record.endpoint.username;
+    }
+    if (credentials.mode == xcep::AuthMode::Anonymous) {
+        credentials.client_certificate = record.outputs.certificate.string();
+        credentials.client_key = record.key_reference;
+        credentials.client_key_passphrase = options.key_passphrase;
+    }
+    if (credentials.mode == xcep::AuthMode::UsernamePassword && credentials.password.empty() &&
+        options.password) {
+        credentials.password = options.password(credentials.username);
+    }
+    return connection;
+}
+
+std::vector<CesTarget> renewal_targets(const Connection& connection, const xcep::Policy* policy,
+                                       const xcep::Template* tmpl,
+                                       const std::string& recorded_url) {
+    if (!connection.ces_url.empty())
+        return {{connection.ces_url, connection.ca_name}};
+    std::vector<CesTarget> targets;
+    if (policy != nullptr && tmpl != nullptr) {
+        for (const auto& endpoint :
+             xcep::select_ces_endpoints(*policy, *tmpl, connection.credentials.mode, true)) {
+            if (connection.ca_name.empty() || endpoint.ca_name == connection.ca_name) {
+                targets.push_back({endpoint.uri, endpoint.ca_name});
+            }
+        }
+    }
+    if (targets.empty() && !recorded_url.empty() &&
+        connection.credentials.mode != xcep::AuthMode::Anonymous) {
+        targets.push_back({recorded_url, connection.ca_name});
+    }
+    return targets;
+}
+
+Environment hook_environment(const store::ManagedCertificate& record,
+                             const crypto::Certificate& certificate,
+                             const std::string& previous_serial) {
+    return {{"CERTENROLL_NAME", record.name},
+            {"CERTENROLL_TEMPLATE", record.template_name},
+            {"CERTENROLL_CERT", record.outputs.certificate.string()},
+            {"CERTENROLL_KEY", record.outputs.key.string()},
+            {"CERTENROLL_CHAIN", record.outputs.chain.string()},
+            {"CERTENROLL_FULLCHAIN", record.outputs.fullchain.string()},
+            {"CERTENROLL_PFX", record.outputs.pfx.string()},
+            {"CERTENROLL_SERIAL", certificate.serial_hex()},
+            {"CERTENROLL_PREVIOUS_SERIAL", previous_serial},
+            {"CERTENROLL_SUBJECT", certificate.subject()},
+            {"CERTENROLL_NOT_AFTER", std::to_string(std::chrono::duration_cast<seconds>(
+                                                        certificate.not_after().time_since_epoch())
+                                                        .count())}};
+}
+
+void run_deploy_hook(const Context& context, const store::ManagedCertificate& record,
+                     const crypto::Certificate& certificate, const std::string& previous_serial,
+                     RenewResult& result) {
+    if (record.deploy_hook.empty())
+        return;
+    context.diagnostics.step("running deploy hook for " + record.name);
+    const int status = context.run_hook(record.deploy_hook,
+                                        hook_environment(record, certificate, previous_serial));
+    result.hook_status = status;
+    if (status != 0) {
+        result.error = Error(
+            ErrorKind::Local,
+            "the deploy hook of '" + record.name + "' exited with status " + std::to_string(status),
+            "the new certificate is in place; fix the hook and run it by hand");
+    }
+}
+
+// The renewal itself: policy, key, CMS-wrapped request, submission, installation.
+RenewResult renew_subject(const Context& context, Subject subject, const RenewOptions& options) {
+    auto& record = subject.record;
+    const auto& old_cert = subject.certificate;
+    RenewResult result;
+    result.name = record.name;
+    result.due_at = subject.due_at;
+    result.old_not_after = old_cert.not_after();
+    result.files = record.outputs;
+    const auto now = context.clock();
+    if (now >= old_cert.not_after()) {
+        throw Error(ErrorKind::Usage,
+                    "the certificate of '" + record.name + "' expired on " +
+                        format_time_utc(old_cert.not_after()) + " and can no longer be renewed",
+                    "enroll again: certenroll-cli enroll --template " + record.template_name +
+                        " --name " + record.name);
+    }
+    if (!record.outputs.pfx.empty() && options.pfx_password.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "'" + record.name + "' is written as a PFX, which needs a password",
+                    "pass --pfx-password-file FILE or set CERTENROLL_PFX_PASSWORD");
+    }
+    if (options.deploy_hook)
+        record.deploy_hook = *options.deploy_hook;
+
+    keys::SoftwareKeyBackend backend(options.key_passphrase);
+    const keys::Key old_key = backend.load(record.key_reference);
+    if (!old_cert.matches_key(old_key.get())) {
+        throw Error(
+            ErrorKind::Local,
+            record.key_reference + " is not the key of " + record.outputs.certificate.string(),
+            "restore the matching key (see " + record.key_reference + ".prev) or enroll again");
+    }
+
+    const Connection connection = connection_for(record, options);
+    std::optional<PolicyResult> policy;
+    const xcep::Template* tmpl = nullptr;
+    if (!connection.cep_url.empty()) {
+        policy = load_policy(context, connection, options.refresh_policy);
+        tmpl = find_template_or_throw(policy->policy, record.template_name);
+    }
+    const bool same_key =
+        options.reuse_key || (tmpl != nullptr && xcep::requires_same_key_renewal(*tmpl));
+    result.same_key = same_key;
+
+    // The old subject and SANs go into the request only where the template lets the enrollee
+    // supply them; otherwise the CA builds them again from the directory.
+    std::string subject_text;
+    crypto::SubjectAltNames sans;
+    if (tmpl == nullptr || xcep::enrollee_supplies_subject(*tmpl))
+        subject_text = old_cert.subject();
+    if (tmpl == nullptr || xcep::enrollee_supplies_subject_alt_name(*tmpl)) {
+        sans.dns = old_cert.dns_names();
+        sans.ip = old_cert.ip_addresses();
+        sans.email = old_cert.emails();
+        sans.upn = old_cert.upns();
+        sans.uri = old_cert.uris();
+    }
+    const auto requested_spec = options.key_spec ? options.key_spec : keys::spec_of(old_key.get());
+    RequestPlan plan = plan_request(tmpl, record.template_name, requested_spec, subject_text, sans,
+                                    result.warnings);
+    plan.csr.renewal_certificate = old_cert.to_der();
+
+    // The new key is on disk (beside the old one) before the request leaves.
+    std::optional<keys::Key> fresh_key;
+    fs::path staged_key;
+    if (!same_key) {
+        staged_key = fs::path(record.outputs.key).concat(".new");
+        context.diagnostics.step("generating " + keys::describe(plan.key_spec) + " key for " +
+                                 record.name);
+        fresh_key = backend.generate(plan.key_spec);
+        store::write_file_atomic(
+            staged_key, keys::private_key_to_pem(fresh_key->get(), options.key_passphrase));
+    }
+    evp_pkey_st* new_key = same_key ? old_key.get() : fresh_key->get();
+
+    const auto csr = crypto::build_csr(plan.csr, new_key);
+    const auto token = crypto::sign_renewal_request(csr, old_cert, old_key.get(), plan.csr.hash);
+    const auto targets = renewal_targets(connection, policy ? &policy->policy : nullptr, tmpl,
+                                         record.endpoint.ces_url);
+    if (targets.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "no CES URL accepts a renewal of '" + record.name + "' with auth " +
+                        std::string(xcep::auth_mode_name(connection.credentials.mode)),
+                    options.key_based ? "the policy lists no key-based renewal endpoint; renew "
+                                        "with --auth password/kerberos/certificate instead"
+                                      : "pass --ces-url, or --key-based for a key-based renewal "
+                                        "endpoint");
+    }
+    const auto submission =
+        submit_with_failover(context, connection, targets, {token, wstep::TokenFormat::Cms, {}});
+    result.request_id = submission.result.request_id;
+    result.ces_url = submission.target.url;
+
+    if (submission.result.disposition == wstep::Disposition::Pending) {
+        store::PendingRequest pending;
+        pending.name = record.name;
+        pending.request_id = submission.result.request_id;
+        pending.template_name = record.template_name;
+        pending.endpoint = record.endpoint;
+        pending.endpoint.ces_url = submission.result.reference_uri.empty()
+                                       ? submission.target.url
+                                       : submission.result.reference_uri;
+        pending.key_backend = record.key_backend;
+        pending.key_reference = same_key ? record.key_reference : staged_key.string();
+        pending.outputs = record.outputs;
+        pending.renewal_period_seconds = record.renewal_period_seconds;
+        pending.submitted_at = now;
+        pending.deploy_hook = record.deploy_hook;
+        pending.renewal = true;
+        context.state.save_pending(pending);
+        result.status = RenewResult::Status::Pending;
+        result.detail = "renewal request " + pending.request_id + " is pending CA manager approval";
+        return result;
+    }
+
+    const auto trusted = policy && tmpl ? policy_ca_certificates(policy->policy, *tmpl)
+                                        : std::vector<crypto::Certificate>{};
+    const auto issued = verify_issued(submission.result, new_key, trusted);
+    install_certificate(context.state, record.name, record.outputs, issued, new_key,
+                        options.pfx_password, staged_key);
+    const std::string previous_serial = old_cert.serial_hex();
+    auto updated = managed_record(
+        record.name, record.template_name, record.endpoint, record.key_backend,
+        record.outputs.key.string(), record.outputs, issued.leaf,
+        tmpl != nullptr ? tmpl->renewal_seconds : record.renewal_period_seconds, context.clock());
+    updated.deploy_hook = record.deploy_hook;
+    context.state.save_certificate(updated);
+    result.status = RenewResult::Status::Renewed;
+    result.certificate = describe(issued.leaf);
+    result.detail = "renewed, serial " + issued.leaf.serial_hex();
+    run_deploy_hook(context, updated, issued.leaf, previous_serial, result);
+    return result;
+}
+
+RenewResult failed(const std::string& name, const Error& error) {
+    RenewResult result;
+    result.name = name;
+    result.status = RenewResult::Status::Failed;
+    result.detail = error.message();
+    result.error = error;
+    return result;
+}
+
+// Due check first (no traffic), then the renewal; errors are isolated into the result.
+RenewResult renew_record(const Context& context, const store::ManagedCertificate& record,
+                         const RenewOptions& options, bool delay_first) {
+    try {
+        Subject subject = examine(context, record, options);
+        if (!options.force && context.clock() < subject.due_at) {
+            RenewResult skipped;
+            skipped.name = record.name;
+            skipped.status = RenewResult::Status::Skipped;
+            skipped.due_at = subject.due_at;
+            skipped.old_not_after = subject.certificate.not_after();
+            skipped.files = record.outputs;
+            skipped.detail = "not due until " + format_time_utc(subject.due_at);
+            return skipped;
+        }
+        if (const auto pending = pending_renewal(context, record.name)) {
+            RenewResult waiting;
+            waiting.name = record.name;
+            waiting.status = RenewResult::Status::Pending;
+            waiting.request_id = pending->request_id;
+            waiting.ces_url = pending->endpoint.ces_url;
+            waiting.files = record.outputs;
+            waiting.detail = "renewal request " + pending->request_id +
+                             " is still pending; run 'certenroll-cli retrieve-pending " +
+                             pending->request_id + "'";
+            return waiting;
+        }
+        if (delay_first && options.random_delay.count() > 0) {
+            std::random_device seed;
+            std::uniform_int_distribution<long long> pick(0, options.random_delay.count());
+            const std::chrono::milliseconds delay(pick(seed));
+            context.diagnostics.step("waiting " + std::to_string(delay.count()) +
+                                     " ms (--random-delay) before contacting the CA");
+            context.sleep(delay);
+        }
+        return renew_subject(context, std::move(subject), options);
+    } catch (const Error& error) {
+        return failed(record.name, error);
+    }
+}
+
+}  // namespace
+
+TimePoint renewal_due_at(TimePoint not_before, TimePoint not_after,
+                         long long renewal_period_seconds,
+                         const std::optional<seconds>& renew_before) {
+    if (renew_before)
+        return not_after - *renew_before;
+    const auto lifetime = not_after - not_before;
+    if (renewal_period_seconds > 0 && seconds(renewal_period_seconds) < lifetime) {
+        return not_after - seconds(renewal_period_seconds);
+    }
+    return not_before + lifetime * 2 / 3;
+}
+
+RenewResult renew_one(const Context& context, const std::string& name,
+                      const RenewOptions& options) {
+    store::DirectoryLock lock(context.state.root(), options.lock_wait);
+    store::complete_interrupted_replacements(context.state.journal_dir());
+    const auto record = context.state.find_certificate(name);
+    if (!record) {
+        throw Error(
+            ErrorKind::Usage,
+            "no managed certificate named '" + name + "' in " + context.state.root().string(),
+            "list them with 'certenroll-cli renew --all --dry-run', or renew files with "
+            "--cert FILE --key FILE");
+    }
+    return renew_record(context, *record, options, true);
+}
+
+std::vector<RenewResult> renew_all(const Context& context, const RenewOptions& options) {
+    store::DirectoryLock lock(context.state.root(), options.lock_wait);
+    store::complete_interrupted_replacements(context.state.journal_dir());
+    std::vector<RenewResult> results;
+    bool delayed = false;
+    for (const auto& name : context.state.certificate_names()) {
+        std::optional<store::ManagedCertificate> record;
+        try {
+            record = context.state.find_certificate(name);
+        } catch (const Error& error) {
+            results.push_back(failed(name, error));
+            continue;
+        }
+        if (!record)
+            continue;  // removed meanwhile
+        auto result = renew_record(context, *record, options, !delayed);
+        // The delay happens once, before the first renewal that reaches the network.
+        if (result.status != RenewResult::Status::Skipped)
+            delayed = true;
+        results.push_back(std::move(result));
+    }
+    return results;
+}
+
+RenewResult renew_files(const Context& context, const std::string& name,
+                        const std::string& certificate_file, const std::string& key_reference,
+                        const std::string& template_name, const RenewOptions& options) {
+    store::check_record_name(name);
+    store::DirectoryLock lock(context.state.root(), options.lock_wait);
+    store::complete_interrupted_replacements(context.state.journal_dir());
+    const auto certificate = load_certificate(certificate_file, name);
+    store::ManagedCertificate record;
+    record.name = name;
+    record.template_name = template_name.empty() ? certificate.template_name() : template_name;
+    if (record.template_name.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "cannot tell the template of " + certificate_file +
+                        " (it has no template-name extension)",
+                    "pass --template NAME");
+    }
+    record.endpoint.cep_url = options.connection.cep_url;
+    record.endpoint.ces_url = options.connection.ces_url;
+    record.endpoint.ca_name = options.connection.ca_name;
+    record.endpoint.auth = std::string(xcep::auth_mode_name(options.connection.credentials.mode));
+    record.endpoint.username = options.connection.credentials.username;
+    record.key_backend = "software";
+    record.key_reference = key_reference;
+    record.outputs.key = key_reference;
+    record.outputs.certificate = certificate_file;
+    record.serial = certificate.serial_hex();
+    record.not_before = certificate.not_before();
+    record.not_after = certificate.not_after();
+    RenewOptions file_options = options;
+    file_options.auth_from_record = false;
+    return renew_record(context, record, file_options, true);
+}
+
+}  // namespace certenroll::flows

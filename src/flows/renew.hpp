@@ -1,0 +1,76 @@
+#pragma once
+/// The renew use case: renew managed certificates that are due, one or all, safely from cron.
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "error.hpp"
+#include "flows/context.hpp"
+#include "flows/enroll.hpp"
+#include "keys/key_backend.hpp"
+
+namespace certenroll::flows {
+
+struct RenewOptions {
+    /// Credentials and TLS settings from the command line. URLs left empty come from each
+    /// record; `auth_from_record` uses the record's auth mode and username.
+    Connection connection;
+    bool auth_from_record = true;
+    /// Supplies the password when a record needs one (read lazily: key-based renewal needs none).
+    std::function<std::string(const std::string& username)> password;
+    /// Renew when less than this remains, instead of the template's renewal period.
+    std::optional<std::chrono::seconds> renew_before;
+    bool force = false;      ///< renew even when not due
+    bool reuse_key = false;  ///< same-key renewal (forced anyway when the template demands it)
+    /// Key-based renewal: the old certificate is the only credential (TLS client certificate
+    /// on a renewal-only, anonymous CES endpoint).
+    bool key_based = false;
+    std::optional<keys::KeySpec> key_spec;  ///< new-key algorithm; default: like the old key
+    std::string key_passphrase;
+    std::string pfx_password;
+    std::optional<std::string> deploy_hook;  ///< set: saved in the record and used from now on
+    bool refresh_policy = false;
+    std::chrono::milliseconds random_delay{0};  ///< wait up to this long before any traffic
+    std::chrono::milliseconds lock_wait{std::chrono::minutes(5)};
+};
+
+struct RenewResult {
+    enum class Status { Renewed, Pending, Skipped, Failed };
+    Status status = Status::Skipped;
+    std::string name;
+    std::string detail;  ///< why skipped, or what happened
+    TimePoint due_at{};
+    TimePoint old_not_after{};
+    std::string request_id;
+    std::string ces_url;
+    bool same_key = false;
+    store::OutputPaths files;
+    std::optional<IssuedCertificate> certificate;
+    std::optional<int> hook_status;
+    std::vector<std::string> warnings;
+    std::optional<Error> error;  ///< set for Failed (and for a failing deploy hook)
+};
+
+/// When a certificate is due: `renew_before` before expiry if given, else the template's renewal
+/// period before expiry if known, else after two thirds of its lifetime.
+TimePoint renewal_due_at(TimePoint not_before, TimePoint not_after,
+                         long long renewal_period_seconds,
+                         const std::optional<std::chrono::seconds>& renew_before);
+
+/// Renews the managed certificate `name` if due. Errors are returned in the result, not thrown,
+/// except usage errors about the arguments themselves.
+RenewResult renew_one(const Context& context, const std::string& name, const RenewOptions& options);
+
+/// Renews every managed certificate that is due, each isolated from the others' failures.
+std::vector<RenewResult> renew_all(const Context& context, const RenewOptions& options);
+
+/// Renews a certificate not (yet) managed: `certificate_file` and its key `key_reference`, in
+/// place, then records it as managed certificate `name` so later runs keep it fresh.
+RenewResult renew_files(const Context& context, const std::string& name,
+                        const std::string& certificate_file, const std::string& key_reference,
+                        const std::string& template_name, const RenewOptions& options);
+
+}  // namespace certenroll::flows

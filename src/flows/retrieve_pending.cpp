@@ -1,0 +1,99 @@
+#include "flows/retrieve_pending.hpp"
+
+#include "error.hpp"
+#include "flows/issuance.hpp"
+#include "keys/software_key.hpp"
+
+namespace certenroll::flows {
+
+namespace {
+
+EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& request,
+                           const store::PendingRequest& pending) {
+    EnrollOutcome outcome;
+    outcome.name = pending.name;
+    outcome.template_name = pending.template_name;
+    outcome.request_id = pending.request_id;
+    outcome.ces_url = pending.endpoint.ces_url;
+    outcome.ca_name = pending.endpoint.ca_name;
+    outcome.files = pending.outputs;
+
+    if (!pending.denied.empty()) {
+        throw Error(ErrorKind::Denied,
+                    "request " + pending.request_id + " was denied: " + pending.denied,
+                    "submit a new request with 'certenroll-cli enroll'")
+            .with_request_id(pending.request_id);
+    }
+    wstep::SubmitResult result;
+    try {
+        result = query_pending(context, request.connection, pending.endpoint.ces_url,
+                               pending.request_id);
+    } catch (const Error& error) {
+        // A denial is final: remember it so later runs do not ask again (the key stays on disk).
+        if (error.kind() == ErrorKind::Denied) {
+            auto denied = pending;
+            denied.denied = error.message();
+            context.state.save_pending(denied);
+        }
+        throw;
+    }
+    if (result.disposition == wstep::Disposition::Pending) {
+        outcome.status = EnrollOutcome::Status::Pending;
+        return outcome;
+    }
+
+    keys::SoftwareKeyBackend backend(request.key_passphrase);
+    const keys::Key key = backend.load(pending.key_reference);
+    outcome.key_description = keys::describe(keys::spec_of(key.get()));
+    const auto issued = verify_issued(result, key.get(), {});
+    // A renewal's new key waits beside the old one until its certificate arrives.
+    const std::filesystem::path staged_key =
+        pending.key_reference != pending.outputs.key.string() ? pending.key_reference : "";
+    install_certificate(context.state, pending.name, pending.outputs, issued, key.get(),
+                        request.pfx_password, staged_key);
+    outcome.status = EnrollOutcome::Status::Issued;
+    outcome.certificate = describe(issued.leaf);
+    context.state.save_certificate(
+        managed_record(pending.name, pending.template_name, pending.endpoint, pending.key_backend,
+                       pending.outputs.key.string(), pending.outputs, issued.leaf,
+                       pending.renewal_period_seconds, context.clock()));
+    context.state.remove_pending(pending);
+    return outcome;
+}
+
+}  // namespace
+
+std::vector<RetrieveResult> retrieve_pending(const Context& context,
+                                             const RetrieveRequest& request) {
+    if (!request.all) {
+        const auto pending = context.state.find_pending(request.request_id);
+        if (!pending) {
+            throw Error(
+                ErrorKind::Usage,
+                "no pending request " + request.request_id + " in " + context.state.root().string(),
+                "run 'certenroll-cli retrieve-pending --all' to poll every recorded "
+                "request, or pass the --state-dir used for enroll");
+        }
+        return {{retrieve_one(context, request, *pending), std::nullopt}};
+    }
+    std::vector<RetrieveResult> results;
+    // One failing request must not stop the others (cron runs this unattended).
+    for (const auto& pending : context.state.list_pending()) {
+        if (!pending.denied.empty()) {
+            continue;  // final; shown by 'retrieve-pending ID'
+        }
+        try {
+            results.push_back({retrieve_one(context, request, pending), std::nullopt});
+        } catch (const Error& error) {
+            EnrollOutcome outcome;
+            outcome.name = pending.name;
+            outcome.template_name = pending.template_name;
+            outcome.request_id = pending.request_id;
+            outcome.ces_url = pending.endpoint.ces_url;
+            results.push_back({outcome, error});
+        }
+    }
+    return results;
+}
+
+}  // namespace certenroll::flows

@@ -1,0 +1,31 @@
+#pragma once
+/// The retrieve-pending use case: ask CES about requests the CA took under submission.
+
+#include <string>
+#include <vector>
+
+#include "error.hpp"
+#include "flows/context.hpp"
+#include "flows/enroll.hpp"
+
+namespace certenroll::flows {
+
+struct RetrieveRequest {
+    Connection connection;   ///< credentials and TLS settings; URLs come from the records
+    std::string request_id;  ///< empty with `all`
+    bool all = false;
+    std::string key_passphrase;
+    std::string pfx_password;
+};
+
+/// One entry per request examined: issued (files written, record now managed), still pending,
+/// or failed (denied, or an error isolated from the other requests when `all`).
+struct RetrieveResult {
+    EnrollOutcome outcome;
+    std::optional<Error> error;
+};
+
+std::vector<RetrieveResult> retrieve_pending(const Context& context,
+                                             const RetrieveRequest& request);
+
+}  // namespace certenroll::flows

@@ -1,0 +1,222 @@
+#include "flows/template_rules.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "error.hpp"
+
+namespace certenroll::flows {
+
+namespace {
+
+constexpr std::string_view kRsaOid = "1.2.840.113549.1.1.1";
+constexpr std::string_view kEcOid = "1.2.840.10045.2.1";
+
+int curve_bits(const std::string& curve) {
+    if (curve == "P-384")
+        return 384;
+    if (curve == "P-521")
+        return 521;
+    return 256;
+}
+
+std::string curve_for(std::uint32_t minimal_bits) {
+    if (minimal_bits > 384)
+        return "P-521";
+    if (minimal_bits > 256)
+        return "P-384";
+    return "P-256";
+}
+
+keys::KeyAlgorithm template_algorithm(const xcep::Template& tmpl) {
+    if (!tmpl.key.algorithm_oid || tmpl.key.algorithm_oid->value == kRsaOid) {
+        return keys::KeyAlgorithm::Rsa;
+    }
+    if (tmpl.key.algorithm_oid->value == kEcOid)
+        return keys::KeyAlgorithm::Ec;
+    throw Error(ErrorKind::Usage,
+                "template '" + tmpl.common_name + "' requires key algorithm " +
+                    tmpl.key.algorithm_oid->value + ", which certenroll-cli cannot generate",
+                "ask the CA administrators for an RSA or ECDSA template");
+}
+
+keys::KeySpec default_key_spec(const xcep::Template& tmpl) {
+    keys::KeySpec spec;
+    spec.algorithm = template_algorithm(tmpl);
+    if (spec.algorithm == keys::KeyAlgorithm::Ec) {
+        spec.ec_curve = curve_for(tmpl.key.minimal_key_length);
+    } else {
+        spec.rsa_bits = std::max(2048, static_cast<int>(tmpl.key.minimal_key_length));
+        spec.rsa_bits = (spec.rsa_bits + 7) / 8 * 8;
+    }
+    return spec;
+}
+
+// A key the template would refuse is refused here, before anything is sent.
+void check_spec(const keys::KeySpec& spec, const xcep::Template& tmpl, const std::string& what) {
+    const auto wanted = template_algorithm(tmpl);
+    const std::string wanted_name = wanted == keys::KeyAlgorithm::Ec ? "EC" : "RSA";
+    if (spec.algorithm != wanted) {
+        throw Error(ErrorKind::Usage,
+                    "template '" + tmpl.common_name + "' requires an " + wanted_name +
+                        " key, not " + what + " " + keys::describe(spec),
+                    wanted == keys::KeyAlgorithm::Ec ? "use --key-type ec (or leave it out)"
+                                                     : "use --key-type rsa (or leave it out)");
+    }
+    const int bits =
+        spec.algorithm == keys::KeyAlgorithm::Ec ? curve_bits(spec.ec_curve) : spec.rsa_bits;
+    if (bits < static_cast<int>(tmpl.key.minimal_key_length)) {
+        const auto suggested = default_key_spec(tmpl);
+        throw Error(ErrorKind::Usage,
+                    "template '" + tmpl.common_name + "' requires keys of at least " +
+                        std::to_string(tmpl.key.minimal_key_length) + " bits; " + what + " " +
+                        keys::describe(spec) + " is too small",
+                    "use --key-type " +
+                        std::string(suggested.algorithm == keys::KeyAlgorithm::Ec
+                                        ? "ec:" + suggested.ec_curve
+                                        : "rsa:" + std::to_string(suggested.rsa_bits)) +
+                        " (or leave it out)");
+    }
+}
+
+std::string csr_hash_name(const xcep::Template* tmpl) {
+    if (tmpl == nullptr)
+        return "SHA256";
+    const std::string name = xcep::hash_algorithm_name(*tmpl);
+    if (name == "sha1" || name == "sha256" || name == "sha384" || name == "sha512") {
+        std::string upper = name;
+        std::transform(upper.begin(), upper.end(), upper.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+        return upper;
+    }
+    throw Error(ErrorKind::Usage,
+                "template '" + tmpl->common_name + "' requires hash algorithm " + name +
+                    ", which certenroll-cli does not support",
+                "ask the CA administrators for a template using SHA-2");
+}
+
+void refuse_unsupported(const xcep::Template& tmpl) {
+    if (xcep::requires_key_archival(tmpl) || tmpl.key_archival) {
+        throw Error(ErrorKind::Usage,
+                    "template '" + tmpl.common_name +
+                        "' requires key archival at the CA, which certenroll-cli does not support",
+                    "use a template without key archival");
+    }
+    if (xcep::requires_attestation(tmpl)) {
+        throw Error(ErrorKind::Usage,
+                    "template '" + tmpl.common_name +
+                        "' requires TPM key attestation, which a PKCS#10 request cannot carry",
+                    "use a template that does not require attestation");
+    }
+    if (tmpl.ra_requirements && tmpl.ra_requirements->signatures > 0) {
+        throw Error(ErrorKind::Usage,
+                    "template '" + tmpl.common_name + "' requires " +
+                        std::to_string(tmpl.ra_requirements->signatures) +
+                        " enrollment-agent signature(s), which certenroll-cli does not support",
+                    "use a template without issuance requirements");
+    }
+}
+
+}  // namespace
+
+const xcep::Template* find_template_or_throw(const xcep::Policy& policy, const std::string& name) {
+    if (const auto* tmpl = policy.find_template(name))
+        return tmpl;
+    std::string offered;
+    for (std::size_t i = 0; i < policy.templates.size() && i < 12; ++i) {
+        offered += (i ? ", " : "") + policy.templates[i].common_name;
+    }
+    if (policy.templates.size() > 12)
+        offered += ", ...";
+    throw Error(ErrorKind::Usage, "the policy offers no template '" + name + "' to this identity",
+                policy.templates.empty()
+                    ? std::string("this identity may not enroll in any template; check the user")
+                    : "offered: " + offered + " (see 'certenroll-cli policy')");
+}
+
+void check_enroll_permission(const xcep::Template& tmpl, bool force,
+                             std::vector<std::string>& warnings) {
+    if (tmpl.permission_enroll)
+        return;
+    if (force) {
+        warnings.push_back("the policy says this identity may not enroll in '" + tmpl.common_name +
+                           "'; submitting anyway (--force)");
+        return;
+    }
+    throw Error(
+        ErrorKind::Denied,
+        "the policy says this identity may not enroll in template '" + tmpl.common_name + "'",
+        "ask the CA administrators for Enroll permission, or pass --force to submit anyway");
+}
+
+RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template_name,
+                         const std::optional<keys::KeySpec>& requested_key,
+                         const std::string& subject, const crypto::SubjectAltNames& sans,
+                         std::vector<std::string>& warnings) {
+    RequestPlan plan;
+    if (tmpl != nullptr) {
+        refuse_unsupported(*tmpl);
+        if (requested_key) {
+            check_spec(*requested_key, *tmpl, "--key-type");
+            plan.key_spec = *requested_key;
+        } else {
+            plan.key_spec = default_key_spec(*tmpl);
+        }
+    } else if (requested_key) {
+        plan.key_spec = *requested_key;
+    }
+
+    auto& csr = plan.csr;
+    csr.subject = subject;
+    csr.sans = sans;
+    csr.hash = csr_hash_name(tmpl);
+    csr.template_name = template_name;
+    if (tmpl != nullptr) {
+        if (xcep::enrollee_supplies_subject(*tmpl)) {
+            if (subject.empty() && sans.empty()) {
+                throw Error(
+                    ErrorKind::Usage,
+                    "template '" + tmpl->common_name + "' takes the subject from the request",
+                    "pass --cn NAME or --subject DN (and SANs with --dns/--ip/...)");
+            }
+        } else if (!subject.empty()) {
+            warnings.push_back("template '" + tmpl->common_name +
+                               "' has the CA build the subject from the directory; the CA will "
+                               "ignore --subject/--cn");
+        }
+        if (!sans.empty() && !xcep::enrollee_supplies_subject_alt_name(*tmpl) &&
+            !xcep::enrollee_supplies_subject(*tmpl)) {
+            warnings.push_back("template '" + tmpl->common_name +
+                               "' has the CA build the subject alternative names; the CA will "
+                               "ignore --dns/--ip/--email/--upn/--uri");
+        }
+        csr.template_name = tmpl->common_name;
+        if (tmpl->schema >= 2 && !xcep::template_oid(*tmpl).empty()) {
+            csr.template_oid = xcep::template_oid(*tmpl);
+            csr.template_major = static_cast<int>(tmpl->revision_major);
+            csr.template_minor = static_cast<int>(tmpl->revision_minor);
+        }
+        csr.key_usage_signature_only = tmpl->key.key_spec && *tmpl->key.key_spec == 2;
+    }
+    return plan;
+}
+
+void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl) {
+    if (tmpl == nullptr)
+        return;
+    check_spec(keys::spec_of(key.get()), *tmpl, "the key given with --key,");
+}
+
+std::vector<crypto::Certificate> policy_ca_certificates(const xcep::Policy& policy,
+                                                        const xcep::Template& tmpl) {
+    std::vector<crypto::Certificate> certificates;
+    for (const auto index : tmpl.ca_indexes) {
+        if (index < policy.cas.size() && !policy.cas[index].certificate_der.empty()) {
+            certificates.push_back(
+                crypto::Certificate::from_der(policy.cas[index].certificate_der));
+        }
+    }
+    return certificates;
+}
+
+}  // namespace certenroll::flows

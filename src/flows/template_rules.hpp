@@ -1,0 +1,42 @@
+#pragma once
+/// What a template demands of a request, decided before anything is sent: a request the CA would
+/// refuse is refused here, with the reason and the fix.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/certificate.hpp"
+#include "crypto/csr.hpp"
+#include "keys/key_backend.hpp"
+#include "xcep/policy.hpp"
+
+namespace certenroll::flows {
+
+/// The key to make and the CSR to build for one request.
+struct RequestPlan {
+    keys::KeySpec key_spec;
+    crypto::CsrSpec csr;
+};
+
+const xcep::Template* find_template_or_throw(const xcep::Policy& policy, const std::string& name);
+
+/// No Enroll permission: a denied error unless `force`, then a warning.
+void check_enroll_permission(const xcep::Template& tmpl, bool force,
+                             std::vector<std::string>& warnings);
+
+/// Key, hash, subject and template identification for the request. `tmpl` is null when the
+/// user gave a CES URL without a policy; then only the user's choices and defaults apply.
+RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template_name,
+                         const std::optional<keys::KeySpec>& requested_key,
+                         const std::string& subject, const crypto::SubjectAltNames& sans,
+                         std::vector<std::string>& warnings);
+
+/// An existing key (--key) must meet the template's algorithm and size too.
+void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl);
+
+/// The certificates of the CAs that issue this template, per the policy.
+std::vector<crypto::Certificate> policy_ca_certificates(const xcep::Policy& policy,
+                                                        const xcep::Template& tmpl);
+
+}  // namespace certenroll::flows

@@ -1,0 +1,102 @@
+#include "http/transport.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "error.hpp"
+
+namespace certenroll::http {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// "Negotiate", "NTLM" from "Negotiate abc==" / "Basic realm=\"x\"": the token before the first
+// space is the scheme (RFC 7235); several challenges may also share one header, comma-separated.
+void add_schemes(std::string_view value, std::vector<std::string>& schemes) {
+    std::size_t pos = 0;
+    while (pos < value.size()) {
+        std::size_t end = value.find(',', pos);
+        if (end == std::string_view::npos) {
+            end = value.size();
+        }
+        std::string_view part = value.substr(pos, end - pos);
+        pos = end + 1;
+        while (!part.empty() && std::isspace(static_cast<unsigned char>(part.front()))) {
+            part.remove_prefix(1);
+        }
+        const std::size_t token_end = part.find_first_of(" \t=");
+        // A token followed by '=' is an auth-param of the previous challenge, not a scheme.
+        if (part.empty() || (token_end != std::string_view::npos && part[token_end] == '=')) {
+            continue;
+        }
+        std::string scheme(part.substr(0, token_end));
+        if (std::none_of(schemes.begin(), schemes.end(),
+                         [&](const std::string& known) { return iequals(known, scheme); })) {
+            schemes.push_back(std::move(scheme));
+        }
+    }
+}
+
+}  // namespace
+
+std::optional<std::string_view> Response::header(std::string_view name) const {
+    for (const Header& h : headers) {
+        if (iequals(h.name, name)) {
+            return std::string_view(h.value);
+        }
+    }
+    return std::nullopt;
+}
+
+std::string url_host(std::string_view url) {
+    const std::size_t scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) {
+        return std::string(url);
+    }
+    std::string_view rest = url.substr(scheme_end + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
+        rest.remove_prefix(at + 1);  // never echo user:password
+    }
+    if (!rest.empty() && rest.front() == '[') {
+        return std::string(rest.substr(0, rest.find(']') + 1));
+    }
+    return std::string(rest.substr(0, rest.find(':')));
+}
+
+void throw_if_unauthorized(const Response& response, std::string_view url) {
+    if (response.status != 401) {
+        return;
+    }
+    std::vector<std::string> schemes;
+    for (const Header& h : response.headers) {
+        if (iequals(h.name, "WWW-Authenticate")) {
+            add_schemes(h.value, schemes);
+        }
+    }
+    std::string offers;
+    for (const std::string& scheme : schemes) {
+        offers += (offers.empty() ? "" : ", ") + scheme;
+    }
+    const std::string host = url_host(url);
+    if (schemes.empty()) {
+        throw Error(ErrorKind::Auth, host + " refused the request with HTTP 401",
+                    "check --auth and the credentials");
+    }
+    const bool negotiate =
+        std::any_of(schemes.begin(), schemes.end(), [](const std::string& scheme) {
+            return iequals(scheme, "Negotiate") || iequals(scheme, "Kerberos");
+        });
+    throw Error(ErrorKind::Auth,
+                host + " refused the request with HTTP 401 (server asks for " + offers + ")",
+                negotiate ? "use --auth kerberos with a valid Kerberos ticket (kinit; check klist)"
+                          : "pick the --auth mode the server accepts and check the credentials");
+}
+
+}  // namespace certenroll::http

@@ -1,0 +1,82 @@
+#pragma once
+/// The HTTP seam: protocol code posts SOAP messages through a Transport and never sees libcurl.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// OpenSSL's key type, forward-declared so this header stays free of OpenSSL includes.
+struct evp_pkey_st;
+
+namespace certenroll::http {
+
+struct Header {
+    std::string name;
+    std::string value;
+};
+
+struct Request {
+    std::string url;
+    std::string body;
+    std::vector<Header> headers;  ///< in addition to the transport's own (Content-Type, ...)
+};
+
+struct Response {
+    long status = 0;
+    std::vector<Header> headers;
+    std::string body;
+
+    /// Case-insensitive header lookup; the first match.
+    std::optional<std::string_view> header(std::string_view name) const;
+};
+
+/// TLS client authentication: a certificate and a key that may live in any key backend
+/// (software, PKCS#11, TPM); the transport only signs with it, never reads it out.
+struct ClientCertificate {
+    std::vector<std::uint8_t> certificate_der;
+    std::vector<std::vector<std::uint8_t>> chain_der;  ///< intermediates to send, may be empty
+    std::shared_ptr<evp_pkey_st> key;
+};
+
+/// Everything a transport needs to know about the connection. TLS verification is always on;
+/// `ca_bundle` only widens trust beyond (or instead of) the system store.
+struct Settings {
+    std::string ca_bundle;  ///< PEM file; empty = system trust store
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
+    std::chrono::milliseconds total_timeout{std::chrono::seconds(120)};
+    std::size_t max_response_bytes = 16 * 1024 * 1024;
+    std::string proxy;       ///< empty = the usual environment variables (https_proxy, no_proxy)
+    bool negotiate = false;  ///< SPNEGO/Kerberos at the HTTP layer
+    std::string negotiate_service = "HTTP";  ///< service part of the SPN (HTTP@host)
+    bool delegate_credentials = false;
+    std::optional<ClientCertificate> client_certificate;
+    /// Receives diagnostic lines (connection, TLS, status) for --verbose; never message bodies
+    /// with secrets, because callers redact before logging bodies themselves.
+    std::function<void(std::string_view)> trace;
+};
+
+/// Sends one POST and returns the response whatever its HTTP status, because SOAP 1.2 faults
+/// arrive with HTTP 500. Throws certenroll::Error only for failures of the transport itself:
+/// TLS (ErrorKind::Tls), DNS/connect/timeout/proxy (ErrorKind::Network), HTTP 401
+/// (ErrorKind::Auth) and a response over the size cap (ErrorKind::Protocol).
+class Transport {
+  public:
+    virtual ~Transport() = default;
+    virtual Response post(const Request& request) = 0;
+};
+
+/// The host part of `url` ("ca.example.com", "[::1]"), for error messages; the whole url if
+/// it has no recognisable authority.
+std::string url_host(std::string_view url);
+
+/// The 401 rule shared by every transport: throws ErrorKind::Auth naming the schemes the server
+/// offers (WWW-Authenticate) when `response` is HTTP 401; does nothing otherwise.
+void throw_if_unauthorized(const Response& response, std::string_view url);
+
+}  // namespace certenroll::http

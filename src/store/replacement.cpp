@@ -1,0 +1,109 @@
+#include "store/replacement.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "error.hpp"
+#include "store/atomic_file.hpp"
+#include "store/state.hpp"
+
+namespace certenroll::store {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Replaces `path` with the fully written `staged`; the old file survives as `<path>.prev`.
+// Idempotent: when `staged` is gone the rename already happened.
+void switch_in(const fs::path& staged, const fs::path& path) {
+    std::error_code ec;
+    if (!fs::exists(staged, ec))
+        return;
+    if (fs::exists(path, ec)) {
+        const fs::path previous = fs::path(path).concat(".prev");
+        fs::remove(previous, ec);
+        fs::create_hard_link(path, previous, ec);
+        if (ec)
+            fs::copy_file(path, previous, fs::copy_options::overwrite_existing, ec);
+    }
+    fs::rename(staged, path, ec);
+    if (ec) {
+        throw Error(
+            ErrorKind::Local,
+            "cannot move " + staged.string() + " to " + path.string() + ": " + ec.message(),
+            "fix the permissions; the next run completes the replacement from " + staged.string());
+    }
+}
+
+fs::path journal_path(const fs::path& dir, const std::string& name) {
+    return dir / (name + ".json");
+}
+
+void run_journal(const fs::path& path) {
+    const auto text = read_file(path);
+    if (!text)
+        return;
+    json journal;
+    try {
+        journal = json::parse(*text);
+        for (const auto& entry : journal.at("renames")) {
+            switch_in(entry.at(0).get<std::string>(), entry.at(1).get<std::string>());
+        }
+    } catch (const json::exception& e) {
+        throw Error(ErrorKind::Local,
+                    "replacement journal " + path.string() + " is corrupt: " + e.what(),
+                    "check the files it names by hand, then remove it");
+    }
+    std::error_code ec;
+    fs::remove(path, ec);
+}
+
+}  // namespace
+
+FileSetReplacement::FileSetReplacement(fs::path journal_dir, std::string name)
+    : journal_dir_(std::move(journal_dir)), name_(std::move(name)) {
+    check_record_name(name_);
+}
+
+void FileSetReplacement::stage(const fs::path& path, std::string_view data, fs::perms mode) {
+    if (path.empty())
+        return;
+    const fs::path staged = fs::path(path).concat(".new");
+    write_file_atomic(staged, data, mode);
+    staged_.emplace_back(staged, path);
+}
+
+void FileSetReplacement::stage_existing(const fs::path& staged, const fs::path& path) {
+    if (staged.empty() || path.empty() || staged == path)
+        return;
+    staged_.emplace_back(staged, path);
+}
+
+void FileSetReplacement::commit() {
+    if (staged_.empty())
+        return;
+    json renames = json::array();
+    for (const auto& [staged, path] : staged_)
+        renames.push_back({staged.string(), path.string()});
+    const fs::path journal = journal_path(journal_dir_, name_);
+    write_file_atomic(journal, json{{"renames", renames}}.dump(2) + "\n");
+    run_journal(journal);
+    staged_.clear();
+}
+
+std::vector<std::string> complete_interrupted_replacements(const fs::path& journal_dir) {
+    std::vector<std::string> completed;
+    std::error_code ec;
+    std::vector<fs::path> journals;
+    for (fs::directory_iterator it(journal_dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().extension() == ".json")
+            journals.push_back(it->path());
+    }
+    for (const auto& path : journals) {
+        run_journal(path);
+        completed.push_back(path.stem().string());
+    }
+    return completed;
+}
+
+}  // namespace certenroll::store

@@ -1,0 +1,45 @@
+#pragma once
+/// Replacing a set of files (key, certificate, chain, PFX) as one unit, surviving a crash.
+///
+/// Every new file is written completely beside its target first. A journal listing the renames is
+/// then written, the renames are done, and the journal is removed. A crash before the journal
+/// leaves the old set untouched; a crash after it is rolled forward by
+/// complete_interrupted_replacements() on the next run, so a reader never keeps a mix of old and
+/// new files. Each replaced file's previous version is kept as `<file>.prev`.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace certenroll::store {
+
+class FileSetReplacement {
+  public:
+    /// `journal_dir` is where the journal lives while renames are in flight; `name` identifies the
+    /// set (e.g. the managed-certificate name) and must be a valid record name.
+    FileSetReplacement(std::filesystem::path journal_dir, std::string name);
+
+    /// Writes `data` to `<path>.new` with `mode`, to be switched in by commit().
+    void stage(const std::filesystem::path& path, std::string_view data,
+               std::filesystem::perms mode);
+    /// Adds a file that is already written (e.g. a key generated before the request went out).
+    void stage_existing(const std::filesystem::path& staged, const std::filesystem::path& path);
+
+    /// Switches every staged file in. Throws a local Error if a rename fails; the journal then
+    /// stays, and the next complete_interrupted_replacements() finishes the job.
+    void commit();
+
+  private:
+    std::filesystem::path journal_dir_;
+    std::string name_;
+    std::vector<std::pair<std::filesystem::path, std::filesystem::path>>
+        staged_;  // (staged, final)
+};
+
+/// Rolls forward replacements a crash interrupted; returns the names of the sets completed.
+std::vector<std::string> complete_interrupted_replacements(
+    const std::filesystem::path& journal_dir);
+
+}  // namespace certenroll::store

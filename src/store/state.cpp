@@ -1,0 +1,259 @@
+#include "store/state.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "error.hpp"
+#include "store/atomic_file.hpp"
+
+namespace certenroll::store {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::int64_t to_unix(TimePoint t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+TimePoint from_unix(std::int64_t seconds) {
+    return TimePoint(std::chrono::seconds(seconds));
+}
+
+json to_json(const OutputPaths& o) {
+    return {{"key", o.key.string()},
+            {"certificate", o.certificate.string()},
+            {"chain", o.chain.string()},
+            {"fullchain", o.fullchain.string()},
+            {"pfx", o.pfx.string()}};
+}
+
+OutputPaths outputs_from_json(const json& j) {
+    OutputPaths o;
+    o.key = j.value("key", "");
+    o.certificate = j.value("certificate", "");
+    o.chain = j.value("chain", "");
+    o.fullchain = j.value("fullchain", "");
+    o.pfx = j.value("pfx", "");
+    return o;
+}
+
+json to_json(const Endpoint& e) {
+    return {{"cep_url", e.cep_url},   {"ces_url", e.ces_url}, {"auth", e.auth},
+            {"username", e.username}, {"ca_name", e.ca_name}, {"renewal_url", e.renewal_url}};
+}
+
+Endpoint endpoint_from_json(const json& j) {
+    return {j.value("cep_url", ""),  j.value("ces_url", ""), j.value("auth", ""),
+            j.value("username", ""), j.value("ca_name", ""), j.value("renewal_url", "")};
+}
+
+json read_record(const fs::path& path) {
+    const auto text = read_file(path);
+    if (!text) {
+        throw Error(ErrorKind::Local, "state record " + path.string() + " disappeared");
+    }
+    try {
+        return json::parse(*text);
+    } catch (const json::exception& e) {
+        throw Error(ErrorKind::Local, "state record " + path.string() + " is corrupt: " + e.what(),
+                    "move the file aside; the certificate files themselves are untouched");
+    }
+}
+
+std::vector<fs::path> json_files(const fs::path& dir) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().extension() == ".json") {
+            files.push_back(it->path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+template <typename T, typename Parse>
+std::vector<T> load_all(const fs::path& dir, Parse parse) {
+    std::vector<T> records;
+    for (const auto& path : json_files(dir)) {
+        try {
+            records.push_back(parse(read_record(path)));
+        } catch (const json::exception& e) {
+            throw Error(ErrorKind::Local,
+                        "state record " + path.string() + " is incomplete: " + e.what(),
+                        "move the file aside; the certificate files themselves are untouched");
+        }
+    }
+    return records;
+}
+
+PendingRequest pending_from_json(const json& j) {
+    PendingRequest p;
+    p.name = j.at("name").get<std::string>();
+    p.request_id = j.at("request_id").get<std::string>();
+    p.template_name = j.value("template", "");
+    p.endpoint = endpoint_from_json(j.at("endpoint"));
+    p.key_backend = j.value("key_backend", "software");
+    p.key_reference = j.value("key_reference", "");
+    p.outputs = outputs_from_json(j.at("outputs"));
+    p.renewal_period_seconds = j.value("renewal_period_seconds", 0LL);
+    p.submitted_at = from_unix(j.value("submitted_at", std::int64_t{0}));
+    p.deploy_hook = j.value("deploy_hook", "");
+    p.renewal = j.value("renewal", false);
+    p.denied = j.value("denied", "");
+    return p;
+}
+
+ManagedCertificate certificate_from_json(const json& j) {
+    ManagedCertificate c;
+    c.name = j.at("name").get<std::string>();
+    c.template_name = j.value("template", "");
+    c.endpoint = endpoint_from_json(j.at("endpoint"));
+    c.key_backend = j.value("key_backend", "software");
+    c.key_reference = j.value("key_reference", "");
+    c.outputs = outputs_from_json(j.at("outputs"));
+    c.serial = j.value("serial", "");
+    c.not_before = from_unix(j.value("not_before", std::int64_t{0}));
+    c.not_after = from_unix(j.value("not_after", std::int64_t{0}));
+    c.renewal_period_seconds = j.value("renewal_period_seconds", 0LL);
+    c.updated_at = from_unix(j.value("updated_at", std::int64_t{0}));
+    c.deploy_hook = j.value("deploy_hook", "");
+    return c;
+}
+
+// Request IDs are only unique per CA, so the file name carries a digest of the CES URL too.
+std::string url_tag(const std::string& url) {
+    std::uint32_t h = 2166136261u;  // FNV-1a: stable, short, not security-relevant here
+    for (const unsigned char c : url) {
+        h = (h ^ c) * 16777619u;
+    }
+    char buffer[9];
+    std::snprintf(buffer, sizeof buffer, "%08x", h);
+    return buffer;
+}
+
+}  // namespace
+
+StateDirectory::StateDirectory(fs::path root) : root_(std::move(root)) {}
+
+fs::path StateDirectory::pending_path(const PendingRequest& request) const {
+    return root_ / "pending" /
+           (url_tag(request.endpoint.ces_url) + "-" + request.request_id + ".json");
+}
+
+void StateDirectory::save_pending(const PendingRequest& p) const {
+    check_record_name(p.request_id);
+    const json j = {{"name", p.name},
+                    {"request_id", p.request_id},
+                    {"template", p.template_name},
+                    {"endpoint", to_json(p.endpoint)},
+                    {"key_backend", p.key_backend},
+                    {"key_reference", p.key_reference},
+                    {"outputs", to_json(p.outputs)},
+                    {"renewal_period_seconds", p.renewal_period_seconds},
+                    {"submitted_at", to_unix(p.submitted_at)},
+                    {"deploy_hook", p.deploy_hook},
+                    {"renewal", p.renewal},
+                    {"denied", p.denied}};
+    write_file_atomic(pending_path(p), j.dump(2) + "\n");
+}
+
+std::vector<PendingRequest> StateDirectory::list_pending() const {
+    return load_all<PendingRequest>(root_ / "pending", pending_from_json);
+}
+
+std::optional<PendingRequest> StateDirectory::find_pending(const std::string& request_id) const {
+    for (auto& p : list_pending()) {
+        if (p.request_id == request_id) {
+            return p;
+        }
+    }
+    return std::nullopt;
+}
+
+void StateDirectory::remove_pending(const PendingRequest& request) const {
+    std::error_code ec;
+    fs::remove(pending_path(request), ec);
+    if (ec) {
+        throw Error(ErrorKind::Local,
+                    "cannot remove " + pending_path(request).string() + ": " + ec.message());
+    }
+}
+
+void StateDirectory::save_certificate(const ManagedCertificate& c) const {
+    check_record_name(c.name);
+    const json j = {{"name", c.name},
+                    {"template", c.template_name},
+                    {"endpoint", to_json(c.endpoint)},
+                    {"key_backend", c.key_backend},
+                    {"key_reference", c.key_reference},
+                    {"outputs", to_json(c.outputs)},
+                    {"serial", c.serial},
+                    {"not_before", to_unix(c.not_before)},
+                    {"not_after", to_unix(c.not_after)},
+                    {"renewal_period_seconds", c.renewal_period_seconds},
+                    {"updated_at", to_unix(c.updated_at)},
+                    {"deploy_hook", c.deploy_hook}};
+    write_file_atomic(root_ / "certificates" / (c.name + ".json"), j.dump(2) + "\n");
+}
+
+std::vector<ManagedCertificate> StateDirectory::list_certificates() const {
+    return load_all<ManagedCertificate>(root_ / "certificates", certificate_from_json);
+}
+
+std::optional<ManagedCertificate> StateDirectory::find_certificate(const std::string& name) const {
+    check_record_name(name);
+    const fs::path path = root_ / "certificates" / (name + ".json");
+    if (!read_file(path)) {
+        return std::nullopt;
+    }
+    try {
+        return certificate_from_json(read_record(path));
+    } catch (const json::exception& e) {
+        throw Error(ErrorKind::Local,
+                    "state record " + path.string() + " is incomplete: " + e.what());
+    }
+}
+
+std::vector<std::string> StateDirectory::certificate_names() const {
+    std::vector<std::string> names;
+    for (const auto& path : json_files(root_ / "certificates")) {
+        names.push_back(path.stem().string());
+    }
+    return names;
+}
+
+fs::path default_state_dir() {
+    if (const char* dir = std::getenv("CERTENROLL_STATE_DIR"); dir && *dir) {
+        return dir;
+    }
+    if (::geteuid() == 0) {
+        return "/var/lib/certenroll";
+    }
+    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
+        return fs::path(xdg) / "certenroll";
+    }
+    if (const char* home = std::getenv("HOME"); home && *home) {
+        return fs::path(home) / ".local" / "state" / "certenroll";
+    }
+    throw Error(ErrorKind::Usage, "no state directory: HOME is not set",
+                "pass --state-dir DIR or set CERTENROLL_STATE_DIR");
+}
+
+void check_record_name(const std::string& name) {
+    const bool ok = !name.empty() && name.size() <= 128 && name != "." && name != ".." &&
+                    std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                        return std::isalnum(c) || c == '.' || c == '-' || c == '_';
+                    });
+    if (!ok) {
+        throw Error(ErrorKind::Usage, "invalid name '" + name + "'",
+                    "use letters, digits, '.', '-' and '_' only (at most 128 characters)");
+    }
+}
+
+}  // namespace certenroll::store

@@ -1,0 +1,105 @@
+#pragma once
+/// The state directory: pending requests (what retrieve-pending polls) and managed certificates
+/// (what renew walks), one JSON file per record, each written atomically.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace certenroll::store {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+/// Where the files of one certificate live. Empty paths are not written.
+struct OutputPaths {
+    std::filesystem::path key;
+    std::filesystem::path certificate;
+    std::filesystem::path chain;      ///< issuing CA certificates, leaf excluded
+    std::filesystem::path fullchain;  ///< leaf followed by the chain
+    std::filesystem::path pfx;
+};
+
+/// How to reach the servers again for this certificate (renewal, retrieval).
+struct Endpoint {
+    std::string cep_url;
+    std::string ces_url;
+    std::string auth;  ///< "password", "kerberos", "certificate", "anonymous"
+    std::string username;
+    std::string ca_name;
+    /// The CA's key-based renewal CES URL from the policy, if it offers one: renew --key-based
+    /// then needs no other credential than the certificate itself.
+    std::string renewal_url;
+};
+
+/// A request the CA took under submission; enough to retrieve it later without the user's help.
+struct PendingRequest {
+    std::string name;  ///< the managed-certificate name it will become
+    std::string request_id;
+    std::string template_name;
+    Endpoint endpoint;
+    std::string key_backend;
+    std::string key_reference;
+    OutputPaths outputs;
+    long long renewal_period_seconds = 0;  ///< from the template, for the managed record
+    TimePoint submitted_at{};
+    std::string deploy_hook;  ///< carried over to the managed record
+    bool renewal = false;     ///< a renewal of the managed certificate `name`
+    std::string denied;       ///< the CA's reason once denied; the record is then final
+};
+
+/// A certificate this tool issued and keeps renewed.
+struct ManagedCertificate {
+    std::string name;
+    std::string template_name;
+    Endpoint endpoint;
+    std::string key_backend;
+    std::string key_reference;
+    OutputPaths outputs;
+    std::string serial;
+    TimePoint not_before{};
+    TimePoint not_after{};
+    long long renewal_period_seconds = 0;  ///< from the template; 0 = unknown
+    TimePoint updated_at{};
+    std::string deploy_hook;  ///< shell command run after each renewal (renew --deploy-hook)
+};
+
+class StateDirectory {
+  public:
+    explicit StateDirectory(std::filesystem::path root);
+
+    const std::filesystem::path& root() const { return root_; }
+    std::filesystem::path policy_cache_dir() const { return root_ / "policy-cache"; }
+    std::filesystem::path keys_dir() const { return root_ / "keys"; }
+    /// Journals of file-set replacements in flight (see store/replacement.hpp).
+    std::filesystem::path journal_dir() const { return root_ / "journal"; }
+    /// Default place for a certificate's files when the user names no paths.
+    std::filesystem::path live_dir(const std::string& name) const { return root_ / "live" / name; }
+
+    void save_pending(const PendingRequest& request) const;
+    std::vector<PendingRequest> list_pending() const;
+    /// By request ID, optionally narrowed to one CES URL (IDs are per CA).
+    std::optional<PendingRequest> find_pending(const std::string& request_id) const;
+    void remove_pending(const PendingRequest& request) const;
+
+    void save_certificate(const ManagedCertificate& record) const;
+    std::vector<ManagedCertificate> list_certificates() const;
+    std::optional<ManagedCertificate> find_certificate(const std::string& name) const;
+    /// Names of all managed-certificate records, without reading them (a corrupt record must
+    /// not hide the others).
+    std::vector<std::string> certificate_names() const;
+
+  private:
+    std::filesystem::path pending_path(const PendingRequest& request) const;
+    std::filesystem::path root_;
+};
+
+/// The default state directory: $CERTENROLL_STATE_DIR, else /var/lib/certenroll for root, else
+/// $XDG_STATE_HOME/certenroll or ~/.local/state/certenroll.
+std::filesystem::path default_state_dir();
+
+/// A name usable as a file name: letters, digits, '.', '-', '_'; anything else is a usage error.
+void check_record_name(const std::string& name);
+
+}  // namespace certenroll::store

@@ -1,0 +1,30 @@
+#pragma once
+/// MS-WSTEP responses: the RequestSecurityTokenResponseCollection of an Issue or a
+/// QueryTokenStatus, decoded into issued or pending (protocol.md §2.4). Denials arrive as SOAP
+/// faults and are errors thrown by the soap layer, not values here.
+
+#include <string>
+
+#include "encoding/base64.hpp"
+#include "xml/xml.hpp"
+
+namespace certenroll::wstep {
+
+/// The server's decision for a request that was not refused.
+enum class Disposition { Issued, Pending };
+
+/// A decoded RequestSecurityTokenResponse.
+struct SubmitResult {
+    Disposition disposition = Disposition::Pending;
+    std::string request_id;           ///< opaque CA request id; always set when pending
+    std::string disposition_message;  ///< the CA's text: "Issued", "Taken Under Submission", …
+    encoding::Bytes certificate_der;  ///< the issued end-entity certificate (issued only)
+    encoding::Bytes pkcs7_der;        ///< the CMC response (#PKCS7); empty if the server sent none
+    std::string reference_uri;        ///< where to send QueryTokenStatus (pending only)
+};
+
+/// Decodes `payload`, the wst:RequestSecurityTokenResponseCollection element; anything that is
+/// not exactly one well-formed issued or pending response throws a protocol Error.
+SubmitResult parse_submit_response(const xml::Element& payload);
+
+}  // namespace certenroll::wstep

@@ -1,0 +1,30 @@
+#pragma once
+/// Which CES URLs to try for a template, per MS-XCEP §3.1.4.1.3.5.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xcep/policy.hpp"
+
+namespace certenroll::xcep {
+
+/// One CES URL usable for a request, with the CA behind it.
+struct CesEndpoint {
+    std::string uri;
+    std::string ca_name;
+    std::size_t ca_index = 0;  ///< into Policy::cas
+    AuthMode auth = AuthMode::Kerberos;
+    std::optional<std::uint32_t> priority;
+    bool renewal_only = false;
+};
+
+/// The template's CES URLs for `mode`, in the order to try them: CAs without enroll permission are
+/// skipped, renewal-only and anonymous (key-based renewal) URLs are kept only when `renewal`, and
+/// the rest is sorted by priority ascending (stable; nil priority last).
+std::vector<CesEndpoint> select_ces_endpoints(const Policy& policy, const Template& tmpl,
+                                              AuthMode mode, bool renewal);
+
+}  // namespace certenroll::xcep

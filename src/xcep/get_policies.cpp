@@ -1,0 +1,403 @@
+#include "xcep/get_policies.hpp"
+
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <memory>
+#include <unordered_map>
+
+#include "encoding/base64.hpp"
+#include "encoding/time_text.hpp"
+#include "error.hpp"
+#include "soap/namespaces.hpp"
+
+namespace certenroll::xcep {
+
+namespace {
+
+constexpr std::string_view xcep_ns = soap::ns::xcep;
+
+Error protocol_error(std::string message) {
+    return Error(ErrorKind::Protocol, std::move(message),
+                 "the CEP server sent an inconsistent policy; run with --verbose to see it and "
+                 "report it to the server's administrator");
+}
+
+// Prefixes each message with where in the response it happened ("policy 'WebServer': ...").
+Error with_context(const Error& error, const std::string& context) {
+    Error copy(error.kind(), context + ": " + error.message(), error.hint());
+    if (error.hresult())
+        copy.with_hresult(*error.hresult());
+    return copy;
+}
+
+std::string text_of(const xml::Element& element) {
+    return std::string(element.trimmed_text());
+}
+
+const xml::Element* optional_child(const xml::Element& parent, std::string_view name) {
+    return parent.find_non_nil(xcep_ns, name);
+}
+
+const xml::Element& required_child(const xml::Element& parent, std::string_view name) {
+    const auto& child = parent.get(xcep_ns, name);
+    if (child.is_nil()) {
+        throw protocol_error("<" + std::string(name) + "> is nil but is required");
+    }
+    return child;
+}
+
+std::optional<std::uint32_t> optional_uint32(const xml::Element& parent, std::string_view name) {
+    if (const auto* child = optional_child(parent, name))
+        return child->as_uint32();
+    return std::nullopt;
+}
+
+bool is_dotted_oid(std::string_view value) {
+    if (value.empty() || value.front() == '.' || value.back() == '.')
+        return false;
+    char previous = '.';
+    for (const char c : value) {
+        if (c == '.' && previous == '.')
+            return false;
+        if (c != '.' && (c < '0' || c > '9'))
+            return false;
+        previous = c;
+    }
+    return true;
+}
+
+// The CA's display name: the subject CN, else the whole subject on one line.
+std::string ca_name_from_der(const std::vector<std::uint8_t>& der) {
+    const unsigned char* cursor = der.data();
+    const std::unique_ptr<X509, decltype(&X509_free)> cert(
+        d2i_X509(nullptr, &cursor, static_cast<long>(der.size())), X509_free);
+    if (!cert)
+        throw protocol_error("<certificate> is not a DER X.509 certificate");
+    X509_NAME* subject = X509_get_subject_name(cert.get());
+    const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (index >= 0) {
+        const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+        unsigned char* utf8 = nullptr;
+        const int length = ASN1_STRING_to_UTF8(&utf8, data);
+        const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owner(
+            utf8, [](unsigned char* p) { OPENSSL_free(p); });
+        if (length >= 0)
+            return std::string(reinterpret_cast<const char*>(utf8),
+                               static_cast<std::size_t>(length));
+    }
+    const std::unique_ptr<char, void (*)(char*)> line(X509_NAME_oneline(subject, nullptr, 0),
+                                                      [](char* p) { OPENSSL_free(p); });
+    return line ? std::string(line.get()) : std::string();
+}
+
+/// The response's oIDs, looked up by oIDReferenceID.
+class OidTable {
+  public:
+    explicit OidTable(std::vector<Oid> oids) : oids_(std::move(oids)) {
+        for (std::size_t i = 0; i < oids_.size(); ++i) {
+            if (!index_.emplace(oids_[i].reference_id, i).second) {
+                throw protocol_error("oIDReferenceID " + std::to_string(oids_[i].reference_id) +
+                                     " is used by two oIDs");
+            }
+        }
+    }
+
+    const Oid& resolve(const xml::Element& reference) const {
+        const auto id = reference.as_int32();
+        const auto found = index_.find(id);
+        if (found == index_.end()) {
+            throw protocol_error(reference.name() + " " + std::to_string(id) +
+                                 " does not match any oID");
+        }
+        return oids_[found->second];
+    }
+
+    std::vector<Oid> take() { return std::move(oids_); }
+
+  private:
+    std::vector<Oid> oids_;
+    std::unordered_map<std::int32_t, std::size_t> index_;
+};
+
+Oid parse_oid(const xml::Element& element, std::size_t position) {
+    Oid oid;
+    try {
+        oid.value = text_of(required_child(element, "value"));
+        if (!is_dotted_oid(oid.value)) {
+            throw protocol_error("<value> '" + oid.value + "' is not a dotted OID");
+        }
+        oid.group = required_child(element, "group").as_uint32();
+        oid.reference_id = required_child(element, "oIDReferenceID").as_int32();
+        if (const auto* name = optional_child(element, "defaultName"))
+            oid.default_name = text_of(*name);
+    } catch (const Error& e) {
+        throw with_context(e, "oID #" + std::to_string(position + 1) +
+                                  (oid.value.empty() ? std::string() : " (" + oid.value + ")"));
+    }
+    return oid;
+}
+
+std::vector<Oid> parse_oids(const xml::Element* collection) {
+    std::vector<Oid> oids;
+    if (collection == nullptr)
+        return oids;
+    const auto elements = collection->find_all(xcep_ns, "oID");
+    for (std::size_t i = 0; i < elements.size(); ++i)
+        oids.push_back(parse_oid(*elements[i], i));
+    return oids;
+}
+
+CaUri parse_ca_uri(const xml::Element& element) {
+    CaUri uri;
+    const auto auth = required_child(element, "clientAuthentication").as_uint32();
+    if (auth != 1 && auth != 2 && auth != 4 && auth != 8) {
+        throw protocol_error("<clientAuthentication> " + std::to_string(auth) +
+                             " is not 1, 2, 4 or 8");
+    }
+    uri.client_authentication = static_cast<AuthMode>(auth);
+    uri.uri = text_of(required_child(element, "uri"));
+    if (uri.uri.empty())
+        throw protocol_error("empty <uri> in <cAURI>");
+    uri.priority = optional_uint32(element, "priority");
+    if (const auto* renewal_only = optional_child(element, "renewalOnly")) {
+        uri.renewal_only = renewal_only->as_bool();
+    }
+    return uri;
+}
+
+CertificateAuthority parse_ca(const xml::Element& element, std::size_t position) {
+    CertificateAuthority ca;
+    std::string context = "cA #" + std::to_string(position + 1);
+    try {
+        ca.reference_id = required_child(element, "cAReferenceID").as_int32();
+        context = "cA " + std::to_string(ca.reference_id);
+        for (const auto* uri : required_child(element, "uris").find_all(xcep_ns, "cAURI")) {
+            ca.uris.push_back(parse_ca_uri(*uri));
+        }
+        ca.certificate_der =
+            encoding::base64_decode(required_child(element, "certificate").text(), "certificate");
+        if (ca.certificate_der.empty())
+            throw protocol_error("empty <certificate>");
+        ca.name = ca_name_from_der(ca.certificate_der);
+        ca.enroll_permission = required_child(element, "enrollPermission").as_bool();
+    } catch (const Error& e) {
+        throw with_context(e, context);
+    }
+    return ca;
+}
+
+std::vector<CertificateAuthority> parse_cas(const xml::Element* collection) {
+    std::vector<CertificateAuthority> cas;
+    if (collection == nullptr)
+        return cas;
+    const auto elements = collection->find_all(xcep_ns, "cA");
+    for (std::size_t i = 0; i < elements.size(); ++i) {
+        auto ca = parse_ca(*elements[i], i);
+        for (const auto& other : cas) {
+            if (other.reference_id == ca.reference_id) {
+                throw protocol_error("cAReferenceID " + std::to_string(ca.reference_id) +
+                                     " is used by two cAs");
+            }
+        }
+        cas.push_back(std::move(ca));
+    }
+    return cas;
+}
+
+std::vector<Oid> resolve_all(const xml::Element* collection, const OidTable& oids) {
+    std::vector<Oid> resolved;
+    if (collection == nullptr)
+        return resolved;
+    for (const auto* reference : collection->find_all(xcep_ns, "oIDReference")) {
+        resolved.push_back(oids.resolve(*reference));
+    }
+    return resolved;
+}
+
+KeyAttributes parse_key_attributes(const xml::Element& element, const OidTable& oids) {
+    KeyAttributes key;
+    key.minimal_key_length = required_child(element, "minimalKeyLength").as_uint32();
+    key.key_spec = optional_uint32(element, "keySpec");
+    key.key_usage_property = optional_uint32(element, "keyUsageProperty");
+    if (const auto* permissions = optional_child(element, "permissions")) {
+        key.permissions = text_of(*permissions);
+    }
+    if (const auto* algorithm = optional_child(element, "algorithmOIDReference")) {
+        key.algorithm_oid = oids.resolve(*algorithm);
+    }
+    if (const auto* providers = optional_child(element, "cryptoProviders")) {
+        for (const auto* provider : providers->find_all(xcep_ns, "provider")) {
+            key.crypto_providers.push_back(text_of(*provider));
+        }
+    }
+    return key;
+}
+
+void parse_validity(const xml::Element& element, Template& tmpl) {
+    const auto& validity = element;
+    const auto& period = required_child(validity, "validityPeriodSeconds");
+    const auto& renewal = required_child(validity, "renewalPeriodSeconds");
+    tmpl.validity_seconds = period.as_int();
+    tmpl.renewal_seconds = renewal.as_int();
+    if (tmpl.validity_seconds < 0 || tmpl.renewal_seconds < 0) {
+        throw protocol_error("negative <validityPeriodSeconds> or <renewalPeriodSeconds>");
+    }
+}
+
+void parse_attributes(const xml::Element& attributes, const OidTable& oids, Template& tmpl) {
+    tmpl.schema = required_child(attributes, "policySchema").as_uint32();
+    parse_validity(required_child(attributes, "certificateValidity"), tmpl);
+    const auto& permission = required_child(attributes, "permission");
+    tmpl.permission_enroll = required_child(permission, "enroll").as_bool();
+    tmpl.permission_autoenroll = required_child(permission, "autoEnroll").as_bool();
+    tmpl.key = parse_key_attributes(required_child(attributes, "privateKeyAttributes"), oids);
+    const auto& revision = required_child(attributes, "revision");
+    tmpl.revision_major = required_child(revision, "majorRevision").as_uint32();
+    tmpl.revision_minor = optional_uint32(revision, "minorRevision").value_or(0);
+    if (const auto* superseded = optional_child(attributes, "supersededPolicies")) {
+        for (const auto* name : superseded->find_all(xcep_ns, "commonName")) {
+            tmpl.superseded.push_back(text_of(*name));
+        }
+    }
+    tmpl.private_key_flags = optional_uint32(attributes, "privateKeyFlags").value_or(0);
+    tmpl.subject_name_flags = optional_uint32(attributes, "subjectNameFlags").value_or(0);
+    tmpl.enrollment_flags = optional_uint32(attributes, "enrollmentFlags").value_or(0);
+    tmpl.general_flags = optional_uint32(attributes, "generalFlags").value_or(0);
+    if (const auto* hash = optional_child(attributes, "hashAlgorithmOIDReference")) {
+        tmpl.hash_algorithm = oids.resolve(*hash);
+    }
+    if (const auto* ra = optional_child(attributes, "rARequirements")) {
+        RaRequirements requirements;
+        requirements.signatures = required_child(*ra, "rASignatures").as_uint32();
+        requirements.ekus = resolve_all(optional_child(*ra, "rAEKUs"), oids);
+        requirements.policies = resolve_all(optional_child(*ra, "rAPolicies"), oids);
+        tmpl.ra_requirements = std::move(requirements);
+    }
+    if (const auto* archival = optional_child(attributes, "keyArchivalAttributes")) {
+        KeyArchival key_archival;
+        key_archival.symmetric_algorithm =
+            oids.resolve(required_child(*archival, "symmetricAlgorithmOIDReference"));
+        key_archival.symmetric_key_length =
+            required_child(*archival, "symmetricAlgorithmKeyLength").as_uint32();
+        tmpl.key_archival = std::move(key_archival);
+    }
+    if (const auto* extensions = optional_child(attributes, "extensions")) {
+        for (const auto* element : extensions->find_all(xcep_ns, "extension")) {
+            Extension extension;
+            extension.oid = oids.resolve(required_child(*element, "oIDReference"));
+            extension.critical = required_child(*element, "critical").as_bool();
+            if (const auto* value = optional_child(*element, "value")) {
+                extension.value = encoding::base64_decode(value->text(), "extension value");
+            }
+            tmpl.extensions.push_back(std::move(extension));
+        }
+    }
+}
+
+Template parse_template(const xml::Element& element, std::size_t position, const OidTable& oids,
+                        const std::vector<CertificateAuthority>& cas) {
+    Template tmpl;
+    std::string context = "policy #" + std::to_string(position + 1);
+    try {
+        const auto& attributes = required_child(element, "attributes");
+        tmpl.common_name = text_of(required_child(attributes, "commonName"));
+        if (tmpl.common_name.empty())
+            throw protocol_error("empty <commonName>");
+        context = "policy '" + tmpl.common_name + "'";
+        tmpl.template_oid = oids.resolve(required_child(element, "policyOIDReference"));
+        if (const auto* references = optional_child(element, "cAs")) {
+            for (const auto* reference : references->find_all(xcep_ns, "cAReference")) {
+                const auto id = reference->as_int32();
+                const auto found = std::find_if(
+                    cas.begin(), cas.end(), [id](const auto& ca) { return ca.reference_id == id; });
+                if (found == cas.end()) {
+                    throw protocol_error("cAReference " + std::to_string(id) +
+                                         " does not match any cA");
+                }
+                const auto index = static_cast<std::size_t>(found - cas.begin());
+                if (std::find(tmpl.ca_indexes.begin(), tmpl.ca_indexes.end(), index) ==
+                    tmpl.ca_indexes.end()) {
+                    tmpl.ca_indexes.push_back(index);
+                }
+            }
+        }
+        parse_attributes(attributes, oids, tmpl);
+    } catch (const Error& e) {
+        throw with_context(e, context);
+    }
+    return tmpl;
+}
+
+void parse_response(const xml::Element& response, const OidTable& oids, Policy& policy) {
+    policy.policy_id = text_of(response.get(xcep_ns, "policyID"));
+    if (const auto* name = optional_child(response, "policyFriendlyName")) {
+        policy.friendly_name = text_of(*name);
+    }
+    policy.next_update_hours = optional_uint32(response, "nextUpdateHours");
+    if (policy.next_update_hours && *policy.next_update_hours == 0) {
+        throw protocol_error("<nextUpdateHours> is 0; it must be a positive number of hours");
+    }
+    if (const auto* not_changed = optional_child(response, "policiesNotChanged")) {
+        policy.policies_not_changed = not_changed->as_bool();
+    }
+    if (const auto* policies = optional_child(response, "policies")) {
+        const auto elements = policies->find_all(xcep_ns, "policy");
+        for (std::size_t i = 0; i < elements.size(); ++i) {
+            auto tmpl = parse_template(*elements[i], i, oids, policy.cas);
+            for (const auto& other : policy.templates) {
+                if (other.common_name == tmpl.common_name) {
+                    throw protocol_error("two policies are named '" + tmpl.common_name + "'");
+                }
+            }
+            policy.templates.push_back(std::move(tmpl));
+        }
+    }
+}
+
+}  // namespace
+
+xml::Element build_get_policies(const GetPoliciesOptions& options) {
+    const std::string ns(xcep_ns);
+    xml::Element request(ns, "GetPolicies");
+    // The server faults without <client>; its children are nillable but sent either way.
+    auto& client = request.add(ns, "client");
+    if (options.last_update) {
+        client.add(ns, "lastUpdate", encoding::format_iso8601(*options.last_update));
+    } else {
+        client.add(ns, "lastUpdate").set_nil();
+    }
+    if (options.preferred_language.empty()) {
+        client.add(ns, "preferredLanguage").set_nil();
+    } else {
+        client.add(ns, "preferredLanguage", options.preferred_language);
+    }
+    auto& filter = request.add(ns, "requestFilter");
+    filter.add(ns, "policyOIDs").set_nil();
+    for (const auto& [name, version] : {std::pair{"clientVersion", options.client_version},
+                                        std::pair{"serverVersion", options.server_version}}) {
+        if (version) {
+            filter.add(ns, name, std::to_string(*version));
+        } else {
+            filter.add(ns, name).set_nil();
+        }
+    }
+    return request;
+}
+
+Policy parse_get_policies_response(const xml::Element& payload) {
+    if (payload.ns() != xcep_ns || payload.name() != "GetPoliciesResponse") {
+        throw protocol_error("expected <GetPoliciesResponse> in the MS-XCEP namespace, got <" +
+                             payload.name() + "> in '" + payload.ns() + "'");
+    }
+    Policy policy;
+    OidTable oids(parse_oids(optional_child(payload, "oIDs")));
+    policy.cas = parse_cas(optional_child(payload, "cAs"));
+    if (const auto* response = optional_child(payload, "response")) {
+        parse_response(*response, oids, policy);
+    }
+    policy.oids = oids.take();
+    return policy;
+}
+
+}  // namespace certenroll::xcep

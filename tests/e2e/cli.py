@@ -1,0 +1,72 @@
+"""Runs the real certenroll-cli binary for end-to-end tests and decodes what it printed."""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from sandbox import Sandbox
+
+CLI = os.environ.get("CERTENROLL_CLI") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "cmd", "certenroll-cli")
+
+
+class Result:
+    def __init__(self, completed, json_mode):
+        self.code = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.json = json.loads(completed.stdout) if json_mode and completed.stdout.strip() else None
+
+    def __repr__(self):
+        return f"exit {self.code}\nstdout: {self.stdout}\nstderr: {self.stderr}"
+
+
+def run(*args, json_mode=True, env=None, timeout=120):
+    """Runs the CLI with --json (unless json_mode is False); never through a shell."""
+    argv = [CLI] + (["--json"] if json_mode else []) + [str(a) for a in args]
+    full_env = dict(os.environ)
+    full_env.pop("CERTENROLL_PASSWORD", None)
+    full_env.update(env or {})
+    completed = subprocess.run(argv, capture_output=True, text=True, env=full_env,
+                               timeout=timeout, stdin=subprocess.DEVNULL)
+    return Result(completed, json_mode)
+
+
+class SandboxTest(unittest.TestCase):
+    """One sandbox per test class; a fresh state directory per test."""
+
+    sandbox = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls._sandbox_cm = Sandbox()
+        cls.sandbox = cls._sandbox_cm.__enter__()
+        cls.info = cls.sandbox.info
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._sandbox_cm.__exit__(None, None, None)
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="certenroll-e2e-")
+        self.tmp = self._tmp.name
+        self.state = os.path.join(self.tmp, "state")
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    # Helpers building the usual flags.
+    def user(self, name="alice"):
+        u = self.info["users"][name]
+        return ["--username", u["username"], "--password-file", u["password_file"]]
+
+    def cli(self, *args, **kwargs):
+        return run("--state-dir", self.state, *args, **kwargs)
+
+    def cep(self, mode="password"):
+        return ["--url", self.info["cep"][mode], "--ca-bundle", self.info["ca_bundle"]]
+
+    def assertExit(self, result, code):
+        self.assertEqual(result.code, code, repr(result))

@@ -1,0 +1,117 @@
+"""`policy` against the sandbox CEP: listing, details, JSON model, cache, auth and TLS failures."""
+
+import json
+import os
+import unittest
+
+import cli
+
+
+class PolicyTest(cli.SandboxTest):
+    def test_lists_templates_as_a_table(self):
+        result = self.cli("policy", *self.cep(), *self.user(), json_mode=False)
+        self.assertExit(result, 0)
+        for name in ("WebServer", "Machine", "ECWebServer", "ApprovalRequired"):
+            self.assertIn(name, result.stdout)
+        self.assertIn("TEMPLATE", result.stdout)
+
+    def test_json_has_the_full_model(self):
+        result = self.cli("policy", *self.cep(), *self.user())
+        self.assertExit(result, 0)
+        doc = result.json
+        self.assertTrue(doc["policy_id"])
+        self.assertEqual(doc["next_update_hours"], 8)
+        names = {t["name"] for t in doc["templates"]}
+        self.assertTrue({"WebServer", "ECWebServer", "WebServer3072"} <= names)
+        ec = next(t for t in doc["templates"] if t["name"] == "ECWebServer")
+        self.assertEqual(ec["schema"], 3)
+        self.assertIn("ECDSA", ec["key_algorithm"].upper() + " " + str(ec.get("key_algorithm_oid", "")))
+        self.assertTrue(doc["cas"])
+        ca = doc["cas"][0]
+        self.assertIn("name", ca)
+        self.assertIn("enroll_permission", ca)
+        self.assertTrue(any(u["auth"] == "password" for u in ca["uris"]))
+
+    def test_template_details_name_the_ces_urls(self):
+        result = self.cli("policy", *self.cep(), *self.user(), "--template", "WebServer",
+                          json_mode=False)
+        self.assertExit(result, 0)
+        self.assertIn("CES", result.stdout)
+        self.assertIn("_CES_UsernamePassword/service.svc/CES", result.stdout)
+        self.assertIn("--auth password", result.stdout)
+
+    def test_unknown_template_is_a_usage_error(self):
+        result = self.cli("policy", *self.cep(), *self.user(), "--template", "NoSuchTemplate")
+        self.assertExit(result, 2)
+        self.assertIn("NoSuchTemplate", result.json["error"]["message"])
+
+    def test_second_call_uses_the_cache_and_refresh_refetches(self):
+        first = self.cli("policy", *self.cep(), *self.user())
+        self.assertExit(first, 0)
+        self.assertFalse(first.json["from_cache"])
+        before = len([r for r in self.sandbox.requests() if r.get("endpoint") == "CEP"])
+        second = self.cli("policy", *self.cep(), *self.user())
+        self.assertExit(second, 0)
+        self.assertTrue(second.json["from_cache"])
+        self.assertEqual(before, len([r for r in self.sandbox.requests() if r.get("endpoint") == "CEP"]))
+        third = self.cli("policy", *self.cep(), *self.user(), "--refresh")
+        self.assertExit(third, 0)
+        cep_requests = [r for r in self.sandbox.requests() if r.get("endpoint") == "CEP"]
+        self.assertEqual(before + 1, len(cep_requests))
+        # The refetch sent lastUpdate, and the unchanged policy came back as policiesNotChanged.
+        self.assertEqual(cep_requests[-1]["outcome"], "notchanged")
+        self.assertEqual(sorted(t["name"] for t in third.json["templates"]),
+                         sorted(t["name"] for t in first.json["templates"]))
+
+    def test_identity_without_templates_gets_an_empty_list(self):
+        result = self.cli("policy", *self.cep(), *self.user("nobody"), json_mode=False)
+        self.assertExit(result, 0)
+        self.assertIn("No templates are available", result.stdout)
+
+    def test_wrong_password_is_an_auth_error(self):
+        bad = os.path.join(self.tmp, "bad-password")
+        with open(bad, "w") as f:
+            f.write("not-the-password\n")
+        result = self.cli("policy", *self.cep(), "--username", "alice", "--password-file", bad)
+        self.assertExit(result, 5)
+        self.assertEqual(result.json["error"]["category"], "auth")
+        self.assertNotIn("not-the-password", result.stdout + result.stderr)
+
+    def test_password_from_environment(self):
+        with open(self.info["users"]["alice"]["password_file"]) as f:
+            password = f.read().strip()
+        result = self.cli("policy", *self.cep(), "--username", "alice",
+                          env={"CERTENROLL_PASSWORD": password})
+        self.assertExit(result, 0)
+
+    def test_untrusted_server_is_a_tls_error_with_a_hint(self):
+        result = self.cli("policy", "--url", self.info["cep"]["password"], *self.user())
+        self.assertExit(result, 6)
+        self.assertEqual(result.json["error"]["category"], "tls")
+        self.assertIn("--ca-bundle", result.json["error"]["hint"])
+
+    def test_verbose_dump_redacts_the_password(self):
+        with open(self.info["users"]["alice"]["password_file"]) as f:
+            password = f.read().strip()
+        result = self.cli("-vv", "policy", *self.cep(), *self.user(), "--refresh", json_mode=False)
+        self.assertExit(result, 0)
+        self.assertIn("GetPolicies", result.stderr)
+        self.assertIn("***", result.stderr)
+        self.assertNotIn(password, result.stderr + result.stdout)
+
+    def test_client_certificate_authentication(self):
+        alice = self.info["users"]["alice"]
+        result = self.cli("policy", "--url", self.info["cep"]["certificate"], "--ca-bundle",
+                          self.info["ca_bundle"], "--auth", "certificate", "--client-cert",
+                          alice["client_cert"], "--client-key", alice["client_key"])
+        self.assertExit(result, 0)
+        self.assertTrue(result.json["templates"])
+
+    def test_certificate_endpoint_without_client_certificate_is_an_auth_error(self):
+        result = self.cli("policy", "--url", self.info["cep"]["certificate"], "--ca-bundle",
+                          self.info["ca_bundle"], *self.user())
+        self.assertExit(result, 5)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,289 @@
+"""`renew` against the sandbox: new-key, same-key and key-based renewal, cron safety."""
+
+import datetime
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import cli
+
+
+def openssl(*args):
+    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=True).stdout
+
+
+def pubkey_of_cert(path):
+    return openssl("x509", "-in", path, "-noout", "-pubkey")
+
+
+def pubkey_of_key(path):
+    return openssl("pkey", "-in", path, "-pubout")
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def serial_of(path):
+    return openssl("x509", "-in", path, "-noout", "-serial").strip().split("=")[1].lower()
+
+
+class RenewTest(cli.SandboxTest):
+    def enroll(self, template, name, *extra):
+        result = self.cli("enroll", *self.cep(), *self.user(), "--template", template,
+                          "--name", name, "--cn", name + ".example.test", "--dns",
+                          name + ".example.test", *extra)
+        self.assertExit(result, 0)
+        return result.json["files"]
+
+    def renew(self, *args, **kwargs):
+        return self.cli("renew", "--ca-bundle", self.info["ca_bundle"], *args,
+                        env={"CERTENROLL_PASSWORD": self.password()}, **kwargs)
+
+    def password(self, user="alice"):
+        with open(self.info["users"][user]["password_file"]) as f:
+            return f.read().strip()
+
+    def ces_requests(self):
+        return [r for r in self.sandbox.requests() if r.get("endpoint") == "CES"]
+
+    def assertConsistent(self, files):
+        self.assertEqual(pubkey_of_cert(files["cert"]), pubkey_of_key(files["key"]))
+        with open(files["fullchain"]) as f:
+            first = f.read().split("-----END CERTIFICATE-----")[0]
+        with open(files["cert"]) as f:
+            self.assertEqual(f.read().split("-----END CERTIFICATE-----")[0], first)
+
+    def test_new_key_renewal_replaces_files_and_keeps_backups(self):
+        files = self.enroll("WebServer", "web1")
+        old_serial, old_pub = serial_of(files["cert"]), pubkey_of_key(files["key"])
+        result = self.renew("web1", "--force")
+        self.assertExit(result, 0)
+        entry = result.json["certificates"][0]
+        self.assertEqual(entry["status"], "renewed")
+        self.assertFalse(entry["same_key"])
+        self.assertNotEqual(serial_of(files["cert"]), old_serial)
+        self.assertNotEqual(pubkey_of_key(files["key"]), old_pub)
+        self.assertConsistent(files)
+        self.assertEqual(serial_of(files["cert"] + ".prev"), old_serial)
+        self.assertEqual(pubkey_of_key(files["key"] + ".prev"), old_pub)
+        self.assertEqual(os.stat(files["key"]).st_mode & 0o777, 0o600)
+        out = openssl("verify", "-CAfile", self.info["ca_bundle"], "-untrusted", files["chain"],
+                      files["cert"])
+        self.assertIn(": OK", out)
+        # The CA saw a renewal signed with the old certificate.
+        last = self.ces_requests()[-1]
+        self.assertEqual(last["outcome"], "issued")
+        self.assertEqual(last["template"], "WebServer")
+        with open(os.path.join(self.state, "certificates", "web1.json")) as f:
+            record = json.load(f)
+        self.assertEqual(record["serial"], serial_of(files["cert"]))
+
+    def test_same_key_renewal_when_asked_and_when_the_template_demands_it(self):
+        files = self.enroll("WebServer", "web2")
+        old_pub = pubkey_of_key(files["key"])
+        result = self.renew("web2", "--force", "--reuse-key")
+        self.assertExit(result, 0)
+        self.assertTrue(result.json["certificates"][0]["same_key"])
+        self.assertEqual(pubkey_of_key(files["key"]), old_pub)
+        self.assertConsistent(files)
+
+        files = self.enroll("SameKeyRenewal", "same")
+        old_pub = pubkey_of_key(files["key"])
+        result = self.renew("same", "--force")
+        self.assertExit(result, 0)
+        self.assertTrue(result.json["certificates"][0]["same_key"])
+        self.assertEqual(pubkey_of_key(files["key"]), old_pub)
+
+    def test_key_based_renewal_uses_only_the_old_certificate(self):
+        files = self.enroll("KeyBasedRenewal", "kbr")
+        old_serial = serial_of(files["cert"])
+        # No password anywhere: the certificate is the credential.
+        record = os.path.join(self.state, "certificates", "kbr.json")
+        with open(record) as f:
+            renewal_url = json.load(f)["endpoint"]["renewal_url"]
+        self.assertIn("KeyBasedRenewal", renewal_url)
+        result = self.cli("renew", "kbr", "--force", "--key-based", "--ca-bundle",
+                          self.info["ca_bundle"])
+        self.assertExit(result, 0)
+        self.assertNotEqual(serial_of(files["cert"]), old_serial)
+        self.assertConsistent(files)
+        key_based_urls = [ca["keybasedrenewal"] for ca in self.info["ces"].values()]
+        self.assertIn(result.json["certificates"][0]["ces_url"], key_based_urls)
+        self.assertEqual(self.ces_requests()[-1]["outcome"], "issued")
+
+    def test_not_due_is_skipped_without_network_traffic(self):
+        self.enroll("WebServer", "fresh")
+        before = len(self.sandbox.requests())
+        result = self.renew("--all")
+        self.assertExit(result, 0)
+        entry = result.json["certificates"][0]
+        self.assertEqual(entry["status"], "skipped")
+        self.assertIn("due_at", entry)
+        self.assertEqual(len(self.sandbox.requests()), before)
+        # --renew-before longer than the remaining lifetime makes it due.
+        result = self.renew("--all", "--renew-before", "400d")
+        self.assertExit(result, 0)
+        self.assertEqual(result.json["certificates"][0]["status"], "renewed")
+        self.assertGreater(len(self.sandbox.requests()), before)
+
+    def test_all_isolates_a_broken_record(self):
+        good1 = self.enroll("WebServer", "good1")
+        good2 = self.enroll("WebServer", "good2")
+        self.enroll("WebServer", "broken")
+        os.unlink(os.path.join(self.state, "live", "broken", "cert.pem"))
+        serials = [serial_of(good1["cert"]), serial_of(good2["cert"])]
+        result = self.renew("--all", "--force")
+        self.assertExit(result, 9)  # local error: the missing file
+        by_name = {c["name"]: c for c in result.json["certificates"]}
+        self.assertEqual(by_name["good1"]["status"], "renewed")
+        self.assertEqual(by_name["good2"]["status"], "renewed")
+        self.assertEqual(by_name["broken"]["status"], "failed")
+        self.assertEqual(by_name["broken"]["error"]["category"], "local")
+        self.assertEqual(result.json["summary"]["failed"], 1)
+        self.assertNotEqual(serial_of(good1["cert"]), serials[0])
+        self.assertNotEqual(serial_of(good2["cert"]), serials[1])
+        # A corrupt record is isolated too.
+        with open(os.path.join(self.state, "certificates", "broken.json"), "w") as f:
+            f.write("{not json")
+        result = self.renew("--all", "--force")
+        self.assertExit(result, 9)
+        self.assertEqual(result.json["summary"]["renewed"], 2)
+
+    def test_two_concurrent_runs_are_serialised(self):
+        files = [self.enroll("WebServer", "c%d" % i) for i in range(2)]
+        before = len(self.ces_requests())
+        argv = [cli.CLI, "--json", "--state-dir", self.state, "renew", "--all", "--force",
+                "--ca-bundle", self.info["ca_bundle"]]
+        env = dict(os.environ, CERTENROLL_PASSWORD=self.password())
+        procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                  text=True) for _ in range(2)]
+        outputs = [p.communicate(timeout=300) for p in procs]
+        for p, (out, err) in zip(procs, outputs):
+            self.assertEqual(p.returncode, 0, out + err)
+            self.assertEqual(json.loads(out)["summary"]["renewed"], 2)
+        for f in files:
+            self.assertConsistent(f)
+        # Each run renewed both certificates in turn; the final files are the last run's.
+        issued = [r for r in self.ces_requests()[before:] if r["outcome"] == "issued"]
+        self.assertEqual(len(issued), 4)
+
+    def test_kill_during_renewal_never_leaves_a_broken_set(self):
+        files = self.enroll("WebServer", "crash")
+        argv = [cli.CLI, "--state-dir", self.state, "renew", "crash", "--force", "--ca-bundle",
+                self.info["ca_bundle"]]
+        env = dict(os.environ, CERTENROLL_PASSWORD=self.password())
+        start = time.monotonic()
+        subprocess.run(argv, env=env, check=True, capture_output=True)
+        duration = time.monotonic() - start
+        rng = random.Random(1234)
+        for _ in range(12):
+            proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0, duration))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            # The next run completes an interrupted switch before deciding anything.
+            check = self.renew("crash")
+            self.assertExit(check, 0)
+            self.assertConsistent(files)
+
+    def test_deploy_hook_gets_the_variables_and_is_remembered(self):
+        files = self.enroll("WebServer", "hooked")
+        out = os.path.join(self.tmp, "hook.out")
+        hook = "env | grep ^CERTENROLL_ | sort >> " + out + "; echo --- >> " + out
+        result = self.renew("hooked", "--force", "--deploy-hook", hook)
+        self.assertExit(result, 0)
+        self.assertEqual(result.json["certificates"][0]["deploy_hook_status"], 0)
+        text = read(out)
+        self.assertIn("CERTENROLL_NAME=hooked\n", text)
+        self.assertIn("CERTENROLL_CERT=" + files["cert"] + "\n", text)
+        self.assertIn("CERTENROLL_KEY=" + files["key"] + "\n", text)
+        self.assertIn("CERTENROLL_SERIAL=" + serial_of(files["cert"]) + "\n", text)
+        # Saved in the record: the next renewal runs it without the flag.
+        result = self.renew("hooked", "--force")
+        self.assertExit(result, 0)
+        self.assertEqual(read(out).count("---"), 2)
+        # A failing hook is reported, the certificate stays renewed.
+        result = self.renew("hooked", "--force", "--deploy-hook", "exit 7")
+        self.assertExit(result, 9)
+        entry = result.json["certificates"][0]
+        self.assertEqual(entry["status"], "renewed")
+        self.assertEqual(entry["deploy_hook_status"], 7)
+
+    def test_pending_renewal_then_retrieve_switches_the_new_key_in(self):
+        files = self.enroll_pending_then_issue()
+        old_pub = pubkey_of_key(files["key"])
+        result = self.renew("approval", "--force")
+        self.assertExit(result, 3)
+        entry = result.json["certificates"][0]
+        self.assertEqual(entry["status"], "pending")
+        # Nothing replaced yet.
+        self.assertEqual(pubkey_of_key(files["key"]), old_pub)
+        # A second run does not submit again.
+        again = self.renew("approval", "--force")
+        self.assertExit(again, 3)
+        self.assertEqual(again.json["certificates"][0]["request_id"], entry["request_id"])
+        ca = [r for r in self.ces_requests() if r.get("request_id") == entry["request_id"]][0]["ca"]
+        self.sandbox.approve(ca, entry["request_id"])
+        done = self.cli("retrieve-pending", entry["request_id"], *self.user(),
+                        "--ca-bundle", self.info["ca_bundle"])
+        self.assertExit(done, 0)
+        self.assertNotEqual(pubkey_of_key(files["key"]), old_pub)
+        self.assertConsistent(files)
+
+    def enroll_pending_then_issue(self):
+        result = self.cli("enroll", *self.cep(), *self.user(), "--template", "ApprovalRequired",
+                          "--name", "approval", "--cn", "approval.example.test")
+        self.assertExit(result, 3)
+        rid = result.json["request_id"]
+        self.sandbox.approve(result.json["ca"], rid)
+        done = self.cli("retrieve-pending", rid, *self.user(), "--ca-bundle",
+                        self.info["ca_bundle"])
+        self.assertExit(done, 0)
+        return done.json["files"]
+
+    def test_expired_certificate_is_refused_with_a_hint(self):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old.example.test")])
+        now = datetime.datetime.utcnow()
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=30))
+                .not_valid_after(now - datetime.timedelta(days=1))
+                .sign(key, hashes.SHA256()))
+        cert_path = os.path.join(self.tmp, "old.pem")
+        key_path = os.path.join(self.tmp, "old.key")
+        with open(cert_path, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(key_path, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        before = len(self.sandbox.requests())
+        result = self.renew("--cert", cert_path, "--key", key_path, "--template", "WebServer",
+                            "--url", self.info["cep"]["password"], *self.user(), "--force")
+        self.assertExit(result, 2)
+        self.assertIn("certificates", result.json, repr(result))
+        entry = result.json["certificates"][0]
+        self.assertEqual(entry["status"], "failed")
+        self.assertIn("expired", entry["error"]["message"])
+        self.assertIn("enroll", entry["error"]["hint"])
+        self.assertEqual(len(self.sandbox.requests()), before)
+
+    def test_usage_errors(self):
+        self.assertExit(self.renew(), 2)
+        self.assertExit(self.renew("x", "--all"), 2)
+        self.assertExit(self.renew("--cert", "/nonexistent"), 2)
+        self.assertExit(self.renew("--all", "--renew-before", "soon"), 2)
+        result = self.renew("nosuch")
+        self.assertExit(result, 2)
+        self.assertIn("no managed certificate", result.json["error"]["message"])

@@ -1,0 +1,75 @@
+"""Fault injection: the next N matching requests fail in a chosen way (admin API)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+MODES = ("http500", "cut", "truncate", "hang", "http401")
+MATCHES = ("CES", "CEP", "any")
+
+
+@dataclass
+class Injection:
+    mode: str
+    match: str
+    remaining: int
+
+    @property
+    def hresult(self) -> int | None:
+        if self.mode.startswith("fault:"):
+            return int(self.mode.split(":", 1)[1], 16)
+        return None
+
+    @property
+    def delay(self) -> float | None:
+        if self.mode.startswith("slow:"):
+            return float(self.mode.split(":", 1)[1])
+        return None
+
+
+def validate(mode: str, match: str, count: int) -> None:
+    if match not in MATCHES:
+        raise ValueError(f"match must be one of {MATCHES}, got {match!r}")
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    if mode in MODES:
+        return
+    if re.fullmatch(r"fault:0x[0-9a-fA-F]{8}", mode):
+        return
+    if re.fullmatch(r"slow:\d+(\.\d+)?", mode):
+        return
+    raise ValueError(f"unknown fault mode {mode!r}: use {', '.join(MODES)}, fault:0xHHHHHHHH or "
+                     f"slow:<seconds>")
+
+
+class FaultQueue:
+    """Injections are consumed in order; each applies to `remaining` more matching requests."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.queue: list[Injection] = []
+
+    def add(self, mode: str, match: str, count: int) -> None:
+        validate(mode, match, count)
+        with self.lock:
+            self.queue.append(Injection(mode, match, count))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.queue.clear()
+
+    def take(self, endpoint: str) -> Injection | None:
+        with self.lock:
+            for injection in self.queue:
+                if injection.match in ("any", endpoint):
+                    injection.remaining -= 1
+                    if injection.remaining == 0:
+                        self.queue.remove(injection)
+                    return Injection(injection.mode, injection.match, injection.remaining)
+        return None
+
+    def pending(self) -> list[dict]:
+        with self.lock:
+            return [vars(i).copy() for i in self.queue]

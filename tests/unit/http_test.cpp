@@ -1,0 +1,393 @@
+// The HTTP transports: CurlTransport against a real TLS server on the loopback interface, and
+// MemoryTransport with the shared 401 rule.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "../support/tls_server.hpp"
+#include "error.hpp"
+#include "http/curl_transport.hpp"
+#include "http/memory_transport.hpp"
+
+using certenroll::Error;
+using certenroll::ErrorKind;
+using namespace certenroll::http;
+using namespace certenroll::test;
+
+namespace {
+
+Settings trusting(const TestPki& pki) {
+    Settings settings;
+    settings.ca_bundle = pki.ca_bundle();
+    settings.connect_timeout = std::chrono::seconds(5);
+    settings.total_timeout = std::chrono::seconds(10);
+    return settings;
+}
+
+Request soap_request(const std::string& url, std::string body = "<s:Envelope/>") {
+    return Request{
+        url,
+        std::move(body),
+        {{"Content-Type", "application/soap+xml; charset=utf-8"}, {"X-Test", "value 1"}}};
+}
+
+// Runs `post` and returns the Error it throws; fails the test if it does not throw one.
+template <typename Post>
+Error expect_error(Post&& post) {
+    try {
+        post();
+    } catch (const Error& error) {
+        return error;
+    }
+    FAIL("expected certenroll::Error");
+    return Error(ErrorKind::Internal, "unreachable");
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("Response::header is case-insensitive and returns the first match") {
+    Response response;
+    response.headers = {{"Content-Type", "text/xml"}, {"X-A", "1"}, {"x-a", "2"}};
+    CHECK(response.header("content-type") == "text/xml");
+    CHECK(response.header("X-A") == "1");
+    CHECK_FALSE(response.header("Location").has_value());
+}
+
+TEST_CASE("url_host keeps the host only, never credentials") {
+    CHECK(url_host("https://ca.example.com/CES") == "ca.example.com");
+    CHECK(url_host("https://ca.example.com:8443/x?y") == "ca.example.com");
+    CHECK(url_host("https://[::1]:4443/path") == "[::1]");
+    CHECK(url_host("https://user:secret@host.example/") == "host.example");
+    CHECK(url_host("not a url") == "not a url");
+}
+
+TEST_CASE("throw_if_unauthorized lists the schemes the server offers") {
+    Response ok;
+    ok.status = 500;
+    CHECK_NOTHROW(throw_if_unauthorized(ok, "https://h/"));
+
+    Response denied;
+    denied.status = 401;
+    denied.headers = {{"WWW-Authenticate", "Negotiate"},
+                      {"www-authenticate", "NTLM"},
+                      {"WWW-Authenticate", "Basic realm=\"ca\", charset=\"UTF-8\""}};
+    const Error error = expect_error([&] { throw_if_unauthorized(denied, "https://ca.test/x"); });
+    CHECK(error.kind() == ErrorKind::Auth);
+    CHECK(contains(error.message(), "ca.test"));
+    CHECK(contains(error.message(), "server asks for Negotiate, NTLM, Basic)"));
+    CHECK(contains(error.hint(), "--auth kerberos"));
+
+    Response bare;
+    bare.status = 401;
+    const Error bare_error = expect_error([&] { throw_if_unauthorized(bare, "https://ca.test/"); });
+    CHECK(bare_error.kind() == ErrorKind::Auth);
+    CHECK(contains(bare_error.hint(), "--auth"));
+}
+
+TEST_CASE("MemoryTransport records requests and applies the 401 rule") {
+    int calls = 0;
+    MemoryTransport transport([&](const Request& request) {
+        ++calls;
+        Response response;
+        response.status = request.body == "deny" ? 401 : 500;
+        response.headers = {{"WWW-Authenticate", "Negotiate"}};
+        response.body = "fault for " + request.url;
+        return response;
+    });
+    const Response response = transport.post(soap_request("https://a.test/one", "first"));
+    CHECK(response.status == 500);
+    CHECK(response.body == "fault for https://a.test/one");
+    const Error error =
+        expect_error([&] { transport.post(soap_request("https://b.test/two", "deny")); });
+    CHECK(error.kind() == ErrorKind::Auth);
+    CHECK(contains(error.message(), "Negotiate"));
+    CHECK(calls == 2);
+    REQUIRE(transport.requests().size() == 2);
+    CHECK(transport.requests()[0].body == "first");
+    CHECK(transport.requests()[1].url == "https://b.test/two");
+    CHECK(transport.requests()[1].headers.at(0).name == "Content-Type");
+}
+
+TEST_CASE("CurlTransport posts over verified TLS and reuses the connection") {
+    const TestPki pki;
+    TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest& request) {
+                          return Reply{200,
+                                       {{"X-Echo", request.header("X-Test")}},
+                                       "<ok>" + request.body + "</ok>"};
+                      }});
+    std::vector<std::string> trace;
+    Settings settings = trusting(pki);
+    settings.trace = [&](std::string_view line) { trace.emplace_back(line); };
+    CurlTransport transport(settings);
+
+    const std::string url = server.base_url() + "/svc/service.svc/CES";
+    const Response first = transport.post(soap_request(url, "secret-body-1"));
+    CHECK(first.status == 200);
+    CHECK(first.body == "<ok>secret-body-1</ok>");
+    CHECK(first.header("x-echo") == "value 1");
+    const Response second = transport.post(soap_request(url, "body-2"));
+    CHECK(second.body == "<ok>body-2</ok>");
+    CHECK(server.connections() == 1);
+
+    const auto requests = server.requests();
+    REQUIRE(requests.size() == 2);
+    CHECK(requests[0].request_line == "POST /svc/service.svc/CES HTTP/1.1");
+    CHECK(requests[0].header("Content-Type") == "application/soap+xml; charset=utf-8");
+    CHECK(requests[0].header("X-Test") == "value 1");
+    CHECK(requests[0].body == "secret-body-1");
+    CHECK_FALSE(requests[0].has_header("Expect"));
+    CHECK(requests[0].client_subject.empty());
+
+    auto traced = [&](const std::string& part) {
+        for (const std::string& line : trace) {
+            if (contains(line, part)) {
+                return true;
+            }
+        }
+        return false;
+    };
+    CHECK(traced("> POST " + url));
+    CHECK(traced("< HTTP 200"));
+    CHECK(traced("TLSv1."));
+    CHECK(traced("CN=127.0.0.1"));
+    CHECK_FALSE(traced("secret-body-1"));
+}
+
+TEST_CASE("CurlTransport returns HTTP errors other than 401 instead of throwing") {
+    const TestPki pki;
+    TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
+                          return Reply{500, {}, "<s:Fault>boom</s:Fault>"};
+                      }});
+    CurlTransport transport(trusting(pki));
+    const Response response = transport.post(soap_request(server.base_url() + "/"));
+    CHECK(response.status == 500);
+    CHECK(response.body == "<s:Fault>boom</s:Fault>");
+}
+
+TEST_CASE("CurlTransport maps HTTP 401 to Auth naming the offered scheme, 407 to Network") {
+    const TestPki pki;
+    int status = 401;
+    TlsServer server({.identity = &pki.server, .reply = [&](const ReceivedRequest&) {
+                          return Reply{status, {{"WWW-Authenticate", "Negotiate"}}, "denied"};
+                      }});
+    CurlTransport transport(trusting(pki));
+    const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+    CHECK(error.kind() == ErrorKind::Auth);
+    CHECK(contains(error.message(), "server asks for Negotiate"));
+    CHECK(contains(error.message(), "127.0.0.1"));
+    CHECK(contains(error.hint(), "--auth"));
+
+    status = 407;
+    const Error proxy = expect_error([&] { transport.post(soap_request(server.base_url())); });
+    CHECK(proxy.kind() == ErrorKind::Network);
+    CHECK(contains(proxy.message(), "407"));
+}
+
+TEST_CASE("CurlTransport says why a server certificate is rejected") {
+    const TestPki pki;
+
+    SUBCASE("untrusted issuer") {
+        TlsServer server({.identity = &pki.self_signed});
+        CurlTransport transport(trusting(pki));
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Tls);
+        CHECK(contains(error.message(), "127.0.0.1"));
+        CHECK(contains(error.message(), "not trusted"));
+        CHECK(contains(error.hint(), "--ca-bundle"));
+        CHECK(server.requests().empty());
+    }
+    SUBCASE("CA missing from the system store when no bundle is given") {
+        TlsServer server({.identity = &pki.server});
+        Settings settings;
+        settings.connect_timeout = std::chrono::seconds(5);
+        CurlTransport transport(settings);
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Tls);
+        CHECK(contains(error.message(), "not trusted"));
+        CHECK(contains(error.message(), "local issuer"));
+    }
+    SUBCASE("certificate for another host") {
+        TlsServer server({.identity = &pki.wrong_host});
+        CurlTransport transport(trusting(pki));
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Tls);
+        CHECK(contains(error.message(), "does not match the name 127.0.0.1"));
+        CHECK(contains(error.hint(), "name in the certificate"));
+    }
+    SUBCASE("expired certificate") {
+        TlsServer server({.identity = &pki.expired});
+        CurlTransport transport(trusting(pki));
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Tls);
+        CHECK(contains(error.message(), "expired"));
+    }
+}
+
+TEST_CASE("CurlTransport maps transport failures to Network and Protocol") {
+    const TestPki pki;
+
+    SUBCASE("server that never answers times out") {
+        TlsServer server({.identity = &pki.server, .hang = true});
+        Settings settings = trusting(pki);
+        settings.total_timeout = std::chrono::milliseconds(700);
+        CurlTransport transport(settings);
+        const auto start = std::chrono::steady_clock::now();
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Network);
+        CHECK(contains(error.message(), "did not answer in time"));
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+        CHECK(server.requests().size() == 1);
+    }
+    SUBCASE("oversize response") {
+        TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
+                              return Reply{200, {}, std::string(64 * 1024, 'x')};
+                          }});
+        Settings settings = trusting(pki);
+        settings.max_response_bytes = 1000;
+        CurlTransport transport(settings);
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Protocol);
+        CHECK(contains(error.message(), "response from 127.0.0.1 exceeds 1000 bytes"));
+    }
+    SUBCASE("connection refused") {
+        const RefusingPort refusing;
+        CurlTransport transport(trusting(pki));
+        const Error error = expect_error([&] {
+            transport.post(soap_request("https://127.0.0.1:" + std::to_string(refusing.port())));
+        });
+        CHECK(error.kind() == ErrorKind::Network);
+        CHECK(contains(error.message(), "cannot connect to 127.0.0.1"));
+    }
+}
+
+TEST_CASE("CurlTransport reaches an IPv6 literal URL") {
+    if (!TlsServer::ipv6_available()) {
+        MESSAGE("skipped: no IPv6 loopback on this machine");
+        return;
+    }
+    const TestPki pki;
+    TlsServer server({.identity = &pki.server, .ipv6 = true});
+    CurlTransport transport(trusting(pki));
+    REQUIRE(contains(server.base_url(), "https://[::1]:"));
+    const Response response = transport.post(soap_request(server.base_url() + "/v6"));
+    CHECK(response.status == 200);
+    CHECK(response.body == "ok");
+    REQUIRE(server.requests().size() == 1);
+    CHECK(server.requests()[0].request_line == "POST /v6 HTTP/1.1");
+}
+
+TEST_CASE("CurlTransport presents a client certificate from an in-memory key") {
+    const TestPki pki;
+    TlsServer server({.identity = &pki.server, .client_ca = &pki.ca});
+
+    SUBCASE("configured: the server sees it") {
+        Settings settings = trusting(pki);
+        settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.client.key};
+        CurlTransport transport(settings);
+        const Response response = transport.post(soap_request(server.base_url()));
+        CHECK(response.status == 200);
+        REQUIRE(server.requests().size() == 1);
+        CHECK(contains(server.requests()[0].client_subject, "CN=client.test"));
+    }
+    SUBCASE("missing: Auth, not a generic TLS failure") {
+        CurlTransport transport(trusting(pki));
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Auth);
+        CHECK(contains(error.message(), "client certificate"));
+        CHECK(contains(error.hint(), "--auth certificate"));
+        CHECK(server.requests().empty());
+    }
+    SUBCASE("key that does not match the certificate: Local") {
+        Settings settings = trusting(pki);
+        settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.server.key};
+        CurlTransport transport(settings);
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Local);
+        CHECK(contains(error.message(), "client certificate"));
+    }
+}
+
+TEST_CASE("CurlTransport under TLS 1.2: a client certificate the server refuses is Auth") {
+    const TestPki pki;
+    TlsServer server({.identity = &pki.server, .client_ca = &pki.ca, .tls12_only = true});
+    std::vector<std::string> trace;
+    Settings settings = trusting(pki);
+    settings.trace = [&](std::string_view line) { trace.emplace_back(line); };
+
+    SUBCASE("accepted certificate") {
+        settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.client.key};
+        CurlTransport transport(settings);
+        CHECK(transport.post(soap_request(server.base_url())).status == 200);
+        CHECK(std::any_of(trace.begin(), trace.end(),
+                          [](const std::string& line) { return contains(line, "TLSv1.2"); }));
+    }
+    SUBCASE("certificate from an unknown issuer") {
+        settings.client_certificate =
+            ClientCertificate{pki.self_signed.der(), {}, pki.self_signed.key};
+        CurlTransport transport(settings);
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Auth);
+        CHECK(contains(error.hint(), "CA the server trusts"));
+    }
+    SUBCASE("no certificate: the handshake failure hints at one") {
+        CurlTransport transport(settings);
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Tls);
+        CHECK(contains(error.hint(), "client certificate"));
+    }
+}
+
+TEST_CASE("CurlTransport rejects bad settings with Usage naming the culprit") {
+    const TestPki pki;
+
+    SUBCASE("missing CA bundle file") {
+        Settings settings;
+        settings.ca_bundle = "/nonexistent/certenroll/ca.pem";
+        const Error error = expect_error([&] { CurlTransport transport(settings); });
+        CHECK(error.kind() == ErrorKind::Usage);
+        CHECK(contains(error.message(), "/nonexistent/certenroll/ca.pem"));
+        CHECK(contains(error.hint(), "--ca-bundle"));
+    }
+    SUBCASE("CA bundle without certificates") {
+        TlsServer server({.identity = &pki.server});
+        Settings settings;
+        settings.ca_bundle = pki.write_file("garbage.pem", "not a certificate\n");
+        CurlTransport transport(settings);
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Usage);
+        CHECK(contains(error.message(), "garbage.pem"));
+    }
+    SUBCASE("client certificate that is not DER") {
+        Settings settings;
+        settings.client_certificate = ClientCertificate{{0x30, 0x03, 0x01}, {}, pki.client.key};
+        const Error error = expect_error([&] { CurlTransport transport(settings); });
+        CHECK(error.kind() == ErrorKind::Usage);
+        CHECK(contains(error.message(), "client certificate"));
+    }
+    SUBCASE("plain http URL") {
+        CurlTransport transport(trusting(pki));
+        const Error error =
+            expect_error([&] { transport.post(soap_request("http://127.0.0.1:1/")); });
+        CHECK(error.kind() == ErrorKind::Usage);
+        CHECK(contains(error.hint(), "https://"));
+    }
+}

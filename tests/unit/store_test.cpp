@@ -1,0 +1,227 @@
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <unistd.h>
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+#include "error.hpp"
+#include "store/atomic_file.hpp"
+#include "store/lock.hpp"
+#include "store/replacement.hpp"
+#include "store/state.hpp"
+
+using namespace certenroll;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory per test, removed afterwards.
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::random_device random;
+        path = fs::temp_directory_path() / ("certenroll-store-" + std::to_string(random()));
+        fs::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+};
+
+unsigned mode_of(const fs::path& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("write_file_atomic creates parents, sets the mode exactly and replaces content") {
+    TempDir dir;
+    const fs::path key = dir.path / "a" / "b" / "key.pem";
+    const auto old_umask = ::umask(0);  // a permissive umask must not widen a key's mode
+    store::write_file_atomic(key, "secret-1");
+    ::umask(old_umask);
+    CHECK(mode_of(key) == 0600);
+    CHECK(store::read_file(key).value() == "secret-1");
+    store::write_file_atomic(key, "secret-2",
+                             fs::perms::owner_read | fs::perms::owner_write |
+                                 fs::perms::group_read | fs::perms::others_read);
+    CHECK(mode_of(key) == 0644);
+    CHECK(store::read_file(key).value() == "secret-2");
+    // No temporary files are left behind.
+    int entries = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator(key.parent_path())) {
+        ++entries;
+    }
+    CHECK(entries == 1);
+}
+
+TEST_CASE("read_file distinguishes absent from unreadable") {
+    TempDir dir;
+    CHECK_FALSE(store::read_file(dir.path / "missing").has_value());
+}
+
+TEST_CASE("write_file_atomic into an unwritable directory is a local error naming the path") {
+    if (::geteuid() == 0) {
+        return;  // root ignores directory permissions; the property cannot be observed
+    }
+    TempDir dir;
+    fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
+    try {
+        store::write_file_atomic(dir.path / "x.pem", "data");
+        FAIL("wrote into a read-only directory");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::Local);
+        CHECK(e.message().find("x.pem") != std::string::npos);
+    }
+    fs::permissions(dir.path, fs::perms::owner_all);
+}
+
+TEST_CASE("pending and managed records round-trip through the state directory") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    store::PendingRequest pending;
+    pending.name = "web1";
+    pending.request_id = "42";
+    pending.template_name = "WebServer";
+    pending.endpoint = {"https://cep/CEP", "https://ces/CES", "password",
+                        "alice",           "Issuing-CA",      ""};
+    pending.key_reference = (dir.path / "key.pem").string();
+    pending.key_backend = "software";
+    pending.outputs.key = dir.path / "key.pem";
+    pending.outputs.certificate = dir.path / "cert.pem";
+    pending.renewal_period_seconds = 3600;
+    pending.submitted_at = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000));
+    state.save_pending(pending);
+
+    // Same request ID at another CA is another record.
+    auto other = pending;
+    other.endpoint.ces_url = "https://other-ces/CES";
+    state.save_pending(other);
+    CHECK(state.list_pending().size() == 2);
+
+    const auto found = state.find_pending("42");
+    REQUIRE(found);
+    CHECK(found->template_name == "WebServer");
+    CHECK(found->endpoint.username == "alice");
+    CHECK(found->outputs.certificate == dir.path / "cert.pem");
+    CHECK(found->renewal_period_seconds == 3600);
+    CHECK(found->submitted_at == pending.submitted_at);
+    CHECK(mode_of(dir.path / "pending") == 0700);
+
+    state.remove_pending(pending);
+    CHECK(state.list_pending().size() == 1);
+    CHECK(state.list_pending().front().endpoint.ces_url == "https://other-ces/CES");
+
+    store::ManagedCertificate managed;
+    managed.name = "web1";
+    managed.serial = "0A1B";
+    managed.endpoint = pending.endpoint;
+    managed.not_after = std::chrono::system_clock::time_point(std::chrono::seconds(1800000000));
+    managed.deploy_hook = "systemctl reload nginx";
+    state.save_certificate(managed);
+    const auto record = state.find_certificate("web1");
+    REQUIRE(record);
+    CHECK(record->serial == "0A1B");
+    CHECK(record->not_after == managed.not_after);
+    CHECK(record->deploy_hook == "systemctl reload nginx");
+    CHECK(state.certificate_names() == std::vector<std::string>{"web1"});
+    CHECK_FALSE(state.find_certificate("web2"));
+    CHECK(state.list_certificates().size() == 1);
+}
+
+TEST_CASE("record names cannot escape the state directory") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    for (const char* bad : {"../evil", "a/b", "", "..", "name with space"}) {
+        CHECK_THROWS_AS(store::check_record_name(bad), Error);
+    }
+    store::ManagedCertificate managed;
+    managed.name = "../../etc/x";
+    CHECK_THROWS_AS(state.save_certificate(managed), Error);
+}
+
+TEST_CASE("a corrupt state record is a local error that names the file") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    store::write_file_atomic(dir.path / "certificates" / "bad.json", "{not json");
+    try {
+        state.list_certificates();
+        FAIL("accepted a corrupt record");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::Local);
+        CHECK(e.message().find("bad.json") != std::string::npos);
+    }
+}
+
+TEST_CASE("the state directory lock excludes a second holder and is released on scope exit") {
+    TempDir dir;
+    {
+        store::DirectoryLock first(dir.path, std::chrono::milliseconds(0));
+        try {
+            store::DirectoryLock second(dir.path, std::chrono::milliseconds(200));
+            FAIL("second lock acquired while the first is held");
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::Local);
+            CHECK(e.message().find(std::to_string(::getpid())) != std::string::npos);
+        }
+    }
+    store::DirectoryLock again(dir.path, std::chrono::milliseconds(0));
+}
+
+TEST_CASE("a file set is switched in together, old versions kept as .prev") {
+    TempDir dir;
+    const auto journal = dir.path / "journal";
+    store::write_file_atomic(dir.path / "cert.pem", "old cert");
+    store::write_file_atomic(dir.path / "key.pem", "old key");
+    store::write_file_atomic(dir.path / "key.pem.next", "new key");
+
+    store::FileSetReplacement set(journal, "web1");
+    set.stage(dir.path / "cert.pem", "new cert",
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                  std::filesystem::perms::group_read);
+    set.stage(dir.path / "chain.pem", "chain",
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    set.stage_existing(dir.path / "key.pem.next", dir.path / "key.pem");
+    // Nothing visible changes before commit.
+    CHECK(*store::read_file(dir.path / "cert.pem") == "old cert");
+    CHECK_FALSE(store::read_file(dir.path / "chain.pem"));
+    set.commit();
+
+    CHECK(*store::read_file(dir.path / "cert.pem") == "new cert");
+    CHECK(*store::read_file(dir.path / "cert.pem.prev") == "old cert");
+    CHECK(*store::read_file(dir.path / "key.pem") == "new key");
+    CHECK(*store::read_file(dir.path / "key.pem.prev") == "old key");
+    CHECK(*store::read_file(dir.path / "chain.pem") == "chain");
+    CHECK(mode_of(dir.path / "cert.pem") == 0640);
+    CHECK_FALSE(std::filesystem::exists(dir.path / "cert.pem.new"));
+    CHECK(store::complete_interrupted_replacements(journal).empty());
+}
+
+TEST_CASE("an interrupted replacement is rolled forward on the next run") {
+    TempDir dir;
+    const auto journal = dir.path / "journal";
+    store::write_file_atomic(dir.path / "cert.pem", "old cert");
+    store::write_file_atomic(dir.path / "key.pem", "old key");
+    // The state a crash leaves after the journal was written and the first rename was done.
+    store::write_file_atomic(dir.path / "cert.pem.new", "new cert");
+    store::write_file_atomic(dir.path / "key.pem.prev", "old key");
+    std::filesystem::rename(dir.path / "key.pem", dir.path / "key.pem.prev");
+    store::write_file_atomic(dir.path / "key.pem", "new key");
+    const std::string journal_text = R"({"renames": [[")" + (dir.path / "key.pem.new").string() +
+                                     R"(", ")" + (dir.path / "key.pem").string() + R"("], [")" +
+                                     (dir.path / "cert.pem.new").string() + R"(", ")" +
+                                     (dir.path / "cert.pem").string() + R"("]]})";
+    store::write_file_atomic(journal / "web1.json", journal_text);
+
+    CHECK(store::complete_interrupted_replacements(journal) == std::vector<std::string>{"web1"});
+    CHECK(*store::read_file(dir.path / "cert.pem") == "new cert");
+    CHECK(*store::read_file(dir.path / "cert.pem.prev") == "old cert");
+    CHECK(*store::read_file(dir.path / "key.pem") == "new key");
+    CHECK(*store::read_file(dir.path / "key.pem.prev") == "old key");
+    CHECK_FALSE(std::filesystem::exists(journal / "web1.json"));
+}

@@ -1,0 +1,236 @@
+#include "xml/xml.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "error.hpp"
+
+using namespace certenroll;
+
+namespace {
+
+constexpr std::string_view kSoap = "http://www.w3.org/2003/05/soap-envelope";
+constexpr std::string_view kAddressing = "http://www.w3.org/2005/08/addressing";
+constexpr std::string_view kPolicy =
+    "http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy";
+constexpr std::string_view kXsi = "http://www.w3.org/2001/XMLSchema-instance";
+
+// The same logical message, written the three ways servers write it.
+const char* kDefaultNamespaces = R"(<?xml version="1.0"?>
+<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope">
+  <Header><Action xmlns="http://www.w3.org/2005/08/addressing" mustUnderstand="1">urn:x</Action></Header>
+  <Body><GetPoliciesResponse xmlns="http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy">
+    <response><policyID>abc</policyID><nextUpdateHours xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/></response>
+  </GetPoliciesResponse></Body>
+</Envelope>)";
+
+const char* kWcfPrefixes =
+    R"(<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">
+  <s:Header><a:Action mustUnderstand="1">urn:x</a:Action></s:Header>
+  <s:Body><GetPoliciesResponse xmlns="http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy">
+    <response><policyID>abc</policyID><nextUpdateHours i:nil="true"/></response>
+  </GetPoliciesResponse></s:Body>
+</s:Envelope>)";
+
+const char* kNumberedPrefixes =
+    R"(<ns0:Envelope xmlns:ns0="http://www.w3.org/2003/05/soap-envelope" xmlns:ns1="http://www.w3.org/2005/08/addressing" xmlns:ns2="http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy" xmlns:ns3="http://www.w3.org/2001/XMLSchema-instance">
+  <ns0:Header><ns1:Action mustUnderstand="1">urn:x</ns1:Action></ns0:Header>
+  <ns0:Body><ns2:GetPoliciesResponse>
+    <ns2:response><ns2:policyID>abc</ns2:policyID><ns2:nextUpdateHours ns3:nil="1"/></ns2:response>
+  </ns2:GetPoliciesResponse></ns0:Body>
+</ns0:Envelope>)";
+
+// Compares names, attributes (ignoring xsi:nil spelling), children and trimmed text.
+void check_same(const xml::Element& a, const xml::Element& b) {
+    CHECK(a.ns() == b.ns());
+    CHECK(a.name() == b.name());
+    CHECK(a.trimmed_text() == b.trimmed_text());
+    CHECK(a.is_nil() == b.is_nil());
+    REQUIRE(a.children().size() == b.children().size());
+    for (std::size_t i = 0; i < a.children().size(); ++i)
+        check_same(a.children()[i], b.children()[i]);
+}
+
+void check_protocol_error(std::string_view document, std::string_view expected_fragment,
+                          const xml::Limits& limits = {}) {
+    try {
+        (void)xml::parse(document, limits);
+        FAIL("parse accepted hostile input: " << expected_fragment);
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::Protocol);
+        CHECK_MESSAGE(std::string(e.what()).find(expected_fragment) != std::string::npos,
+                      std::string(e.what()));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("prefix styles resolve to the same tree") {
+    const auto a = xml::parse(kDefaultNamespaces);
+    const auto b = xml::parse(kWcfPrefixes);
+    const auto c = xml::parse(kNumberedPrefixes);
+    check_same(a, b);
+    check_same(a, c);
+
+    CHECK(a.ns() == kSoap);
+    CHECK(a.name() == "Envelope");
+    const auto& action = a.get(kSoap, "Header").get(kAddressing, "Action");
+    CHECK(action.text() == "urn:x");
+    CHECK(action.attribute("", "mustUnderstand") == "1");
+    const auto& response =
+        c.get(kSoap, "Body").get(kPolicy, "GetPoliciesResponse").get(kPolicy, "response");
+    CHECK(response.get(kPolicy, "policyID").text() == "abc");
+    CHECK(response.get(kPolicy, "nextUpdateHours").is_nil());
+    CHECK(response.find_non_nil(kPolicy, "nextUpdateHours") == nullptr);
+    CHECK(response.find_non_nil(kPolicy, "policyID") != nullptr);
+}
+
+TEST_CASE("unprefixed attributes have no namespace, prefixed ones do") {
+    const auto root = xml::parse(R"(<r xmlns="urn:d" xmlns:p="urn:p" a="1" p:a="2"><p:c/></r>)");
+    CHECK(root.attribute("", "a") == "1");
+    CHECK(root.attribute("urn:p", "a") == "2");
+    CHECK_FALSE(root.attribute("urn:d", "a").has_value());
+    CHECK(root.find("urn:p", "c") != nullptr);
+    CHECK(root.find("urn:d", "c") == nullptr);
+}
+
+TEST_CASE("inner declarations shadow outer ones and end with their element") {
+    const auto root =
+        xml::parse(R"(<p:r xmlns:p="urn:1"><p:a xmlns:p="urn:2"><p:b/></p:a><p:c/></p:r>)");
+    CHECK(root.ns() == "urn:1");
+    const auto& a = root.get("urn:2", "a");
+    CHECK(a.find("urn:2", "b") != nullptr);
+    CHECK(root.find("urn:1", "c") != nullptr);
+}
+
+TEST_CASE("xml: prefix is predefined") {
+    const auto root = xml::parse(R"(<r xml:lang="en-US"/>)");
+    CHECK(root.attribute("http://www.w3.org/XML/1998/namespace", "lang") == "en-US");
+}
+
+TEST_CASE("whitespace inside base64 text is kept for the decoder") {
+    const auto root = xml::parse("<r>TUlJ\r\nQ2Nq&#xD;\n  Q0NB</r>");
+    const auto text = root.text();
+    CHECK(text.find("TUlJ") == 0);
+    CHECK(text.find("Q2Nq") != std::string::npos);
+    CHECK(text.find('\r') != std::string::npos);  // the character reference survives
+    CHECK(root.trimmed_text().back() == 'B');
+}
+
+TEST_CASE("typed reads") {
+    const auto root = xml::parse(
+        "<r><t> true "
+        "</t><f>0</f><n>-2146877420</n><u>4294967295</u><bad>12x</bad><big>4294967296</big></r>");
+    CHECK(root.get("", "t").as_bool());
+    CHECK_FALSE(root.get("", "f").as_bool());
+    CHECK(root.get("", "n").as_int32() == -2146877420);
+    CHECK(root.get("", "u").as_uint32() == 4294967295u);
+    CHECK_THROWS_AS(root.get("", "bad").as_int(), Error);
+    CHECK_THROWS_AS(root.get("", "big").as_uint32(), Error);
+    CHECK_THROWS_AS(root.get("", "n").as_bool(), Error);
+}
+
+TEST_CASE("get names the missing element and its parent") {
+    const auto root = xml::parse("<parent/>");
+    try {
+        (void)root.get("", "child");
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::Protocol);
+        CHECK(std::string(e.what()).find("missing <child> in <parent>") != std::string::npos);
+    }
+}
+
+TEST_CASE("hostile and malformed input is refused with a protocol error") {
+    check_protocol_error(
+        R"(<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>)",
+        "DOCTYPE");
+    check_protocol_error(R"(<!doctype r><r/>)", "DOCTYPE");
+    std::string laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">";
+    for (int i = 1; i < 10; ++i) {
+        laughs += "<!ENTITY lol" + std::to_string(i) + " \"";
+        for (int k = 0; k < 10; ++k)
+            laughs += "&lol" + (i == 1 ? std::string() : std::to_string(i - 1)) + ";";
+        laughs += "\">";
+    }
+    laughs += "]><lolz>&lol9;</lolz>";
+    check_protocol_error(laughs, "DOCTYPE");
+
+    xml::Limits small;
+    small.max_bytes = 64;
+    check_protocol_error(std::string(100, ' ') + "<r/>", "exceeds the limit", small);
+
+    std::string deep;
+    for (int i = 0; i < 65; ++i)
+        deep += "<a>";
+    for (int i = 0; i < 65; ++i)
+        deep += "</a>";
+    check_protocol_error(deep, "nested deeper than 64");
+    std::string very_deep;
+    for (int i = 0; i < 100000; ++i)
+        very_deep += "<a>";
+    check_protocol_error(very_deep, "");
+
+    check_protocol_error("<r>\xC0\xAF</r>", "UTF-8");      // overlong '/'
+    check_protocol_error("<r>\xED\xA0\x80</r>", "UTF-8");  // surrogate
+    check_protocol_error("<r>\xF4\x90\x80\x80</r>", "UTF-8");
+    check_protocol_error("<r>\xE2\x82</r>", "UTF-8");
+    check_protocol_error("<p:r/>", "undeclared namespace prefix 'p'");
+    check_protocol_error("<r q:a=\"1\"/>", "undeclared namespace prefix 'q'");
+    check_protocol_error("<r><a></r>", "malformed XML");
+    check_protocol_error("", "malformed XML");
+    check_protocol_error("not xml at all", "malformed XML");
+}
+
+TEST_CASE("valid multi-byte UTF-8 is accepted") {
+    const auto root = xml::parse("<r>Zürich – 東京 – 😀</r>");
+    CHECK(root.text() == "Zürich – 東京 – 😀");
+}
+
+TEST_CASE("serialize then parse round-trips, with escaping and chosen prefixes") {
+    xml::Element envelope(std::string(kSoap), "Envelope");
+    auto& header = envelope.add(std::string(kSoap), "Header");
+    header.add(std::string(kAddressing), "Action", "urn:a&b")
+        .set_attribute(std::string(kSoap), "mustUnderstand", "1");
+    auto& body = envelope.add(std::string(kSoap), "Body");
+    auto& payload = body.add(std::string(kPolicy), "GetPolicies");
+    payload.add(std::string(kPolicy), "client").set_nil();
+    payload.add("urn:other", "x", "<tag> & \"quotes\" \r\n end")
+        .set_attribute("", "plain", "a\"b<c>&\r\n\td")
+        .set_attribute("urn:other", "q", "v");
+
+    const xml::Prefix prefixes[] = {
+        {"s", std::string(kSoap)}, {"a", std::string(kAddressing)}, {"", std::string(kPolicy)}};
+    const auto text = xml::serialize(envelope, prefixes);
+    CHECK(text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope"));
+    CHECK(text.find("<a:Action s:mustUnderstand=\"1\">urn:a&amp;b</a:Action>") !=
+          std::string::npos);
+    CHECK(text.find("<GetPolicies>") != std::string::npos);
+
+    const auto back = xml::parse(text);
+    check_same(envelope, back);
+    const auto& x = back.get(kSoap, "Body").get(kPolicy, "GetPolicies").get("urn:other", "x");
+    CHECK(x.text() == "<tag> & \"quotes\" \r\n end");
+    CHECK(x.attribute("", "plain") == "a\"b<c>&\r\n\td");
+    CHECK(x.attribute("urn:other", "q") == "v");
+    CHECK(back.get(kSoap, "Body").get(kPolicy, "GetPolicies").get(kPolicy, "client").is_nil());
+    CHECK(back.get(kSoap, "Header").get(kAddressing, "Action").attribute(kSoap, "mustUnderstand") ==
+          "1");
+}
+
+TEST_CASE("attributes in a default-namespaced namespace get a real prefix") {
+    xml::Element root("urn:d", "r");
+    root.set_attribute("urn:d", "a", "1");
+    const xml::Prefix prefixes[] = {{"", "urn:d"}};
+    const auto back = xml::parse(xml::serialize(root, prefixes));
+    CHECK(back.ns() == "urn:d");
+    CHECK(back.attribute("urn:d", "a") == "1");
+}
+
+TEST_CASE("xsi nil helper uses the schema-instance namespace") {
+    xml::Element e("urn:x", "v");
+    e.set_nil();
+    CHECK(e.attribute(kXsi, "nil") == "true");
+    CHECK(e.is_nil());
+}
