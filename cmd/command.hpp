@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace certenroll::cli {
 
@@ -22,8 +23,9 @@ struct GlobalOptions {
 /// What a subcommand produced: the same facts for people (text) and for scripts (json).
 struct Output {
     int exit_code = 0;
-    std::string text;     ///< printed on stdout unless --json or --quiet
-    nlohmann::json json;  ///< printed on stdout with --json
+    std::string text;                   ///< printed on stdout unless --json or --quiet
+    nlohmann::json json;                ///< printed on stdout with --json
+    std::vector<std::string> warnings;  ///< printed on stderr, also with --json (and in it)
 };
 
 struct Command {

@@ -20,9 +20,31 @@ struct EnrollOptions {
     std::vector<std::string> dns, ip, email, upn, uri;
     std::string key_out, cert_out, chain_out, fullchain_out, pfx_out;
     std::string pfx_password_file;
+    std::string out_dir;
+    std::vector<std::string> formats;
     bool refresh = false;
     bool force = false;
+    bool dry_run = false;
 };
+
+flows::OutputFormats parse_formats(const std::vector<std::string>& names, bool pfx_out) {
+    if (names.empty())
+        return {true, false, pfx_out};
+    flows::OutputFormats formats{false, false, pfx_out};
+    for (const auto& name : names) {
+        if (name == "pem") {
+            formats.pem = true;
+        } else if (name == "der") {
+            formats.der = true;
+        } else if (name == "pfx") {
+            formats.pfx = true;
+        } else {
+            throw Error(ErrorKind::Usage, "unknown --format '" + name + "'",
+                        "use pem, der or pfx (repeat --format for several)");
+        }
+    }
+    return formats;
+}
 
 flows::EnrollRequest make_request(const EnrollOptions& o) {
     flows::EnrollRequest request;
@@ -42,8 +64,11 @@ flows::EnrollRequest make_request(const EnrollOptions& o) {
     }
     request.subject = o.common_name.empty() ? o.subject : "CN=" + o.common_name;
     request.sans = {o.dns, o.ip, o.email, o.upn, o.uri};
-    request.outputs = {o.key_out, o.cert_out, o.chain_out, o.fullchain_out, o.pfx_out};
-    if (!o.pfx_out.empty()) {
+    request.outputs = {o.key_out, o.cert_out, o.chain_out, o.fullchain_out, o.pfx_out, {}};
+    request.out_dir = o.out_dir;
+    request.formats = parse_formats(o.formats, !o.pfx_out.empty());
+    request.dry_run = o.dry_run;
+    if (request.formats.pfx && !o.dry_run) {
         request.pfx_password = read_secret(o.pfx_password_file, "CERTENROLL_PFX_PASSWORD",
                                            "PFX password: ", "--pfx-password-file");
     }
@@ -80,6 +105,9 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global) {
         ->group(request);
     sub->add_flag("--force", o->force, "Submit even if the policy says enrollment is not permitted")
         ->group(request);
+    sub->add_flag("--dry-run", o->dry_run,
+                  "Print the CSR and the request that would be sent; send and write nothing")
+        ->group(request);
     const std::string key = "Key";
     sub->add_option("--key-type", o->key_type,
                     "rsa[:BITS] or ec[:P-256|P-384|P-521] (default: what the template asks for)")
@@ -97,6 +125,13 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global) {
     sub->add_option("--fullchain-out", o->fullchain_out, "Certificate followed by its chain (PEM)")
         ->group(out);
     sub->add_option("--pfx-out", o->pfx_out, "PKCS#12 file with key, certificate and chain")
+        ->group(out);
+    sub->add_option("--out-dir", o->out_dir,
+                    "Write the files here as NAME.key.pem, NAME.cert.pem, ... instead")
+        ->group(out);
+    sub->add_option("--format", o->formats,
+                    "pem (key, cert, chain, fullchain), der (certificate) or pfx; repeatable "
+                    "(default: pem)")
         ->group(out);
     sub->add_option("--pfx-password-file", o->pfx_password_file,
                     "File holding the PFX password (else $CERTENROLL_PFX_PASSWORD, else a prompt)")

@@ -4,6 +4,7 @@
 
 #include "common_options.hpp"
 #include "flows/policy.hpp"
+#include "flows/template_rules.hpp"
 #include "xcep/endpoints.hpp"
 #include "xcep/policy_json.hpp"
 
@@ -24,13 +25,13 @@ std::string pad(std::string text, std::size_t width) {
     return text;
 }
 
-std::string template_table(const xcep::Policy& policy) {
+std::string template_table(const xcep::Policy& policy, xcep::AuthMode mode) {
     if (policy.templates.empty()) {
         return "No templates are available to this identity at this policy server.\n";
     }
     std::ostringstream out;
     out << pad("TEMPLATE", 22) << pad("SCHEMA", 7) << pad("KEY", 12) << pad("SUBJECT", 10)
-        << pad("ENROLL", 7) << "CAS\n";
+        << pad("ENROLL", 7) << pad("CAS", 16) << "NOTE\n";
     for (const auto& t : policy.templates) {
         std::string cas;
         for (const auto& ca : xcep::template_ca_names(policy, t)) {
@@ -39,7 +40,9 @@ std::string template_table(const xcep::Policy& policy) {
         out << pad(t.common_name, 21) << " " << pad(std::to_string(t.schema), 7)
             << pad(xcep::key_algorithm_name(t) + " " + std::to_string(t.key.minimal_key_length), 12)
             << pad(xcep::enrollee_supplies_subject(t) ? "request" : "directory", 10)
-            << pad(t.permission_enroll ? "yes" : "no", 7) << cas << "\n";
+            << pad(t.permission_enroll ? "yes" : "no", 7) << pad(cas, 16);
+        const auto reasons = flows::why_unusable(policy, t, mode);
+        out << (reasons.empty() ? std::string() : "cannot use: " + reasons.front()) << "\n";
     }
     return out.str();
 }
@@ -101,12 +104,19 @@ Command add_policy(CLI::App& app, const GlobalOptions& global) {
                 const auto result = flows::load_policy(context, connection, options->refresh);
                 Output output;
                 output.json = xcep::to_json(result.policy);
+                // Per template, whether this identity can use it with this auth mode, and why not.
+                for (std::size_t i = 0; i < result.policy.templates.size(); ++i) {
+                    const auto reasons = flows::why_unusable(
+                        result.policy, result.policy.templates[i], connection.credentials.mode);
+                    output.json["templates"][i]["usable"] = reasons.empty();
+                    output.json["templates"][i]["unusable_reasons"] = reasons;
+                }
                 output.json["status"] = "ok";
                 output.json["cep_url"] = connection.cep_url;
                 output.json["from_cache"] = result.from_cache;
                 output.json["fetched_at"] = format_iso8601(result.fetched_at);
                 if (options->template_name.empty()) {
-                    output.text = template_table(result.policy);
+                    output.text = template_table(result.policy, connection.credentials.mode);
                     return output;
                 }
                 const auto* t = result.policy.find_template(options->template_name);
@@ -117,6 +127,10 @@ Command add_policy(CLI::App& app, const GlobalOptions& global) {
                         "run 'certenroll-cli policy' to list the templates available to you");
                 }
                 output.text = template_details(result.policy, *t);
+                for (const auto& reason :
+                     flows::why_unusable(result.policy, *t, connection.credentials.mode)) {
+                    output.text += "  cannot use: " + reason + "\n";
+                }
                 output.json["template"] =
                     output.json["templates"]
                                [static_cast<std::size_t>(t - result.policy.templates.data())];

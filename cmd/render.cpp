@@ -2,9 +2,14 @@
 
 #include <iostream>
 
+#include "soap/fault.hpp"
+
 namespace certenroll::cli {
 
 int render_output(const Output& output, const GlobalOptions& global) {
+    for (const auto& warning : output.warnings) {
+        std::cerr << "certenroll-cli: warning: " << warning << "\n";
+    }
     if (global.json) {
         std::cout << output.json.dump(2) << "\n";
     } else if (!global.quiet && !output.text.empty()) {
@@ -23,6 +28,9 @@ nlohmann::json error_json(const Error& error) {
     }
     if (error.hresult()) {
         detail["hresult"] = format_hresult(*error.hresult());
+        if (const auto* info = soap::find_hresult(*error.hresult())) {
+            detail["hresult_name"] = std::string(info->name);
+        }
     }
     if (!error.request_id().empty()) {
         detail["request_id"] = error.request_id();

@@ -19,14 +19,17 @@ nlohmann::json files_json(const store::OutputPaths& files) {
     put("chain", files.chain);
     put("fullchain", files.fullchain);
     put("pfx", files.pfx);
+    put("der", files.certificate_der);
     return j;
 }
 
 }  // namespace
 
 nlohmann::json outcome_json(const flows::EnrollOutcome& o) {
-    const bool issued = o.status == flows::EnrollOutcome::Status::Issued;
-    nlohmann::json j = {{"status", issued ? "issued" : "pending"},
+    const char* status = o.status == flows::EnrollOutcome::Status::Issued    ? "issued"
+                         : o.status == flows::EnrollOutcome::Status::Pending ? "pending"
+                                                                             : "dry-run";
+    nlohmann::json j = {{"status", status},
                         {"name", o.name},
                         {"template", o.template_name},
                         {"request_id", o.request_id},
@@ -43,15 +46,31 @@ nlohmann::json outcome_json(const flows::EnrollOutcome& o) {
                             {"not_before", format_iso8601(o.certificate->not_before)},
                             {"not_after", format_iso8601(o.certificate->not_after)}};
     }
+    if (o.status == flows::EnrollOutcome::Status::DryRun) {
+        j["csr"] = o.csr_pem;
+        j["request"] = o.request_xml;
+        j["ces_urls"] = o.ces_urls;
+        j.erase("files");
+        j.erase("request_id");
+    }
     return j;
 }
 
 Output render_enroll_outcome(const flows::EnrollOutcome& o) {
     Output output;
     output.json = outcome_json(o);
+    output.warnings = o.warnings;
     std::string text;
-    for (const auto& warning : o.warnings) {
-        text += "warning: " + warning + "\n";
+    if (o.status == flows::EnrollOutcome::Status::DryRun) {
+        text += "Dry run: nothing was sent and no file was written.\n";
+        text += "Key: " + o.key_description + " (generated in memory, discarded)\n";
+        text += "Would submit to: ";
+        for (std::size_t i = 0; i < o.ces_urls.size(); ++i) {
+            text += (i ? ", then " : "") + o.ces_urls[i];
+        }
+        text += "\n\n" + o.csr_pem + "\n" + o.request_xml + "\n";
+        output.text = text;
+        return output;
     }
     if (o.status == flows::EnrollOutcome::Status::Pending) {
         output.exit_code = exit_code(ErrorKind::Pending);
@@ -68,7 +87,12 @@ Output render_enroll_outcome(const flows::EnrollOutcome& o) {
             o.certificate->serial + "), valid until " + format_time(o.certificate->not_after) +
             "\n";
     text += "  key:         " + o.files.key.string() + " (" + o.key_description + ")\n";
-    text += "  certificate: " + o.files.certificate.string() + "\n";
+    if (!o.files.certificate.empty()) {
+        text += "  certificate: " + o.files.certificate.string() + "\n";
+    }
+    if (!o.files.certificate_der.empty()) {
+        text += "  der:         " + o.files.certificate_der.string() + "\n";
+    }
     if (!o.files.chain.empty()) {
         text += "  chain:       " + o.files.chain.string() + "\n";
     }

@@ -109,7 +109,7 @@ Output render(const std::vector<flows::RenewResult>& results) {
         list.push_back(result_json(r));
         ++counts[static_cast<int>(r.status)];
         for (const auto& warning : r.warnings)
-            text += "warning: " + r.name + ": " + warning + "\n";
+            output.warnings.push_back(r.name + ": " + warning);
         text += r.name + ": " + status_name(r.status) + " (" + r.detail + ")\n";
         if (r.error && r.status != flows::RenewResult::Status::Failed) {
             text += r.name + ": " + r.error->message() + "\n";

@@ -3,12 +3,17 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "encoding/base64.hpp"
 #include "error.hpp"
 #include "flows/issuance.hpp"
 #include "flows/policy.hpp"
 #include "flows/template_rules.hpp"
 #include "keys/software_key.hpp"
+#include "soap/envelope.hpp"
+#include "soap/namespaces.hpp"
+#include "soap/redact.hpp"
 #include "store/atomic_file.hpp"
+#include "wstep/messages.hpp"
 #include "xcep/endpoints.hpp"
 
 namespace certenroll::flows {
@@ -65,6 +70,42 @@ keys::Key prepare_key(const Context& context, const EnrollRequest& request,
     return key.with_reference(key_path.string());
 }
 
+std::string pem_block(const encoding::Bytes& der, const char* label) {
+    const std::string b64 = encoding::base64_encode(der);
+    std::string pem = std::string("-----BEGIN ") + label + "-----\n";
+    for (std::size_t i = 0; i < b64.size(); i += 64)
+        pem += b64.substr(i, 64) + "\n";
+    return pem + "-----END " + label + "-----\n";
+}
+
+// Everything up to the point where the request would leave, without side effects.
+EnrollOutcome dry_run(const Context& context, const EnrollRequest& request, const RequestPlan& plan,
+                      const std::vector<CesTarget>& targets, EnrollOutcome outcome) {
+    keys::SoftwareKeyBackend backend(request.key_passphrase);
+    const keys::Key key = request.existing_key.empty() ? backend.generate(plan.key_spec)
+                                                       : backend.load(request.existing_key);
+    outcome.key_description = keys::describe(keys::spec_of(key.get()));
+    const auto csr = crypto::build_csr(plan.csr, key.get());
+    outcome.csr_pem = pem_block(csr, "CERTIFICATE REQUEST");
+    soap::RequestHeaders headers;
+    headers.action = std::string(soap::action::request_security_token);
+    headers.to = targets.front().url;
+    headers.message_id = soap::new_message_id();
+    if (request.connection.credentials.mode == xcep::AuthMode::UsernamePassword) {
+        headers.username_token =
+            soap::UsernameToken{request.connection.credentials.username, "***"};
+    }
+    headers.now = context.clock();
+    outcome.request_xml = soap::redact(soap::build_request(
+        headers, wstep::build_issue_request({csr, wstep::TokenFormat::Pkcs10, {}})));
+    for (const auto& target : targets)
+        outcome.ces_urls.push_back(target.url);
+    outcome.ces_url = targets.front().url;
+    outcome.ca_name = targets.front().ca_name;
+    outcome.status = EnrollOutcome::Status::DryRun;
+    return outcome;
+}
+
 }  // namespace
 
 EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
@@ -97,8 +138,13 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
                         request.template_name + "'), or pass --ces-url");
     }
 
+    if (request.dry_run) {
+        return dry_run(context, request, plan, targets, std::move(outcome));
+    }
+
     // 2. The key, on disk before the request leaves.
-    const auto outputs = default_outputs(context.state, outcome.name, request.outputs);
+    const auto outputs = default_outputs(context.state, outcome.name, request.outputs,
+                                         request.out_dir, request.formats);
     outcome.files = outputs;
     keys::Key key = prepare_key(context, request, plan.key_spec, outputs.key);
     if (!request.existing_key.empty()) {

@@ -1,6 +1,7 @@
 #pragma once
 /// The enroll use case: template name in, key and issued certificate on disk out.
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,13 @@
 
 namespace certenroll::flows {
 
+/// Which files to write besides the key.
+struct OutputFormats {
+    bool pem = true;   ///< certificate, chain and fullchain PEM
+    bool der = false;  ///< certificate DER
+    bool pfx = false;  ///< PKCS#12 with key, certificate and chain
+};
+
 struct EnrollRequest {
     Connection connection;
     std::string template_name;
@@ -22,10 +30,13 @@ struct EnrollRequest {
     std::string key_passphrase;  ///< encrypts the key file when non-empty
     std::string subject;
     crypto::SubjectAltNames sans;
-    store::OutputPaths outputs;  ///< empty paths get defaults under the state directory
+    store::OutputPaths outputs;     ///< empty paths get defaults (see default_outputs)
+    std::filesystem::path out_dir;  ///< where default files go instead of the state directory
+    OutputFormats formats;
     std::string pfx_password;
     bool refresh_policy = false;
-    bool force = false;  ///< submit even when the policy says we may not enroll
+    bool force = false;    ///< submit even when the policy says we may not enroll
+    bool dry_run = false;  ///< build the key (in memory), CSR and request; send and write nothing
 };
 
 /// Facts about an issued certificate, for rendering.
@@ -39,7 +50,7 @@ struct IssuedCertificate {
 };
 
 struct EnrollOutcome {
-    enum class Status { Issued, Pending };
+    enum class Status { Issued, Pending, DryRun };
     Status status = Status::Issued;
     std::string name;
     std::string template_name;
@@ -50,6 +61,10 @@ struct EnrollOutcome {
     store::OutputPaths files;
     std::optional<IssuedCertificate> certificate;
     std::vector<std::string> warnings;
+    // --dry-run: what would have been sent.
+    std::string csr_pem;
+    std::string request_xml;  ///< the SOAP request, secrets redacted
+    std::vector<std::string> ces_urls;
 };
 
 EnrollOutcome enroll(const Context& context, const EnrollRequest& request);

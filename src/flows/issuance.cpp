@@ -127,6 +127,11 @@ void install_certificate(const store::StateDirectory& state, const std::string& 
         replacement.stage(outputs.pfx, std::string(pfx.begin(), pfx.end()),
                           fs::perms::owner_read | fs::perms::owner_write);
     }
+    if (!outputs.certificate_der.empty()) {
+        const auto der = issued.leaf.to_der();
+        replacement.stage(outputs.certificate_der, std::string(der.begin(), der.end()),
+                          public_mode);
+    }
     replacement.stage(outputs.certificate, issued.leaf.to_pem(), public_mode);
     replacement.stage_existing(staged_key, outputs.key);
     replacement.commit();
@@ -138,19 +143,29 @@ IssuedCertificate describe(const crypto::Certificate& certificate) {
 }
 
 store::OutputPaths default_outputs(const store::StateDirectory& state, const std::string& name,
-                                   store::OutputPaths outputs) {
-    const fs::path live = state.live_dir(name);
-    if (outputs.key.empty()) {
-        outputs.key = live / "key.pem";
+                                   store::OutputPaths outputs, const fs::path& out_dir,
+                                   const OutputFormats& formats) {
+    // In the state directory each certificate has its own folder; in a user's --out-dir the
+    // files carry the name instead, so several certificates can share the directory.
+    const bool own_dir = out_dir.empty();
+    const fs::path dir = own_dir ? state.live_dir(name) : out_dir;
+    auto fill = [&](fs::path& path, const char* live_name, const std::string& suffix) {
+        if (path.empty())
+            path = dir / (own_dir ? std::string(live_name) : name + suffix);
+    };
+    fill(outputs.key, "key.pem", ".key.pem");  // always: the key is on disk before the request
+    if (formats.pem) {
+        fill(outputs.certificate, "cert.pem", ".cert.pem");
+        fill(outputs.chain, "chain.pem", ".chain.pem");
+        fill(outputs.fullchain, "fullchain.pem", ".fullchain.pem");
     }
-    if (outputs.certificate.empty()) {
-        outputs.certificate = live / "cert.pem";
-    }
-    if (outputs.chain.empty()) {
-        outputs.chain = live / "chain.pem";
-    }
-    if (outputs.fullchain.empty()) {
-        outputs.fullchain = live / "fullchain.pem";
+    if (formats.der)
+        fill(outputs.certificate_der, "cert.der", ".cert.der");
+    if (formats.pfx)
+        fill(outputs.pfx, "cert.pfx", ".pfx");
+    if (outputs.certificate.empty() && outputs.certificate_der.empty() && outputs.pfx.empty()) {
+        throw Error(ErrorKind::Usage, "no output file for the certificate",
+                    "use --format pem|der|pfx or --cert-out/--pfx-out");
     }
     return outputs;
 }

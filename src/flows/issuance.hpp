@@ -59,9 +59,12 @@ void install_certificate(const store::StateDirectory& state, const std::string& 
 /// The facts rendered for an issued certificate.
 IssuedCertificate describe(const crypto::Certificate& certificate);
 
-/// Fills empty output paths with defaults under the state directory's live/<name>/.
+/// Fills empty output paths for the requested formats: under the state directory's live/<name>/
+/// (key.pem, cert.pem, ...), or in `out_dir` as <name>.key.pem, <name>.cert.pem, ... when given.
 store::OutputPaths default_outputs(const store::StateDirectory& state, const std::string& name,
-                                   store::OutputPaths outputs);
+                                   store::OutputPaths outputs,
+                                   const std::filesystem::path& out_dir = {},
+                                   const OutputFormats& formats = {});
 
 /// The pending record becomes a managed certificate once issued.
 store::ManagedCertificate managed_record(const std::string& name, const std::string& template_name,

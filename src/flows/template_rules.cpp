@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "error.hpp"
+#include "xcep/endpoints.hpp"
 
 namespace certenroll::flows {
 
@@ -205,6 +206,33 @@ void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl
     if (tmpl == nullptr)
         return;
     check_spec(keys::spec_of(key.get()), *tmpl, "the key given with --key,");
+}
+
+std::vector<std::string> why_unusable(const xcep::Policy& policy, const xcep::Template& tmpl,
+                                      xcep::AuthMode mode) {
+    std::vector<std::string> reasons;
+    if (!tmpl.permission_enroll)
+        reasons.push_back("no Enroll permission for this identity");
+    if (xcep::select_ces_endpoints(policy, tmpl, mode, false).empty()) {
+        std::string offered;
+        for (const auto other : {xcep::AuthMode::Kerberos, xcep::AuthMode::UsernamePassword,
+                                 xcep::AuthMode::Certificate}) {
+            if (!xcep::select_ces_endpoints(policy, tmpl, other, false).empty()) {
+                offered += (offered.empty() ? "" : ", ") + std::string(xcep::auth_mode_name(other));
+            }
+        }
+        reasons.push_back("no CES URL for --auth " + std::string(xcep::auth_mode_name(mode)) +
+                          (offered.empty() ? " (no CA with enroll permission offers it)"
+                                           : " (offered: " + offered + ")"));
+    }
+    try {
+        refuse_unsupported(tmpl);
+        (void)template_algorithm(tmpl);
+        (void)csr_hash_name(&tmpl);
+    } catch (const Error& error) {
+        reasons.push_back(error.message());
+    }
+    return reasons;
 }
 
 std::vector<crypto::Certificate> policy_ca_certificates(const xcep::Policy& policy,

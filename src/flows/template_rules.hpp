@@ -35,6 +35,11 @@ RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template
 /// An existing key (--key) must meet the template's algorithm and size too.
 void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl);
 
+/// Why this identity cannot use `tmpl` with auth `mode` (empty when it can): no permission, no
+/// CES URL for the mode (naming the modes offered), or requirements this client cannot meet.
+std::vector<std::string> why_unusable(const xcep::Policy& policy, const xcep::Template& tmpl,
+                                      xcep::AuthMode mode);
+
 /// The certificates of the CAs that issue this template, per the policy.
 std::vector<crypto::Certificate> policy_ca_certificates(const xcep::Policy& policy,
                                                         const xcep::Template& tmpl);

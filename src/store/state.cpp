@@ -25,11 +25,9 @@ TimePoint from_unix(std::int64_t seconds) {
 }
 
 json to_json(const OutputPaths& o) {
-    return {{"key", o.key.string()},
-            {"certificate", o.certificate.string()},
-            {"chain", o.chain.string()},
-            {"fullchain", o.fullchain.string()},
-            {"pfx", o.pfx.string()}};
+    return {{"key", o.key.string()},     {"certificate", o.certificate.string()},
+            {"chain", o.chain.string()}, {"fullchain", o.fullchain.string()},
+            {"pfx", o.pfx.string()},     {"certificate_der", o.certificate_der.string()}};
 }
 
 OutputPaths outputs_from_json(const json& j) {
@@ -39,6 +37,7 @@ OutputPaths outputs_from_json(const json& j) {
     o.chain = j.value("chain", "");
     o.fullchain = j.value("fullchain", "");
     o.pfx = j.value("pfx", "");
+    o.certificate_der = j.value("certificate_der", "");
     return o;
 }
 

@@ -19,6 +19,7 @@ struct OutputPaths {
     std::filesystem::path chain;      ///< issuing CA certificates, leaf excluded
     std::filesystem::path fullchain;  ///< leaf followed by the chain
     std::filesystem::path pfx;
+    std::filesystem::path certificate_der;  ///< the certificate in DER (--format der)
 };
 
 /// How to reach the servers again for this certificate (renewal, retrieval).

@@ -40,6 +40,26 @@ class PolicyTest(cli.SandboxTest):
         self.assertIn("_CES_UsernamePassword/service.svc/CES", result.stdout)
         self.assertIn("--auth password", result.stdout)
 
+    def test_templates_that_cannot_be_used_say_why(self):
+        result = self.cli("policy", *self.cep(), *self.user())
+        self.assertExit(result, 0)
+        by_name = {t["name"]: t for t in result.json["templates"]}
+        self.assertTrue(by_name["WebServer"]["usable"])
+        self.assertEqual(by_name["WebServer"]["unusable_reasons"], [])
+        self.assertFalse(by_name["Restricted"]["usable"])
+        self.assertIn("no Enroll permission", by_name["Restricted"]["unusable_reasons"][0])
+        # Another auth mode offered by the CES endpoints: still usable.
+        by_cert = self.cli("policy", "--url", self.info["cep"]["certificate"], "--ca-bundle",
+                            self.info["ca_bundle"], "--auth", "certificate", "--client-cert",
+                            self.info["users"]["alice"]["client_cert"], "--client-key",
+                            self.info["users"]["alice"]["client_key"])
+        self.assertExit(by_cert, 0)
+        web = next(t for t in by_cert.json["templates"] if t["name"] == "WebServer")
+        self.assertTrue(web["usable"])
+        table = self.cli("policy", *self.cep(), *self.user(), json_mode=False)
+        line = next(l for l in table.stdout.splitlines() if l.startswith("Restricted"))
+        self.assertIn("cannot use: no Enroll permission", line)
+
     def test_unknown_template_is_a_usage_error(self):
         result = self.cli("policy", *self.cep(), *self.user(), "--template", "NoSuchTemplate")
         self.assertExit(result, 2)

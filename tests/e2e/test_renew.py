@@ -4,11 +4,15 @@ import datetime
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+import unittest
 
 import cli
+from sandbox import Sandbox
 
 
 def openssl(*args):
@@ -287,3 +291,63 @@ class RenewTest(cli.SandboxTest):
         result = self.renew("nosuch")
         self.assertExit(result, 2)
         self.assertIn("no managed certificate", result.json["error"]["message"])
+
+
+class CronTest(unittest.TestCase):
+    """renew --all run every two seconds keeps short-lived certificates fresh over time."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="certenroll-cron-")
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "server", "templates.json")) as f:
+            config = json.load(f)
+        short = dict(next(t for t in config["templates"] if t["name"] == "WebServer"))
+        short["name"] = "ShortLived"
+        short["oid"] = short["oid"] + "1"
+        # The sandbox backdates notBefore by 10 minutes: 30 s remain at issuance, and the
+        # certificate is due for renewal when less than 20 s remain.
+        short["validity_seconds"] = 630
+        short["renewal_seconds"] = 20
+        config["templates"].append(short)
+        path = os.path.join(cls.tmp, "templates.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        cls.sandbox_cm = Sandbox(config=path)
+        cls.sandbox = cls.sandbox_cm.__enter__()
+        cls.info = cls.sandbox.info
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sandbox_cm.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_certificates_stay_valid_across_time(self):
+        state = os.path.join(self.tmp, "state")
+        alice = self.info["users"]["alice"]
+        common = ["--state-dir", state]
+        enrolled = cli.run(*common, "enroll", "--url", self.info["cep"]["password"],
+                           "--ca-bundle", self.info["ca_bundle"], "--username", "alice",
+                           "--password-file", alice["password_file"], "--template",
+                           "ShortLived", "--name", "short", "--cn", "short.example.test")
+        self.assertEqual(enrolled.code, 0, repr(enrolled))
+        files = enrolled.json["files"]
+        statuses = []
+        deadline = time.monotonic() + 26
+        while time.monotonic() < deadline:
+            before = len(self.sandbox.requests())
+            result = cli.run(*common, "renew", "--all", "--ca-bundle", self.info["ca_bundle"],
+                             "--password-file", alice["password_file"])
+            self.assertEqual(result.code, 0, repr(result))
+            status = result.json["certificates"][0]["status"]
+            statuses.append(status)
+            if status == "skipped":
+                self.assertEqual(len(self.sandbox.requests()), before)  # no traffic
+            # At every point the files are a valid, matching pair.
+            end = openssl("x509", "-in", files["cert"], "-noout", "-enddate").strip()
+            not_after = datetime.datetime.strptime(end.split("=", 1)[1], "%b %d %H:%M:%S %Y GMT")
+            self.assertGreater(not_after, datetime.datetime.utcnow())
+            self.assertEqual(pubkey_of_cert(files["cert"]), pubkey_of_key(files["key"]))
+            time.sleep(2)
+        self.assertIn("skipped", statuses)
+        self.assertGreaterEqual(statuses.count("renewed"), 2, statuses)

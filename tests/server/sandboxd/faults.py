@@ -6,7 +6,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-MODES = ("http500", "cut", "truncate", "hang", "http401")
+MODES = ("http500", "cut", "truncate", "hang", "http401", "wrongkey")
 MATCHES = ("CES", "CEP", "any")
 
 

@@ -127,6 +127,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _inject_early(self, injection, entry) -> bool:
         mode = injection.mode
+        if mode == "wrongkey":
+            self.sandbox.issuer.wrong_key_issuances += 1
+            return False
         if mode == "http500":
             entry.update(outcome="fault", http_status=500)
             self.sandbox.log.write(**entry)

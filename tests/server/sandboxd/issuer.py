@@ -42,6 +42,8 @@ class Issuer:
         self.config = config
         self.pki = pki
         self.db = db
+        # Fault "wrongkey": the next issuance certifies a key the client does not hold.
+        self.wrong_key_issuances = 0
 
     # Template identification (MS-WCCE 3.1.2.4.2.3).
     def resolve_template(self, sub: Submission, context: dict[str, str], ca_name: str) -> Template:
@@ -116,7 +118,12 @@ class Issuer:
         if pend:
             self.db.update(ca_name, request_id, status="pending")
             return Outcome("pending", request_id, template.name)
-        cert = self._issue(ca_name, request_id, template, sub.csr.public_key(), subject, sans)
+        public_key = sub.csr.public_key()
+        if self.wrong_key_issuances > 0:
+            self.wrong_key_issuances -= 1
+            from cryptography.hazmat.primitives.asymmetric import ec
+            public_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+        cert = self._issue(ca_name, request_id, template, public_key, subject, sans)
         return Outcome("issued", request_id, template.name, cert)
 
     def _check_renewal(self, sub: Submission, template: Template, key_based: bool) -> str:

@@ -1,0 +1,192 @@
+// The decisions the flows make before any traffic: what to request, whether a template can be
+// used, when a certificate is due, where files go.
+
+#include <doctest/doctest.h>
+
+#include "error.hpp"
+#include "flows/issuance.hpp"
+#include "flows/renew.hpp"
+#include "flows/template_rules.hpp"
+
+using namespace certenroll;
+
+namespace {
+
+xcep::Policy sample_policy() {
+    xcep::Policy policy;
+    xcep::CertificateAuthority ca;
+    ca.name = "Issuing-CA";
+    ca.enroll_permission = true;
+    ca.uris = {{xcep::AuthMode::UsernamePassword, "https://ces/pw", 1, false},
+               {xcep::AuthMode::Anonymous, "https://ces/kbr", 1, true}};
+    policy.cas.push_back(ca);
+
+    xcep::Template web;
+    web.common_name = "WebServer";
+    web.schema = 2;
+    web.permission_enroll = true;
+    web.key.minimal_key_length = 3072;
+    web.subject_name_flags = xcep::flag::subject_enrollee_supplies;
+    web.template_oid.value = "1.3.6.1.4.1.311.21.8.1.2";
+    web.revision_major = 100;
+    web.revision_minor = 4;
+    web.ca_indexes = {0};
+    policy.templates.push_back(web);
+
+    xcep::Template ec = web;
+    ec.common_name = "ECWebServer";
+    ec.schema = 3;
+    ec.key.minimal_key_length = 384;
+    ec.key.algorithm_oid = xcep::Oid{"1.2.840.10045.2.1", 3, 1, "ECC"};
+    ec.hash_algorithm = xcep::Oid{"2.16.840.1.101.3.4.2.2", 1, 2, "sha384"};
+    policy.templates.push_back(ec);
+
+    xcep::Template machine = web;
+    machine.common_name = "Machine";
+    machine.key.minimal_key_length = 2048;
+    machine.subject_name_flags = 0x48000000;  // the CA builds subject and DNS SAN
+    machine.permission_enroll = false;
+    policy.templates.push_back(machine);
+
+    xcep::Template archived = web;
+    archived.common_name = "Archived";
+    archived.private_key_flags = xcep::flag::private_key_archival;
+    policy.templates.push_back(archived);
+    return policy;
+}
+
+template <typename F>
+Error error_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e;
+    }
+    FAIL("expected an Error");
+    return Error(ErrorKind::Internal, "unreachable");
+}
+
+}  // namespace
+
+TEST_CASE("the key and hash default to what the template asks for") {
+    const auto policy = sample_policy();
+    std::vector<std::string> warnings;
+    const auto rsa = flows::plan_request(&policy.templates[0], "WebServer", std::nullopt, "CN=web1",
+                                         {}, warnings);
+    CHECK(rsa.key_spec.algorithm == keys::KeyAlgorithm::Rsa);
+    CHECK(rsa.key_spec.rsa_bits == 3072);
+    CHECK(rsa.csr.hash == "SHA256");
+    CHECK(rsa.csr.template_name == "WebServer");
+    CHECK(rsa.csr.template_oid == "1.3.6.1.4.1.311.21.8.1.2");
+    CHECK(rsa.csr.template_major == 100);
+    CHECK(rsa.csr.template_minor == 4);
+    CHECK(warnings.empty());
+
+    const auto ec = flows::plan_request(&policy.templates[1], "ECWebServer", std::nullopt, "CN=ec1",
+                                        {}, warnings);
+    CHECK(ec.key_spec.algorithm == keys::KeyAlgorithm::Ec);
+    CHECK(ec.key_spec.ec_curve == "P-384");
+    CHECK(ec.csr.hash == "SHA384");
+}
+
+TEST_CASE("a key the template would refuse is refused with the fix") {
+    const auto policy = sample_policy();
+    std::vector<std::string> warnings;
+    auto small = error_of([&] {
+        flows::plan_request(&policy.templates[0], "WebServer", keys::parse_key_type("rsa:2048"),
+                            "CN=a", {}, warnings);
+    });
+    CHECK(small.kind() == ErrorKind::Usage);
+    CHECK(small.message().find("at least 3072") != std::string::npos);
+    CHECK(small.hint().find("rsa:3072") != std::string::npos);
+    auto wrong = error_of([&] {
+        flows::plan_request(&policy.templates[1], "ECWebServer", keys::parse_key_type("rsa:4096"),
+                            "CN=a", {}, warnings);
+    });
+    CHECK(wrong.message().find("requires an EC key") != std::string::npos);
+    auto archival = error_of([&] {
+        flows::plan_request(&policy.templates[3], "Archived", std::nullopt, "CN=a", {}, warnings);
+    });
+    CHECK(archival.message().find("key archival") != std::string::npos);
+}
+
+TEST_CASE("subject rules: required when the request supplies it, warned when the CA builds it") {
+    const auto policy = sample_policy();
+    std::vector<std::string> warnings;
+    auto missing = error_of([&] {
+        flows::plan_request(&policy.templates[0], "WebServer", std::nullopt, "", {}, warnings);
+    });
+    CHECK(missing.kind() == ErrorKind::Usage);
+    CHECK(missing.hint().find("--cn") != std::string::npos);
+    crypto::SubjectAltNames sans;
+    sans.dns = {"m.example.test"};
+    flows::plan_request(&policy.templates[2], "Machine", std::nullopt, "CN=m", sans, warnings);
+    REQUIRE(warnings.size() == 2);
+    CHECK(warnings[0].find("ignore --subject") != std::string::npos);
+    CHECK(warnings[1].find("ignore --dns") != std::string::npos);
+}
+
+TEST_CASE("enroll permission: denied unless forced") {
+    const auto policy = sample_policy();
+    std::vector<std::string> warnings;
+    auto denied =
+        error_of([&] { flows::check_enroll_permission(policy.templates[2], false, warnings); });
+    CHECK(denied.kind() == ErrorKind::Denied);
+    CHECK(denied.hint().find("--force") != std::string::npos);
+    flows::check_enroll_permission(policy.templates[2], true, warnings);
+    CHECK(warnings.size() == 1);
+    auto unknown = error_of([&] { flows::find_template_or_throw(policy, "Nope"); });
+    CHECK(unknown.hint().find("WebServer") != std::string::npos);
+}
+
+TEST_CASE("why_unusable names permission, auth mode and unsupported requirements") {
+    const auto policy = sample_policy();
+    CHECK(
+        flows::why_unusable(policy, policy.templates[0], xcep::AuthMode::UsernamePassword).empty());
+    const auto kerberos =
+        flows::why_unusable(policy, policy.templates[0], xcep::AuthMode::Kerberos);
+    REQUIRE(kerberos.size() == 1);
+    CHECK(kerberos[0] == "no CES URL for --auth kerberos (offered: password)");
+    const auto machine =
+        flows::why_unusable(policy, policy.templates[2], xcep::AuthMode::UsernamePassword);
+    REQUIRE(machine.size() == 1);
+    CHECK(machine[0].find("no Enroll permission") != std::string::npos);
+    const auto archived =
+        flows::why_unusable(policy, policy.templates[3], xcep::AuthMode::UsernamePassword);
+    REQUIRE(archived.size() == 1);
+    CHECK(archived[0].find("key archival") != std::string::npos);
+}
+
+TEST_CASE("renewal is due by --renew-before, else the renewal period, else 2/3 of the lifetime") {
+    using namespace std::chrono;
+    const system_clock::time_point start(seconds(1700000000));
+    const auto end = start + hours(24 * 90);
+    CHECK(flows::renewal_due_at(start, end, 0, std::nullopt) == start + hours(24 * 60));
+    CHECK(flows::renewal_due_at(start, end, 14 * 86400, std::nullopt) == end - hours(24 * 14));
+    CHECK(flows::renewal_due_at(start, end, 14 * 86400, seconds(86400)) == end - hours(24));
+    // A renewal period longer than the lifetime would make every certificate due at once.
+    CHECK(flows::renewal_due_at(start, end, 365 * 86400, std::nullopt) == start + hours(24 * 60));
+}
+
+TEST_CASE("default output paths per place and format") {
+    store::StateDirectory state("/var/lib/certenroll");
+    const auto live = flows::default_outputs(state, "web", {}, {}, {});
+    CHECK(live.key == "/var/lib/certenroll/live/web/key.pem");
+    CHECK(live.certificate == "/var/lib/certenroll/live/web/cert.pem");
+    CHECK(live.fullchain == "/var/lib/certenroll/live/web/fullchain.pem");
+    CHECK(live.pfx.empty());
+    CHECK(live.certificate_der.empty());
+    const auto out = flows::default_outputs(state, "web", {}, "/etc/ssl/web", {false, true, true});
+    CHECK(out.key == "/etc/ssl/web/web.key.pem");
+    CHECK(out.certificate.empty());
+    CHECK(out.certificate_der == "/etc/ssl/web/web.cert.der");
+    CHECK(out.pfx == "/etc/ssl/web/web.pfx");
+    store::OutputPaths explicit_paths;
+    explicit_paths.certificate = "/tmp/c.pem";
+    const auto mixed = flows::default_outputs(state, "web", explicit_paths, {}, {});
+    CHECK(mixed.certificate == "/tmp/c.pem");
+    CHECK(mixed.key == "/var/lib/certenroll/live/web/key.pem");
+    CHECK(error_of([&] {
+              flows::default_outputs(state, "web", {}, {}, {false, false, false});
+          }).kind() == ErrorKind::Usage);
+}
