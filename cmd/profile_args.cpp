@@ -1,6 +1,7 @@
 #include "profile_args.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -49,7 +50,10 @@ std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> a
         return args;
     }
     const std::string explicit_file = find_value(args, sub_index, "--config");
-    const std::string profile = find_value(args, sub_index, "--profile");
+    std::string profile = find_value(args, sub_index, "--profile");
+    if (const char* from_env = std::getenv("CERTENROLL_PROFILE"); profile.empty() && from_env) {
+        profile = from_env;
+    }
     std::string file = explicit_file;
     if (file.empty()) {
         const auto found = config::default_config_file();
