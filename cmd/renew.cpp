@@ -212,7 +212,8 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
             }
             // Credentials: explicit --auth applies to every record; otherwise each record's
             // own auth mode is used and a password is read only if one is needed.
-            options.auth_from_record = sub->count("--auth") == 0 && !o->key_based;
+            options.auth_from_record =
+                sub->count("--auth") == 0 && !o->key_based && o->cert_file.empty();
             auto connection_options = o->connection;
             if (options.auth_from_record || o->key_based)
                 connection_options.auth = "anonymous";

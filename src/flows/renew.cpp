@@ -413,6 +413,16 @@ RenewResult renew_files(const Context& context, const std::string& name,
     store::ManagedCertificate record;
     record.name = name;
     record.template_name = template_name.empty() ? certificate.template_name() : template_name;
+    if (record.template_name.empty() && !certificate.template_oid().empty() &&
+        !options.connection.cep_url.empty()) {
+        // Schema 2+ certificates name their template by OID only; the policy maps it back.
+        const auto policy = load_policy(context, options.connection, options.refresh_policy);
+        for (const auto& tmpl : policy.policy.templates) {
+            if (xcep::template_oid(tmpl) == certificate.template_oid()) {
+                record.template_name = tmpl.common_name;
+            }
+        }
+    }
     if (record.template_name.empty()) {
         throw Error(ErrorKind::Usage,
                     "cannot tell the template of " + certificate_file +

@@ -283,6 +283,33 @@ class RenewTest(cli.SandboxTest):
         self.assertIn("enroll", entry["error"]["hint"])
         self.assertEqual(len(self.sandbox.requests()), before)
 
+    def test_unmanaged_files_are_renewed_in_place_and_become_managed(self):
+        out = os.path.join(self.tmp, "out")
+        result = self.cli("enroll", *self.cep(), *self.user(), "--template", "WebServer",
+                          "--name", "ext", "--cn", "ext.example.test", "--out-dir", out)
+        self.assertExit(result, 0)
+        cert, key = result.json["files"]["cert"], result.json["files"]["key"]
+        shutil.rmtree(os.path.join(self.state, "certificates"))  # as if enrolled elsewhere
+        old_serial = serial_of(cert)
+        renewed = self.renew("--cert", cert, "--key", key, "--name", "adopted", "--url",
+                             self.info["cep"]["password"], *self.user(), "--force")
+        self.assertExit(renewed, 0)
+        self.assertNotEqual(serial_of(cert), old_serial)
+        self.assertEqual(pubkey_of_cert(cert), pubkey_of_key(key))
+        with open(os.path.join(self.state, "certificates", "adopted.json")) as f:
+            record = json.load(f)
+        self.assertEqual(record["template"], "WebServer")  # from the certificate's extension
+        self.assertEqual(record["serial"], serial_of(cert))
+
+    def test_random_delay_waits_only_when_something_is_due(self):
+        self.enroll("WebServer", "delayed")
+        quiet = self.renew("-v", "--all", "--random-delay", "30m")
+        self.assertExit(quiet, 0)
+        self.assertNotIn("--random-delay", quiet.stderr)  # nothing due: no wait at all
+        due = self.renew("-v", "--all", "--force", "--random-delay", "1s")
+        self.assertExit(due, 0)
+        self.assertIn("(--random-delay) before contacting the CA", due.stderr)
+
     def test_usage_errors(self):
         self.assertExit(self.renew(), 2)
         self.assertExit(self.renew("x", "--all"), 2)
