@@ -10,6 +10,15 @@
 
 namespace certenroll::flows {
 
+soap::CallOptions call_options(const Context& context, const Credentials& credentials) {
+    soap::CallOptions options;
+    if (credentials.mode == xcep::AuthMode::UsernamePassword) {
+        options.username_token = soap::UsernameToken{credentials.username, credentials.password};
+    }
+    options.trace = [&context](std::string_view text) { context.diagnostics.traffic(text); };
+    return options;
+}
+
 TransportFactory curl_transport_factory() {
     return [](const http::Settings& settings) -> std::unique_ptr<http::Transport> {
         return std::make_unique<http::CurlTransport>(settings);

@@ -11,6 +11,7 @@
 
 #include "flows/deploy_hook.hpp"
 #include "http/transport.hpp"
+#include "soap/call.hpp"
 #include "store/state.hpp"
 #include "xcep/policy.hpp"
 
@@ -69,6 +70,10 @@ struct Context {
         std::this_thread::sleep_for(d);
     };
 };
+
+/// Message-level settings of every SOAP call: the UsernameToken for password auth, and the
+/// (redacted) traffic dump for -vv.
+soap::CallOptions call_options(const Context& context, const Credentials& credentials);
 
 /// The production transport: libcurl.
 TransportFactory curl_transport_factory();

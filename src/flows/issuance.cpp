@@ -19,15 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-soap::CallOptions call_options(const Context& context, const Credentials& credentials) {
-    soap::CallOptions options;
-    if (credentials.mode == xcep::AuthMode::UsernamePassword) {
-        options.username_token = soap::UsernameToken{credentials.username, credentials.password};
-    }
-    options.trace = [&context](std::string_view text) { context.diagnostics.traffic(text); };
-    return options;
-}
-
 std::string pem_of(const std::vector<crypto::Certificate>& certificates) {
     std::string pem;
     for (const auto& certificate : certificates) {

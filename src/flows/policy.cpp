@@ -10,19 +10,6 @@
 
 namespace certenroll::flows {
 
-namespace {
-
-soap::CallOptions call_options(const Context& context, const Credentials& credentials) {
-    soap::CallOptions options;
-    if (credentials.mode == xcep::AuthMode::UsernamePassword) {
-        options.username_token = soap::UsernameToken{credentials.username, credentials.password};
-    }
-    options.trace = [&context](std::string_view text) { context.diagnostics.traffic(text); };
-    return options;
-}
-
-}  // namespace
-
 std::string policy_identity(const Credentials& credentials) {
     switch (credentials.mode) {
         case xcep::AuthMode::UsernamePassword:

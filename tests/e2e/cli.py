@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
@@ -32,6 +33,36 @@ def run(*args, json_mode=True, env=None, timeout=120):
     completed = subprocess.run(argv, capture_output=True, text=True, env=full_env,
                                timeout=timeout, stdin=subprocess.DEVNULL)
     return Result(completed, json_mode)
+
+
+class CustomSandboxTest(unittest.TestCase):
+    """One sandbox per test class, started with a modified copy of tests/server/templates.json:
+    subclasses override configure(config) and may set `port`."""
+
+    port = 0
+
+    @classmethod
+    def configure(cls, config):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="certenroll-e2e-class-")
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "server", "templates.json")) as f:
+            config = json.load(f)
+        cls.configure(config)
+        path = os.path.join(cls.tmp, "templates.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        cls._sandbox_cm = Sandbox(config=path, port=cls.port)
+        cls.sandbox = cls._sandbox_cm.__enter__()
+        cls.info = cls.sandbox.info
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._sandbox_cm.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
 
 
 class SandboxTest(unittest.TestCase):

@@ -1,18 +1,12 @@
 """`enroll`: output formats and places, --dry-run, SANs, failover and a CES that cheats."""
 
-import json
 import os
-import shutil
 import socket
 import stat
 import subprocess
-import tempfile
 import unittest
 
 import cli
-from sandbox import Sandbox
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def openssl(*args):
@@ -116,36 +110,22 @@ class OutputsTest(cli.SandboxTest):
         self.assertFalse(os.path.exists(files["cert"] + ".new"))
 
 
-class FailoverTest(unittest.TestCase):
+class FailoverTest(cli.CustomSandboxTest):
     """A policy whose preferred CES URL is down: the client moves on to the next one."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="certenroll-failover-")
-        with open(os.path.join(HERE, "..", "server", "templates.json")) as f:
-            config = json.load(f)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        path = "/Sandbox-RSA-CA_CES_UsernamePassword/service.svc/CES"
-        dead = "https://127.0.0.1:9" + path
-        # Tried first (down), then the sandbox's own URL (priority 1), then this alias of it.
-        cls.last = "https://localhost:%d%s" % (port, path)
-        config["cas"]["Sandbox-RSA-CA"]["extra_uris"] = [
-            {"auth": 4, "uri": dead, "priority": 0, "renewal_only": False},
-            {"auth": 4, "uri": cls.last, "priority": 9, "renewal_only": False}]
-        cls.config = os.path.join(cls.tmp, "templates.json")
-        with open(cls.config, "w") as f:
-            json.dump(config, f)
-        cls.dead = dead
-        cls.sandbox_cm = Sandbox(config=cls.config, port=port)
-        cls.sandbox = cls.sandbox_cm.__enter__()
-        cls.info = cls.sandbox.info
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = "/Sandbox-RSA-CA_CES_UsernamePassword/service.svc/CES"
+    dead = "https://127.0.0.1:9" + path
+    # Tried first (down), then the sandbox's own URL (priority 1), then this alias of it.
+    last = "https://localhost:%d%s" % (port, path)
 
     @classmethod
-    def tearDownClass(cls):
-        cls.sandbox_cm.__exit__(None, None, None)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    def configure(cls, config):
+        config["cas"]["Sandbox-RSA-CA"]["extra_uris"] = [
+            {"auth": 4, "uri": cls.dead, "priority": 0, "renewal_only": False},
+            {"auth": 4, "uri": cls.last, "priority": 9, "renewal_only": False}]
 
     def test_network_error_on_the_first_url_fails_over_to_the_next(self):
         alice = self.info["users"]["alice"]

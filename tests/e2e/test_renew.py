@@ -7,12 +7,9 @@ import random
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
-import unittest
 
 import cli
-from sandbox import Sandbox
 
 
 def openssl(*args):
@@ -320,15 +317,11 @@ class RenewTest(cli.SandboxTest):
         self.assertIn("no managed certificate", result.json["error"]["message"])
 
 
-class CronTest(unittest.TestCase):
+class CronTest(cli.CustomSandboxTest):
     """renew --all run every two seconds keeps short-lived certificates fresh over time."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="certenroll-cron-")
-        here = os.path.dirname(os.path.abspath(__file__))
-        with open(os.path.join(here, "..", "server", "templates.json")) as f:
-            config = json.load(f)
+    def configure(cls, config):
         short = dict(next(t for t in config["templates"] if t["name"] == "WebServer"))
         short["name"] = "ShortLived"
         short["oid"] = short["oid"] + "1"
@@ -337,17 +330,6 @@ class CronTest(unittest.TestCase):
         short["validity_seconds"] = 630
         short["renewal_seconds"] = 20
         config["templates"].append(short)
-        path = os.path.join(cls.tmp, "templates.json")
-        with open(path, "w") as f:
-            json.dump(config, f)
-        cls.sandbox_cm = Sandbox(config=path)
-        cls.sandbox = cls.sandbox_cm.__enter__()
-        cls.info = cls.sandbox.info
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.sandbox_cm.__exit__(None, None, None)
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_certificates_stay_valid_across_time(self):
         state = os.path.join(self.tmp, "state")

@@ -13,6 +13,7 @@
 #include "error.hpp"
 #include "keys/key_backend.hpp"
 #include "keys/software_key.hpp"
+#include "temp_dir.hpp"
 
 using namespace certenroll;
 using namespace certenroll::keys;
@@ -20,21 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device random;
-        path = fs::temp_directory_path() / ("certenroll-keys-" + std::to_string(random()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    fs::path write(const std::string& name, const std::string& content) const {
-        std::ofstream(path / name, std::ios::binary) << content;
-        return path / name;
-    }
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("certenroll-keys-") {}
 };
 
 Error error_of(const std::function<void()>& action) {

@@ -11,24 +11,15 @@
 #include "store/lock.hpp"
 #include "store/replacement.hpp"
 #include "store/state.hpp"
+#include "temp_dir.hpp"
 
 using namespace certenroll;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::random_device random;
-        path = fs::temp_directory_path() / ("certenroll-store-" + std::to_string(random()));
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("certenroll-store-") {}
 };
 
 unsigned mode_of(const fs::path& path) {
