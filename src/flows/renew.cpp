@@ -51,12 +51,10 @@ struct Subject {
     TimePoint due_at;
 };
 
-Subject examine(const Context& context, const store::ManagedCertificate& record,
-                const RenewOptions& options) {
+Subject examine(const store::ManagedCertificate& record, const RenewOptions& options) {
     auto certificate = load_certificate(record.outputs.certificate, record.name);
     const auto due = renewal_due_at(certificate.not_before(), certificate.not_after(),
                                     record.renewal_period_seconds, options.renew_before);
-    (void)context;
     return {record, std::move(certificate), due};
 }
 
@@ -313,7 +311,7 @@ RenewResult failed(const std::string& name, const Error& error) {
 RenewResult renew_record(const Context& context, const store::ManagedCertificate& record,
                          const RenewOptions& options, bool delay_first) {
     try {
-        Subject subject = examine(context, record, options);
+        Subject subject = examine(record, options);
         if (!options.force && context.clock() < subject.due_at) {
             RenewResult skipped;
             skipped.name = record.name;
