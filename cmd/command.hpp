@@ -37,5 +37,6 @@ Command add_policy(CLI::App& app, const GlobalOptions& global);
 Command add_enroll(CLI::App& app, const GlobalOptions& global);
 Command add_renew(CLI::App& app, const GlobalOptions& global);
 Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global);
+Command add_completion(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace certenroll::cli

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Builds the .deb and .rpm with CPack from BUILD_DIR, installs the .deb on this machine and checks
+# the installed tool: binary, man page, completion, systemd units; then removes it again.
+# Usage: packages.sh BUILD_DIR   (needs root or sudo; CI runs it on a throwaway machine)
+set -eu
+build="$(realpath "$1")"
+cd "$(dirname "$0")/../.."
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+(cd "$build" && rm -f ./*.deb ./*.rpm && cpack -G "DEB;RPM" >/dev/null)
+deb="$(ls "$build"/certenroll-cli_*.deb)"
+rpm="$(ls "$build"/certenroll-cli-*.rpm)"
+dpkg-deb -f "$deb" Depends | grep -q libcurl4 || { echo "$deb lacks its library dependencies"; exit 1; }
+rpm -qpR "$rpm" 2>/dev/null | grep -q 'libcurl' || { echo "$rpm lacks its library dependencies"; exit 1; }
+
+$sudo dpkg -i "$deb" >/dev/null
+trap '$sudo dpkg -r certenroll-cli >/dev/null' EXIT
+/usr/bin/certenroll-cli --version | grep -q "^certenroll-cli [0-9]"
+man -w certenroll-cli | grep -q certenroll-cli.1
+bash -c 'source /usr/share/bash-completion/completions/certenroll-cli && complete -p certenroll-cli' >/dev/null
+systemd-analyze verify /usr/lib/systemd/system/certenroll-renew.service \
+  /usr/lib/systemd/system/certenroll-renew.timer
+echo "packages OK: $(basename "$deb"), $(basename "$rpm")"
