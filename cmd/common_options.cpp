@@ -1,8 +1,5 @@
 #include "common_options.hpp"
 
-#include <termios.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -11,6 +8,7 @@
 
 #include "encoding/time_text.hpp"
 #include "error.hpp"
+#include "platform/platform.hpp"
 #include "store/state.hpp"
 
 namespace certenroll::cli {
@@ -32,33 +30,6 @@ xcep::AuthMode parse_auth(const std::string& text) {
     }
     throw Error(ErrorKind::Usage, "unknown --auth '" + text + "'",
                 "use password, kerberos, certificate or anonymous");
-}
-
-std::string prompt_without_echo(const std::string& prompt) {
-    std::FILE* tty = std::fopen("/dev/tty", "r+");
-    if (!tty) {
-        return {};
-    }
-    std::fputs(prompt.c_str(), tty);
-    std::fflush(tty);
-    termios saved{};
-    const int fd = ::fileno(tty);
-    const bool have_termios = ::tcgetattr(fd, &saved) == 0;
-    if (have_termios) {
-        termios quiet = saved;
-        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        ::tcsetattr(fd, TCSAFLUSH, &quiet);
-    }
-    std::string line;
-    for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty)) {
-        line += static_cast<char>(c);
-    }
-    if (have_termios) {
-        ::tcsetattr(fd, TCSAFLUSH, &saved);
-    }
-    std::fputs("\n", tty);
-    std::fclose(tty);
-    return line;
 }
 
 }  // namespace
@@ -186,8 +157,10 @@ std::string read_secret(const std::string& file, const char* environment_variabl
             return value;
         }
     }
-    if (!prompt.empty() && ::isatty(STDIN_FILENO)) {
-        return prompt_without_echo(prompt);
+    if (!prompt.empty() && platform::stdin_is_terminal()) {
+        if (auto line = platform::read_hidden_line(prompt)) {
+            return *line;
+        }
     }
     throw Error(ErrorKind::Usage, "no password available and no terminal to ask on",
                 "pass " + flag + " FILE" +

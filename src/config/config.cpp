@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
+#include "platform/platform.hpp"
 
 namespace certenroll::config {
 
@@ -93,12 +94,10 @@ std::optional<std::filesystem::path> default_config_file() {
         explicit_path && *explicit_path) {
         return fs::path(explicit_path);
     }
-    if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
-        candidates.push_back(fs::path(xdg) / "certenroll" / "config.json");
-    } else if (const char* home = std::getenv("HOME"); home && *home) {
-        candidates.push_back(fs::path(home) / ".config" / "certenroll" / "config.json");
+    if (const auto base = platform::user_config_base()) {
+        candidates.push_back(*base / "certenroll" / "config.json");
     }
-    candidates.push_back("/etc/certenroll/config.json");
+    candidates.push_back(platform::system_config_file());
     for (const auto& candidate : candidates) {
         std::error_code ec;
         if (fs::exists(candidate, ec)) {

@@ -1,16 +1,10 @@
 #include "store/atomic_file.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include "error.hpp"
+#include "platform/platform.hpp"
 
 namespace certenroll::store {
 
@@ -18,47 +12,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-[[noreturn]] void fail(const fs::path& path, std::string_view action, int error_number) {
-    throw Error(
-        ErrorKind::Local,
-        "cannot " + std::string(action) + " " + path.string() + ": " + std::strerror(error_number),
-        "check that the directory exists and is writable by this user");
-}
-
-// Closes the descriptor on every path out, including exceptions.
-class FileDescriptor {
-  public:
-    explicit FileDescriptor(int fd) : fd_(fd) {}
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    ~FileDescriptor() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    int get() const { return fd_; }
-    int release() {
-        const int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-
-  private:
-    int fd_;
-};
-
-std::string temporary_suffix() {
-    std::random_device random;
-    std::ostringstream out;
-    out << ".tmp." << ::getpid() << "." << std::hex << random();
-    return out.str();
-}
-
-void fsync_directory(const fs::path& directory) {
-    FileDescriptor fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() >= 0) {
-        ::fsync(fd.get());  // best effort: some filesystems refuse fsync on directories
-    }
+[[noreturn]] void fail(const fs::path& path, std::string_view action, std::error_code error) {
+    throw Error(ErrorKind::Local,
+                "cannot " + std::string(action) + " " + path.string() + ": " + error.message(),
+                "check that the directory exists and is writable by this user");
 }
 
 }  // namespace
@@ -69,47 +26,19 @@ void write_file_atomic(const fs::path& path, std::string_view data, fs::perms mo
     if (!fs::exists(parent, ec)) {
         fs::create_directories(parent, ec);
         if (ec) {
-            fail(parent, "create directory", ec.value());
+            fail(parent, "create directory", ec);
         }
         fs::permissions(parent, fs::perms::owner_all, ec);
     }
-    const fs::path temporary = fs::path(path).concat(temporary_suffix());
-    // The mode is set at creation so a private key is never readable by others, not even briefly.
-    FileDescriptor fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                             static_cast<mode_t>(mode)));
-    if (fd.get() < 0) {
-        fail(temporary, "create", errno);
-    }
+    const fs::path temporary = fs::path(path).concat(platform::temporary_suffix());
     try {
-        if (::fchmod(fd.get(), static_cast<mode_t>(mode)) !=
-            0) {  // umask must not widen or narrow it
-            fail(temporary, "set permissions on", errno);
-        }
-        std::size_t written = 0;
-        while (written < data.size()) {
-            const ssize_t n = ::write(fd.get(), data.data() + written, data.size() - written);
-            if (n < 0) {
-                if (errno == EINTR) {
-                    continue;
-                }
-                fail(temporary, "write", errno);
-            }
-            written += static_cast<std::size_t>(n);
-        }
-        if (::fsync(fd.get()) != 0) {
-            fail(temporary, "flush", errno);
-        }
-        if (::close(fd.release()) != 0) {
-            fail(temporary, "close", errno);
-        }
-        if (::rename(temporary.c_str(), path.c_str()) != 0) {
-            fail(path, "replace", errno);
-        }
+        platform::write_new_file_durably(temporary, data, mode);
+        platform::replace_file(temporary, path);
     } catch (...) {
-        ::unlink(temporary.c_str());
+        fs::remove(temporary, ec);
         throw;
     }
-    fsync_directory(parent);
+    platform::sync_directory(parent);
 }
 
 std::optional<std::string> read_file(const fs::path& path) {
@@ -119,12 +48,12 @@ std::optional<std::string> read_file(const fs::path& path) {
         if (!fs::exists(path, ec)) {
             return std::nullopt;
         }
-        fail(path, "read", errno ? errno : EACCES);
+        fail(path, "read", std::make_error_code(std::errc::permission_denied));
     }
     std::ostringstream content;
     content << in.rdbuf();
     if (in.bad()) {
-        fail(path, "read", EIO);
+        fail(path, "read", std::make_error_code(std::errc::io_error));
     }
     return content.str();
 }

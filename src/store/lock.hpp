@@ -3,6 +3,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
+
+#include "platform/platform.hpp"
 
 namespace certenroll::store {
 
@@ -16,7 +19,7 @@ class DirectoryLock {
     DirectoryLock& operator=(const DirectoryLock&) = delete;
 
   private:
-    int fd_ = -1;
+    std::optional<platform::FileLock> lock_;
 };
 
 }  // namespace certenroll::store

@@ -1,12 +1,11 @@
 #include "store/state.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
+#include "platform/platform.hpp"
 #include "store/atomic_file.hpp"
 
 namespace certenroll::store {
@@ -231,14 +230,11 @@ fs::path default_state_dir() {
     if (const char* dir = std::getenv("CERTENROLL_STATE_DIR"); dir && *dir) {
         return dir;
     }
-    if (::geteuid() == 0) {
-        return "/var/lib/certenroll";
+    if (platform::is_privileged()) {
+        return platform::system_state_dir();
     }
-    if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
-        return fs::path(xdg) / "certenroll";
-    }
-    if (const char* home = std::getenv("HOME"); home && *home) {
-        return fs::path(home) / ".local" / "state" / "certenroll";
+    if (const auto base = platform::user_state_base()) {
+        return *base / "certenroll";
     }
     throw Error(ErrorKind::Usage, "no state directory: HOME is not set",
                 "pass --state-dir DIR or set CERTENROLL_STATE_DIR");

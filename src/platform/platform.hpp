@@ -1,0 +1,77 @@
+#pragma once
+/// The operating-system seam: everything that differs between POSIX and Windows lives behind
+/// these few functions, implemented once per platform (posix.cpp, windows.cpp). The rest of the
+/// code base is portable C++.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace certenroll::platform {
+
+/// A name suffix for temporary files that no other process or call will pick.
+std::string temporary_suffix();
+
+/// Creates `path` (which must not exist) with exactly `mode` from the start, writes `data` and
+/// flushes it to stable storage. Throws a local Error naming the path.
+void write_new_file_durably(const std::filesystem::path& path, std::string_view data,
+                            std::filesystem::perms mode);
+
+/// Atomically puts `source` in place of `target` (same directory). Throws a local Error.
+void replace_file(const std::filesystem::path& source, const std::filesystem::path& target);
+
+/// Best effort: makes a rename inside `directory` durable.
+void sync_directory(const std::filesystem::path& directory);
+
+/// An exclusive, advisory lock on a file, held by this process until destroyed.
+class FileLock {
+  public:
+    /// Opens (creating it, owner-only) and tries to lock `path` without waiting; nullopt when
+    /// another process holds it. Throws a local Error when the file cannot be opened.
+    static std::optional<FileLock> try_acquire(const std::filesystem::path& path);
+    /// The identification the current holder left in the file (its PID), or "?".
+    static std::string holder(const std::filesystem::path& path);
+
+    FileLock(FileLock&& other) noexcept;
+    FileLock& operator=(FileLock&& other) noexcept;
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+    ~FileLock();
+
+  private:
+    explicit FileLock(std::intptr_t handle) : handle_(handle) {}
+    std::intptr_t handle_ = -1;
+};
+
+/// True when standard input is a terminal (a prompt can be answered).
+bool stdin_is_terminal();
+
+/// Shows `prompt` on the terminal and reads one line without echo; nullopt without a terminal.
+std::optional<std::string> read_hidden_line(const std::string& prompt);
+
+/// True for root / an elevated administrator: machine-wide default paths apply.
+bool is_privileged();
+
+/// The machine-wide state directory (/var/lib/certenroll, %ProgramData%\certenroll).
+std::filesystem::path system_state_dir();
+
+/// The machine-wide configuration file (/etc/certenroll/config.json,
+/// %ProgramData%\certenroll\config.json).
+std::filesystem::path system_config_file();
+
+/// The per-user base directories for state and configuration (XDG on POSIX, %LOCALAPPDATA% and
+/// %APPDATA% on Windows), nullopt when the environment names no home.
+std::optional<std::filesystem::path> user_state_base();
+std::optional<std::filesystem::path> user_config_base();
+
+/// Runs `command` with the system shell (/bin/sh -c, cmd.exe /c), the current environment plus
+/// `extra`, its standard output sent to our standard error. Returns its exit status (128+N for
+/// a POSIX signal N). Throws a local Error when it cannot be started.
+int run_shell_command(const std::string& command,
+                      const std::vector<std::pair<std::string, std::string>>& extra);
+
+}  // namespace certenroll::platform

@@ -1,0 +1,273 @@
+// POSIX (Linux, macOS) implementation of the platform seam.
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <sstream>
+
+#include "error.hpp"
+#include "platform/platform.hpp"
+
+extern char** environ;
+
+namespace certenroll::platform {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void fail(const fs::path& path, std::string_view action, int error_number) {
+    throw Error(
+        ErrorKind::Local,
+        "cannot " + std::string(action) + " " + path.string() + ": " + std::strerror(error_number),
+        "check that the directory exists and is writable by this user");
+}
+
+// Closes the descriptor on every path out, including exceptions.
+class FileDescriptor {
+  public:
+    explicit FileDescriptor(int fd) : fd_(fd) {}
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    ~FileDescriptor() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    int get() const { return fd_; }
+    int release() {
+        const int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
+
+  private:
+    int fd_;
+};
+
+}  // namespace
+
+std::string temporary_suffix() {
+    std::random_device random;
+    std::ostringstream out;
+    out << ".tmp." << ::getpid() << "." << std::hex << random();
+    return out.str();
+}
+
+void write_new_file_durably(const fs::path& path, std::string_view data, fs::perms mode) {
+    // The mode is set at creation so a private key is never readable by others, not even briefly.
+    FileDescriptor fd(
+        ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
+    if (fd.get() < 0) {
+        fail(path, "create", errno);
+    }
+    if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) {  // the umask must not change it
+        fail(path, "set permissions on", errno);
+    }
+    std::size_t written = 0;
+    while (written < data.size()) {
+        const ssize_t n = ::write(fd.get(), data.data() + written, data.size() - written);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            fail(path, "write", errno);
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) {
+        fail(path, "flush", errno);
+    }
+    if (::close(fd.release()) != 0) {
+        fail(path, "close", errno);
+    }
+}
+
+void replace_file(const fs::path& source, const fs::path& target) {
+    if (::rename(source.c_str(), target.c_str()) != 0) {
+        fail(target, "replace", errno);
+    }
+}
+
+void sync_directory(const fs::path& directory) {
+    FileDescriptor fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() >= 0) {
+        ::fsync(fd.get());  // best effort: some filesystems refuse fsync on directories
+    }
+}
+
+std::optional<FileLock> FileLock::try_acquire(const fs::path& path) {
+    FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (fd.get() < 0) {
+        throw Error(ErrorKind::Local,
+                    "cannot open lock file " + path.string() + ": " + std::strerror(errno),
+                    "check that the state directory is writable by this user");
+    }
+    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EWOULDBLOCK) {
+            return std::nullopt;
+        }
+        fail(path, "lock", errno);
+    }
+    // The holder's PID is only informational, for another process's error message.
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd.get(), 0) == 0) {
+        [[maybe_unused]] const ssize_t n = ::pwrite(fd.get(), pid.data(), pid.size(), 0);
+    }
+    return FileLock(fd.release());
+}
+
+std::string FileLock::holder(const fs::path& path) {
+    FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    char text[32] = {};
+    const ssize_t n = fd.get() >= 0 ? ::pread(fd.get(), text, sizeof text - 1, 0) : -1;
+    std::string pid = n > 0 ? std::string(text, static_cast<std::size_t>(n)) : "?";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) {
+        pid.pop_back();
+    }
+    return pid;
+}
+
+FileLock::FileLock(FileLock&& other) noexcept : handle_(std::exchange(other.handle_, -1)) {}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+    std::swap(handle_, other.handle_);
+    return *this;
+}
+
+FileLock::~FileLock() {
+    if (handle_ >= 0) {
+        ::flock(static_cast<int>(handle_), LOCK_UN);
+        ::close(static_cast<int>(handle_));
+    }
+}
+
+bool stdin_is_terminal() {
+    return ::isatty(STDIN_FILENO) != 0;
+}
+
+std::optional<std::string> read_hidden_line(const std::string& prompt) {
+    std::FILE* tty = std::fopen("/dev/tty", "r+");
+    if (!tty) {
+        return std::nullopt;
+    }
+    std::fputs(prompt.c_str(), tty);
+    std::fflush(tty);
+    termios saved{};
+    const int fd = ::fileno(tty);
+    const bool have_termios = ::tcgetattr(fd, &saved) == 0;
+    if (have_termios) {
+        termios quiet = saved;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        ::tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    std::string line;
+    for (int c = std::fgetc(tty); c != EOF && c != '\n'; c = std::fgetc(tty)) {
+        line += static_cast<char>(c);
+    }
+    if (have_termios) {
+        ::tcsetattr(fd, TCSAFLUSH, &saved);
+    }
+    std::fputs("\n", tty);
+    std::fclose(tty);
+    return line;
+}
+
+bool is_privileged() {
+    return ::geteuid() == 0;
+}
+
+fs::path system_state_dir() {
+    return "/var/lib/certenroll";
+}
+
+fs::path system_config_file() {
+    return "/etc/certenroll/config.json";
+}
+
+namespace {
+std::optional<fs::path> xdg_base(const char* variable, const char* fallback) {
+    if (const char* xdg = std::getenv(variable); xdg && *xdg) {
+        return fs::path(xdg);
+    }
+    if (const char* home = std::getenv("HOME"); home && *home) {
+        return fs::path(home) / fallback;
+    }
+    return std::nullopt;
+}
+}  // namespace
+
+std::optional<fs::path> user_state_base() {
+    return xdg_base("XDG_STATE_HOME", ".local/state");
+}
+
+std::optional<fs::path> user_config_base() {
+    return xdg_base("XDG_CONFIG_HOME", ".config");
+}
+
+int run_shell_command(const std::string& command,
+                      const std::vector<std::pair<std::string, std::string>>& extra) {
+    std::vector<std::string> entries;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry = *e;
+        const bool overridden = std::any_of(extra.begin(), extra.end(), [&](const auto& kv) {
+            return entry.starts_with(kv.first + "=");
+        });
+        if (!overridden) {
+            entries.emplace_back(entry);
+        }
+    }
+    for (const auto& [name, value] : extra) {
+        entries.push_back(name + "=" + value);
+    }
+    std::vector<char*> envp;
+    for (auto& entry : entries) {
+        envp.push_back(entry.data());
+    }
+    envp.push_back(nullptr);
+
+    std::string shell = "/bin/sh", dash_c = "-c", script = command;
+    char* argv[] = {shell.data(), dash_c.data(), script.data(), nullptr};
+
+    // The hook's stdout goes to our stderr: stdout is reserved for --json.
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+    pid_t pid = 0;
+    const int rc = posix_spawn(&pid, "/bin/sh", &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        throw Error(ErrorKind::Local, "cannot start /bin/sh: " + std::string(std::strerror(rc)),
+                    "check that /bin/sh exists");
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            throw Error(ErrorKind::Local,
+                        "lost track of a child process: " + std::string(std::strerror(errno)));
+        }
+    }
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return 1;
+}
+
+}  // namespace certenroll::platform

@@ -1,0 +1,261 @@
+// Windows implementation of the platform seam. Built by the Windows (vcpkg/MSVC or mingw-w64)
+// builds; the Linux CI cross-compiles it with mingw-w64 to keep it compiling.
+
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <aclapi.h>
+#include <conio.h>
+#include <io.h>
+#include <sddl.h>
+#include <windows.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+
+#include "error.hpp"
+#include "platform/platform.hpp"
+
+namespace certenroll::platform {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void fail(const fs::path& path, std::string_view action, DWORD error) {
+    throw Error(ErrorKind::Local,
+                "cannot " + std::string(action) + " " + path.string() + " (Windows error " +
+                    std::to_string(error) + ")",
+                "check that the directory exists and is writable by this user");
+}
+
+// Closes the handle on every path out, including exceptions.
+class Handle {
+  public:
+    explicit Handle(HANDLE handle) : handle_(handle) {}
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle() {
+        if (valid()) {
+            CloseHandle(handle_);
+        }
+    }
+    bool valid() const { return handle_ != INVALID_HANDLE_VALUE && handle_ != nullptr; }
+    HANDLE get() const { return handle_; }
+    HANDLE release() { return std::exchange(handle_, INVALID_HANDLE_VALUE); }
+
+  private:
+    HANDLE handle_;
+};
+
+// Owner-only files get a protected DACL granting only the current user (the 0600 of Windows);
+// anything readable by others keeps the inherited ACL.
+bool owner_only(fs::perms mode) {
+    return (mode & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none;
+}
+
+std::optional<fs::path> environment_path(const char* name) {
+    if (const char* value = std::getenv(name); value && *value) {
+        return fs::path(value);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::string temporary_suffix() {
+    std::random_device random;
+    std::ostringstream out;
+    out << ".tmp." << GetCurrentProcessId() << "." << std::hex << random();
+    return out.str();
+}
+
+void write_new_file_durably(const fs::path& path, std::string_view data, fs::perms mode) {
+    SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), nullptr, FALSE};
+    PSECURITY_DESCRIPTOR descriptor = nullptr;
+    // D:P = protected DACL; (A;;FA;;;OW) = full access for the owner only.
+    if (owner_only(mode) && ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                                L"D:P(A;;FA;;;OW)", SDDL_REVISION_1, &descriptor, nullptr)) {
+        attributes.lpSecurityDescriptor = descriptor;
+    }
+    Handle file(CreateFileW(path.wstring().c_str(), GENERIC_WRITE, 0, &attributes, CREATE_NEW,
+                            FILE_ATTRIBUTE_NORMAL, nullptr));
+    if (descriptor != nullptr) {
+        LocalFree(descriptor);
+    }
+    if (!file.valid()) {
+        fail(path, "create", GetLastError());
+    }
+    std::size_t written = 0;
+    while (written < data.size()) {
+        DWORD chunk = 0;
+        const DWORD size =
+            static_cast<DWORD>(std::min<std::size_t>(data.size() - written, 1 << 30));
+        if (!WriteFile(file.get(), data.data() + written, size, &chunk, nullptr)) {
+            fail(path, "write", GetLastError());
+        }
+        written += chunk;
+    }
+    if (!FlushFileBuffers(file.get())) {
+        fail(path, "flush", GetLastError());
+    }
+}
+
+void replace_file(const fs::path& source, const fs::path& target) {
+    if (!MoveFileExW(source.wstring().c_str(), target.wstring().c_str(),
+                     MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+        fail(target, "replace", GetLastError());
+    }
+}
+
+void sync_directory(const fs::path&) {
+    // MOVEFILE_WRITE_THROUGH already made the rename durable.
+}
+
+std::optional<FileLock> FileLock::try_acquire(const fs::path& path) {
+    Handle file(CreateFileW(path.wstring().c_str(), GENERIC_READ | GENERIC_WRITE,
+                            FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr, OPEN_ALWAYS,
+                            FILE_ATTRIBUTE_NORMAL, nullptr));
+    if (!file.valid()) {
+        throw Error(ErrorKind::Local,
+                    "cannot open lock file " + path.string() + " (Windows error " +
+                        std::to_string(GetLastError()) + ")",
+                    "check that the state directory is writable by this user");
+    }
+    // Lock a byte range past the PID text, so other processes can still read who holds it.
+    OVERLAPPED region{};
+    region.Offset = 4096;
+    if (!LockFileEx(file.get(), LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0,
+                    &region)) {
+        if (GetLastError() == ERROR_LOCK_VIOLATION) {
+            return std::nullopt;
+        }
+        fail(path, "lock", GetLastError());
+    }
+    const std::string pid = std::to_string(GetCurrentProcessId()) + "\n";
+    DWORD written = 0;
+    SetFilePointer(file.get(), 0, nullptr, FILE_BEGIN);
+    WriteFile(file.get(), pid.data(), static_cast<DWORD>(pid.size()), &written, nullptr);
+    SetEndOfFile(file.get());
+    return FileLock(reinterpret_cast<std::intptr_t>(file.release()));
+}
+
+std::string FileLock::holder(const fs::path& path) {
+    std::FILE* file = _wfopen(path.wstring().c_str(), L"rb");
+    if (file == nullptr) {
+        return "?";
+    }
+    char text[32] = {};
+    const std::size_t n = std::fread(text, 1, sizeof text - 1, file);
+    std::fclose(file);
+    std::string pid(text, n);
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == '\r' || pid.back() == ' ')) {
+        pid.pop_back();
+    }
+    return pid.empty() ? "?" : pid;
+}
+
+FileLock::FileLock(FileLock&& other) noexcept : handle_(std::exchange(other.handle_, -1)) {}
+
+FileLock& FileLock::operator=(FileLock&& other) noexcept {
+    std::swap(handle_, other.handle_);
+    return *this;
+}
+
+FileLock::~FileLock() {
+    if (handle_ != -1) {
+        CloseHandle(reinterpret_cast<HANDLE>(handle_));  // closing releases the lock
+    }
+}
+
+bool stdin_is_terminal() {
+    return _isatty(_fileno(stdin)) != 0;
+}
+
+std::optional<std::string> read_hidden_line(const std::string& prompt) {
+    HANDLE input = GetStdHandle(STD_INPUT_HANDLE);
+    DWORD saved = 0;
+    if (!stdin_is_terminal() || !GetConsoleMode(input, &saved)) {
+        return std::nullopt;
+    }
+    std::fputs(prompt.c_str(), stderr);
+    std::fflush(stderr);
+    SetConsoleMode(input, saved & ~static_cast<DWORD>(ENABLE_ECHO_INPUT));
+    std::string line;
+    for (int c = std::getchar(); c != EOF && c != '\n'; c = std::getchar()) {
+        if (c != '\r') {
+            line += static_cast<char>(c);
+        }
+    }
+    SetConsoleMode(input, saved);
+    std::fputs("\n", stderr);
+    return line;
+}
+
+bool is_privileged() {
+    BOOL member = FALSE;
+    PSID administrators = nullptr;
+    SID_IDENTIFIER_AUTHORITY authority = SECURITY_NT_AUTHORITY;
+    if (AllocateAndInitializeSid(&authority, 2, SECURITY_BUILTIN_DOMAIN_RID,
+                                 DOMAIN_ALIAS_RID_ADMINS, 0, 0, 0, 0, 0, 0, &administrators)) {
+        CheckTokenMembership(nullptr, administrators, &member);
+        FreeSid(administrators);
+    }
+    return member != FALSE;
+}
+
+fs::path system_state_dir() {
+    return environment_path("ProgramData").value_or("C:\\ProgramData") / "certenroll";
+}
+
+fs::path system_config_file() {
+    return system_state_dir() / "config.json";
+}
+
+std::optional<fs::path> user_state_base() {
+    return environment_path("LOCALAPPDATA");
+}
+
+std::optional<fs::path> user_config_base() {
+    return environment_path("APPDATA");
+}
+
+int run_shell_command(const std::string& command,
+                      const std::vector<std::pair<std::string, std::string>>& extra) {
+    // The child inherits our environment with `extra` added; set and restore around the spawn.
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+    for (const auto& [name, value] : extra) {
+        const char* old = std::getenv(name.c_str());
+        saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+        SetEnvironmentVariableA(name.c_str(), value.c_str());
+    }
+    std::string line = "cmd.exe /d /s /c \"" + command + "\"";
+    STARTUPINFOA startup{};
+    startup.cb = sizeof startup;
+    startup.dwFlags = STARTF_USESTDHANDLES;
+    startup.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    startup.hStdOutput = GetStdHandle(STD_ERROR_HANDLE);  // stdout is reserved for --json
+    startup.hStdError = GetStdHandle(STD_ERROR_HANDLE);
+    PROCESS_INFORMATION process{};
+    const BOOL started = CreateProcessA(nullptr, line.data(), nullptr, nullptr, TRUE, 0, nullptr,
+                                        nullptr, &startup, &process);
+    const DWORD start_error = GetLastError();
+    for (const auto& [name, value] : saved) {
+        SetEnvironmentVariableA(name.c_str(), value ? value->c_str() : nullptr);
+    }
+    if (!started) {
+        throw Error(ErrorKind::Local,
+                    "cannot start cmd.exe (Windows error " + std::to_string(start_error) + ")",
+                    "check that cmd.exe is available");
+    }
+    WaitForSingleObject(process.hProcess, INFINITE);
+    DWORD status = 1;
+    GetExitCodeProcess(process.hProcess, &status);
+    CloseHandle(process.hThread);
+    CloseHandle(process.hProcess);
+    return static_cast<int>(status);
+}
+
+}  // namespace certenroll::platform
