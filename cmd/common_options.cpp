@@ -10,26 +10,49 @@
 #include "error.hpp"
 #include "platform/platform.hpp"
 #include "store/state.hpp"
+#include "xcep/endpoints.hpp"
 
 namespace certenroll::cli {
 
 namespace {
 
-xcep::AuthMode parse_auth(const std::string& text) {
-    if (text == "password") {
-        return xcep::AuthMode::UsernamePassword;
+// --auth auto: the mode a standard endpoint path names (..._CEP_Kerberos), else the one the
+// given credentials imply, else Kerberos, the Windows default. An explicit mode that the URL's
+// path contradicts is refused before anything is sent.
+xcep::AuthMode resolve_auth(const ConnectionOptions& o) {
+    std::optional<xcep::AuthMode> from_url;
+    std::string url;
+    for (const std::string* candidate : {&o.cep_url, &o.ces_url}) {
+        if (!candidate->empty() && !from_url) {
+            from_url = xcep::auth_mode_from_url(*candidate);
+            url = *candidate;
+        }
     }
-    if (text == "kerberos") {
+    if (o.auth == "auto") {
+        if (from_url && *from_url != xcep::AuthMode::Anonymous)
+            return *from_url;
+        if (!o.username.empty())
+            return xcep::AuthMode::UsernamePassword;
+        if (!o.client_cert.empty())
+            return xcep::AuthMode::Certificate;
         return xcep::AuthMode::Kerberos;
     }
-    if (text == "certificate") {
-        return xcep::AuthMode::Certificate;
+    const auto mode = xcep::auth_mode_from_name(o.auth);
+    if (!mode) {
+        throw Error(ErrorKind::Usage, "unknown --auth '" + o.auth + "'",
+                    "use auto, kerberos, password, certificate or anonymous");
     }
-    if (text == "anonymous") {
-        return xcep::AuthMode::Anonymous;
+    // Key-based renewal (anonymous) is served by _Certificate and _KeyBasedRenewal paths alike.
+    if (from_url && *from_url != *mode && *mode != xcep::AuthMode::Anonymous &&
+        *from_url != xcep::AuthMode::Anonymous) {
+        const std::string offered(xcep::auth_mode_name(*from_url));
+        throw Error(ErrorKind::Usage,
+                    "--auth " + o.auth + " does not fit " + url + ": that endpoint accepts " +
+                        offered + " only",
+                    "use --auth " + offered + " (or leave --auth out), or the URL of the " +
+                        o.auth + " endpoint");
     }
-    throw Error(ErrorKind::Usage, "unknown --auth '" + text + "'",
-                "use password, kerberos, certificate or anonymous");
+    return *mode;
 }
 
 }  // namespace
@@ -44,7 +67,9 @@ void add_connection_options(CLI::App& app, ConnectionOptions& o, bool with_cep) 
         ->group(group);
     app.add_option("--ca", o.ca_name, "Only use this CA's CES endpoints (name from the policy)")
         ->group(group);
-    app.add_option("--auth", o.auth, "Authentication: password, kerberos, certificate, anonymous")
+    app.add_option("--auth", o.auth,
+                   "Authentication: auto (from the URL), kerberos, password, certificate, "
+                   "anonymous")
         ->group(group)
         ->capture_default_str();
     app.add_option("--username", o.username, "User name for --auth password (DOMAIN\\user or UPN)")
@@ -53,17 +78,24 @@ void add_connection_options(CLI::App& app, ConnectionOptions& o, bool with_cep) 
                    "File holding the password (else $CERTENROLL_PASSWORD, else a prompt)")
         ->group(group);
     app.add_option("--client-cert", o.client_cert,
-                   "TLS client certificate (PEM) for --auth certificate")
+                   "TLS client certificate for --auth certificate: PEM (with --client-key) or "
+                   "a .pfx/.p12 holding the key")
         ->group(group);
     app.add_option("--client-key", o.client_key, "Private key (PEM file) of --client-cert")
         ->group(group);
     app.add_option("--client-key-passphrase-file", o.client_key_passphrase_file,
-                   "File holding the passphrase of --client-key")
+                   "File holding the passphrase of --client-key or of a PFX --client-cert")
         ->group(group);
-    app.add_option("--spn-service", o.spn_service,
-                   "Kerberos service name of the SPN (SERVICE@host)")
-        ->group(group)
-        ->capture_default_str();
+    app.add_option("--keytab", o.keytab,
+                   "Kerberos: get a ticket from this keytab into a private in-memory cache")
+        ->group(group);
+    app.add_option("--principal", o.principal,
+                   "Kerberos client principal (user@REALM) to take from --keytab or the cache")
+        ->group(group);
+    app.add_option("--spn", o.spn,
+                   "Kerberos service principal: HTTP@host or HTTP/host@REALM (default: HTTP@ the "
+                   "URL's host)")
+        ->group(group);
     app.add_flag("--delegate", o.delegate, "Allow Kerberos credential delegation")->group(group);
     const std::string tls = "TLS and network";
     app.add_option("--ca-bundle", o.ca_bundle,
@@ -79,43 +111,25 @@ void add_connection_options(CLI::App& app, ConnectionOptions& o, bool with_cep) 
         ->capture_default_str();
 }
 
-flows::Connection make_connection(const ConnectionOptions& o) {
+namespace {
+
+// Everything but the mode and the secrets it needs.
+flows::Connection connection_without_mode(const ConnectionOptions& o) {
     flows::Connection connection;
     connection.cep_url = o.cep_url;
     connection.ces_url = o.ces_url;
     connection.ca_name = o.ca_name;
     auto& credentials = connection.credentials;
-    credentials.mode = parse_auth(o.auth);
     credentials.username = o.username;
-    credentials.negotiate_service = o.spn_service;
+    credentials.client_certificate = o.client_cert;
+    credentials.client_key = o.client_key;
+    credentials.spn = o.spn;
+    credentials.keytab = o.keytab;
+    credentials.principal = o.principal;
     credentials.delegate_credentials = o.delegate;
-    switch (credentials.mode) {
-        case xcep::AuthMode::UsernamePassword:
-            if (o.username.empty()) {
-                throw Error(ErrorKind::Usage, "--auth password needs --username",
-                            "pass --username DOMAIN\\user (the password comes from "
-                            "--password-file, $CERTENROLL_PASSWORD or a prompt)");
-            }
-            credentials.password =
-                read_secret(o.password_file, "CERTENROLL_PASSWORD",
-                            "Password for " + o.username + ": ", "--password-file");
-            break;
-        case xcep::AuthMode::Certificate:
-            if (o.client_cert.empty() || o.client_key.empty()) {
-                throw Error(ErrorKind::Usage,
-                            "--auth certificate needs --client-cert and --client-key",
-                            "pass the PEM certificate and its key");
-            }
-            credentials.client_certificate = o.client_cert;
-            credentials.client_key = o.client_key;
-            if (!o.client_key_passphrase_file.empty()) {
-                credentials.client_key_passphrase = read_secret(
-                    o.client_key_passphrase_file, nullptr, "", "--client-key-passphrase-file");
-            }
-            break;
-        case xcep::AuthMode::Kerberos:
-        case xcep::AuthMode::Anonymous:
-            break;
+    if (!o.client_key_passphrase_file.empty()) {
+        credentials.client_key_passphrase =
+            read_secret(o.client_key_passphrase_file, nullptr, "", "--client-key-passphrase-file");
     }
     connection.http.ca_bundle = o.ca_bundle;
     connection.http.proxy = o.proxy;
@@ -124,6 +138,53 @@ flows::Connection make_connection(const ConnectionOptions& o) {
     connection.http.connect_timeout =
         std::chrono::milliseconds(static_cast<long long>(o.connect_timeout_seconds * 1000));
     return connection;
+}
+
+}  // namespace
+
+flows::Connection make_connection(const ConnectionOptions& o) {
+    flows::Connection connection = connection_without_mode(o);
+    auto& credentials = connection.credentials;
+    credentials.mode = resolve_auth(o);
+    if (!o.keytab.empty() && credentials.mode != xcep::AuthMode::Kerberos) {
+        throw Error(ErrorKind::Usage,
+                    "--keytab applies to Kerberos, but the authentication is " +
+                        std::string(xcep::auth_mode_name(credentials.mode)),
+                    "use a _Kerberos endpoint URL or --auth kerberos");
+    }
+    switch (credentials.mode) {
+        case xcep::AuthMode::UsernamePassword:
+            if (o.username.empty()) {
+                throw Error(ErrorKind::Usage, "--auth password needs --username",
+                            "pass --username DOMAIN\\user (the password comes from "
+                            "--password-file, $CERTENROLL_PASSWORD or a prompt)");
+            }
+            credentials.password = password_source(o)(o.username);
+            break;
+        case xcep::AuthMode::Certificate:
+            if (o.client_cert.empty()) {
+                throw Error(ErrorKind::Usage, "--auth certificate needs --client-cert",
+                            "pass a PEM certificate with --client-key, or a .pfx/.p12 file");
+            }
+            break;
+        case xcep::AuthMode::Kerberos:
+        case xcep::AuthMode::Anonymous:
+            break;
+    }
+    return connection;
+}
+
+flows::Connection make_record_connection(const ConnectionOptions& o) {
+    flows::Connection connection = connection_without_mode(o);
+    connection.credentials.mode = xcep::AuthMode::Anonymous;  // until a record says otherwise
+    return connection;
+}
+
+std::function<std::string(const std::string&)> password_source(const ConnectionOptions& o) {
+    return [file = o.password_file](const std::string& username) {
+        return read_secret(file, "CERTENROLL_PASSWORD", "Password for " + username + ": ",
+                           "--password-file");
+    };
 }
 
 flows::Context make_context(const GlobalOptions& global) {

@@ -2,6 +2,7 @@
 // Flag groups shared by subcommands, and their conversion into the library's settings.
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,13 +17,15 @@ struct ConnectionOptions {
     std::string cep_url;
     std::string ces_url;
     std::string ca_name;
-    std::string auth = "password";
+    std::string auth = "auto";
     std::string username;
     std::string password_file;
     std::string client_cert;
     std::string client_key;
     std::string client_key_passphrase_file;
-    std::string spn_service = "HTTP";
+    std::string spn;
+    std::string keytab;
+    std::string principal;
     bool delegate = false;
     std::string ca_bundle;
     std::string proxy;
@@ -30,11 +33,20 @@ struct ConnectionOptions {
     double connect_timeout_seconds = 15;
 };
 
-/// Adds --url/--ces-url/--ca/--auth/--username/--password-file/--client-cert/... to `app`.
+/// Adds --url/--ces-url/--ca/--auth/--username/--password-file/--client-cert/--keytab/... to
+/// `app`.
 void add_connection_options(CLI::App& app, ConnectionOptions& options, bool with_cep = true);
 
 /// Resolves secrets (password file, CERTENROLL_PASSWORD, TTY prompt) and builds the Connection.
 flows::Connection make_connection(const ConnectionOptions& options);
+
+/// For commands that act on stored records (renew, retrieve-pending without --auth): the same
+/// settings, but the mode, user and Kerberos settings come from each record.
+flows::Connection make_record_connection(const ConnectionOptions& options);
+
+/// Reads the password for a user (--password-file, $CERTENROLL_PASSWORD, prompt) when called.
+std::function<std::string(const std::string& username)> password_source(
+    const ConnectionOptions& options);
 
 /// The library context for this run: state directory, curl transport, clock, stderr diagnostics.
 flows::Context make_context(const GlobalOptions& global);

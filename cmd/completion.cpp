@@ -30,7 +30,7 @@ struct SubcommandInfo {
 
 const std::map<std::string, std::vector<std::string>>& choices_by_option() {
     static const std::map<std::string, std::vector<std::string>> choices = {
-        {"auth", {"password", "kerberos", "certificate", "anonymous"}},
+        {"auth", {"auto", "kerberos", "password", "certificate", "anonymous"}},
         {"format", {"pem", "der", "pfx"}},
         {"key-type", {"rsa", "rsa:3072", "rsa:4096", "ec", "ec:P-384", "ec:P-521"}},
         {"key-backend", {"software", "pkcs11", "tpm"}},

@@ -214,20 +214,10 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
             // own auth mode is used and a password is read only if one is needed.
             options.auth_from_record =
                 sub->count("--auth") == 0 && !o->key_based && o->cert_file.empty();
-            auto connection_options = o->connection;
-            if (options.auth_from_record || o->key_based)
-                connection_options.auth = "anonymous";
-            options.connection = make_connection(connection_options);
-            if (options.auth_from_record) {
-                options.connection.credentials.username = o->connection.username;
-                options.connection.credentials.client_certificate = o->connection.client_cert;
-                options.connection.credentials.client_key = o->connection.client_key;
-            }
-            auto password_file = o->connection.password_file;
-            options.password = [password_file](const std::string& username) {
-                return read_secret(password_file, "CERTENROLL_PASSWORD",
-                                   "Password for " + username + ": ", "--password-file");
-            };
+            options.connection = options.auth_from_record || o->key_based
+                                     ? make_record_connection(o->connection)
+                                     : make_connection(o->connection);
+            options.password = password_source(o->connection);
 
             const auto context = make_context(global);
             std::vector<flows::RenewResult> results;

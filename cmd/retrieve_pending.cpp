@@ -92,7 +92,12 @@ Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global) {
                 }
                 const auto context = make_context(global);
                 flows::RetrieveRequest request;
-                request.connection = make_connection(o->connection);
+                // Without --auth, each pending request is asked about the way it was submitted.
+                request.auth_from_record = o->connection.auth == "auto";
+                request.connection = request.auth_from_record
+                                         ? make_record_connection(o->connection)
+                                         : make_connection(o->connection);
+                request.password = password_source(o->connection);
                 request.request_id = o->request_id;
                 request.all = o->all;
                 if (!o->key_passphrase_file.empty()) {

@@ -9,7 +9,7 @@ _certenroll_cli() {
         esac
     done
     case "$prev" in
-        --auth) COMPREPLY=($(compgen -W 'password kerberos certificate anonymous' -- "$cur")); return;;
+        --auth) COMPREPLY=($(compgen -W 'auto kerberos password certificate anonymous' -- "$cur")); return;;
         --ca) return;;
         --ca-bundle) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
@@ -32,17 +32,19 @@ _certenroll_cli() {
         --key-out) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --key-passphrase-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --key-type) COMPREPLY=($(compgen -W 'rsa rsa:3072 rsa:4096 ec ec:P-384 ec:P-521' -- "$cur")); return;;
+        --keytab) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --lock-wait) return;;
         --name) return;;
         --out-dir) COMPREPLY=($(compgen -d -- "$cur")); return;;
         --password-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --pfx-out) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --pfx-password-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --principal) return;;
         --profile) return;;
         --proxy) return;;
         --random-delay) return;;
         --renew-before) return;;
-        --spn-service) return;;
+        --spn) return;;
         --state-dir) COMPREPLY=($(compgen -d -- "$cur")); return;;
         --subject) return;;
         --template) return;;
@@ -53,10 +55,10 @@ _certenroll_cli() {
         --username) return;;
     esac
     case "$sub" in
-        policy) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --spn-service --delegate --ca-bundle --proxy --timeout --connect-timeout --template --refresh' -- "$cur"));;
-        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --spn-service --delegate --ca-bundle --proxy --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --dry-run --key-type --key --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-password-file' -- "$cur"));;
-        renew) COMPREPLY=($(compgen -W '--help -h --all --cert --key --template --name --renew-before --force --reuse-key --key-based --key-type --key-passphrase-file --pfx-password-file --deploy-hook --random-delay --lock-wait --refresh-policy --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --spn-service --delegate --ca-bundle --proxy --timeout --connect-timeout' -- "$cur"));;
-        retrieve-pending) COMPREPLY=($(compgen -W '--help -h --all --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --spn-service --delegate --ca-bundle --proxy --timeout --connect-timeout --key-passphrase-file --pfx-password-file' -- "$cur"));;
+        policy) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --ca-bundle --proxy --timeout --connect-timeout --template --refresh' -- "$cur"));;
+        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --ca-bundle --proxy --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --dry-run --key-type --key --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-password-file' -- "$cur"));;
+        renew) COMPREPLY=($(compgen -W '--help -h --all --cert --key --template --name --renew-before --force --reuse-key --key-based --key-type --key-passphrase-file --pfx-password-file --deploy-hook --random-delay --lock-wait --refresh-policy --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --ca-bundle --proxy --timeout --connect-timeout' -- "$cur"));;
+        retrieve-pending) COMPREPLY=($(compgen -W '--help -h --all --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --ca-bundle --proxy --timeout --connect-timeout --key-passphrase-file --pfx-password-file' -- "$cur"));;
         completion) COMPREPLY=($(compgen -W '--help -h' -- "$cur"));;
         *) if [[ "$cur" == -* ]]; then
                COMPREPLY=($(compgen -W '--help -h --version --config --profile --state-dir --json --verbose -v --quiet -q' -- "$cur"))

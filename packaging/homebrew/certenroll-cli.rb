@@ -14,6 +14,7 @@ class CertenrollCli < Formula
   depends_on "cli11" => :build
   depends_on "pkg-config" => :build
   depends_on "curl"
+  depends_on "krb5"
   depends_on "libp11"
   depends_on "openssl@3"
   depends_on "tinyxml2"

@@ -2,7 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include "auth/kerberos.hpp"
 #include "crypto/certificate.hpp"
+#include "crypto/pkcs12.hpp"
 #include "error.hpp"
 #include "http/curl_transport.hpp"
 #include "keys/software_key.hpp"
@@ -19,51 +21,111 @@ soap::CallOptions call_options(const Context& context, const Credentials& creden
     return options;
 }
 
+void apply_recorded_auth(Credentials& credentials, const store::Endpoint& endpoint) {
+    if (const auto mode = xcep::auth_mode_from_name(endpoint.auth))
+        credentials.mode = *mode;
+    if (credentials.username.empty())
+        credentials.username = endpoint.username;
+    if (credentials.mode == xcep::AuthMode::Kerberos) {
+        if (credentials.spn.empty())
+            credentials.spn = endpoint.spn;
+        if (credentials.keytab.empty())
+            credentials.keytab = endpoint.keytab;
+        if (credentials.principal.empty())
+            credentials.principal = endpoint.principal;
+    }
+}
+
+void record_auth(const Credentials& credentials, store::Endpoint& endpoint) {
+    endpoint.auth = std::string(xcep::auth_mode_name(credentials.mode));
+    endpoint.username = credentials.username;
+    const bool kerberos = credentials.mode == xcep::AuthMode::Kerberos;
+    endpoint.spn = kerberos ? credentials.spn : "";
+    endpoint.keytab = kerberos ? credentials.keytab : "";
+    endpoint.principal = kerberos ? credentials.principal : "";
+}
+
 TransportFactory curl_transport_factory() {
     return [](const http::Settings& settings) -> std::unique_ptr<http::Transport> {
         return std::make_unique<http::CurlTransport>(settings);
     };
 }
 
+namespace {
+
+bool is_pfx_file(const std::string& path) {
+    const auto dot = path.rfind('.');
+    const std::string extension = dot == std::string::npos ? "" : path.substr(dot);
+    return extension == ".pfx" || extension == ".p12" || extension == ".PFX" || extension == ".P12";
+}
+
+// The TLS client credential: a PEM certificate (+ chain) with a key reference, or a PFX that
+// holds both. The key is handed to the transport as a key object, never re-exported.
+http::ClientCertificate load_client_certificate(const Credentials& credentials) {
+    const std::string& path = credentials.client_certificate;
+    const auto content = store::read_file(path);
+    if (!content) {
+        throw Error(ErrorKind::Usage, "client certificate " + path + " does not exist",
+                    "pass the PEM or PFX file of your certificate to --client-cert");
+    }
+    std::vector<crypto::Certificate> certificates;
+    std::optional<keys::Key> key;
+    if (is_pfx_file(path)) {
+        auto pfx = crypto::read_pfx(encoding::Bytes(content->begin(), content->end()),
+                                    credentials.client_key_passphrase);
+        if (!pfx.certificate || !pfx.key) {
+            throw Error(ErrorKind::Usage, "the PFX " + path + " holds no certificate with its key",
+                        "export the certificate together with its private key");
+        }
+        certificates.push_back(std::move(*pfx.certificate));
+        for (auto& extra : pfx.chain)
+            certificates.push_back(std::move(extra));
+        key.emplace(std::move(pfx.key), "software", path);
+    } else {
+        certificates = crypto::Certificate::all_from_pem(*content);
+        if (certificates.empty()) {
+            throw Error(ErrorKind::Usage, "no certificate in " + path,
+                        "pass a PEM certificate (or a .pfx/.p12 file) to --client-cert");
+        }
+        if (credentials.client_key.empty()) {
+            throw Error(ErrorKind::Usage, "--client-cert " + path + " needs --client-key",
+                        "pass the key file of the certificate, or a PFX holding both");
+        }
+        keys::SoftwareKeyBackend backend(credentials.client_key_passphrase);
+        key.emplace(backend.load(credentials.client_key));
+    }
+    if (!certificates.front().matches_key(key->get())) {
+        throw Error(ErrorKind::Usage,
+                    (credentials.client_key.empty() ? path : credentials.client_key) +
+                        " is not the key of the certificate in " + path,
+                    "pass the key that belongs to the client certificate");
+    }
+    http::ClientCertificate client;
+    client.certificate_der = certificates.front().to_der();
+    for (std::size_t i = 1; i < certificates.size(); ++i)
+        client.chain_der.push_back(certificates[i].to_der());
+    client.key = key->shared();
+    return client;
+}
+
+}  // namespace
+
 std::unique_ptr<http::Transport> open_transport(const Context& context,
                                                 const Connection& connection) {
     http::Settings settings = connection.http;
     const auto& credentials = connection.credentials;
+    if (!credentials.client_certificate.empty())
+        settings.client_certificate = load_client_certificate(credentials);
+    auto trace = [&context](std::string_view line) { context.diagnostics.step(line); };
+    settings.trace = trace;
+    auto transport = context.make_transport(settings);
     if (credentials.mode == xcep::AuthMode::Kerberos) {
-        settings.negotiate = true;
-        settings.negotiate_service = credentials.negotiate_service;
-        settings.delegate_credentials = credentials.delegate_credentials;
+        auth::KerberosSettings kerberos{credentials.spn, credentials.keytab, credentials.principal,
+                                        credentials.delegate_credentials};
+        return std::make_unique<auth::NegotiateTransport>(std::move(transport), std::move(kerberos),
+                                                          trace);
     }
-    if (!credentials.client_certificate.empty()) {
-        const auto pem = store::read_file(credentials.client_certificate);
-        if (!pem) {
-            throw Error(ErrorKind::Usage,
-                        "client certificate " + credentials.client_certificate + " does not exist",
-                        "pass the PEM file of your certificate to --client-cert");
-        }
-        const auto certificates = crypto::Certificate::all_from_pem(*pem);
-        if (certificates.empty()) {
-            throw Error(ErrorKind::Usage, "no certificate in " + credentials.client_certificate,
-                        "pass a PEM certificate to --client-cert");
-        }
-        keys::SoftwareKeyBackend backend(credentials.client_key_passphrase);
-        const keys::Key key = backend.load(credentials.client_key);
-        if (!certificates.front().matches_key(key.get())) {
-            throw Error(
-                ErrorKind::Usage,
-                credentials.client_key + " is not the key of " + credentials.client_certificate,
-                "pass the key that belongs to the client certificate");
-        }
-        http::ClientCertificate client;
-        client.certificate_der = certificates.front().to_der();
-        for (std::size_t i = 1; i < certificates.size(); ++i) {
-            client.chain_der.push_back(certificates[i].to_der());
-        }
-        client.key = key.shared();
-        settings.client_certificate = std::move(client);
-    }
-    settings.trace = [&context](std::string_view line) { context.diagnostics.step(line); };
-    return context.make_transport(settings);
+    return transport;
 }
 
 }  // namespace certenroll::flows

@@ -27,7 +27,9 @@ struct Credentials {
     std::string client_certificate;  ///< PEM file of the TLS client certificate
     std::string client_key;          ///< key reference: PEM file (later pkcs11: URI, TPM blob)
     std::string client_key_passphrase;
-    std::string negotiate_service = "HTTP";
+    std::string spn;        ///< Kerberos service principal; empty = HTTP@<host of the URL>
+    std::string keytab;     ///< Kerberos: acquire from this keytab into a private cache
+    std::string principal;  ///< Kerberos: the client principal (with --keytab, or from a cache)
     bool delegate_credentials = false;
 };
 
@@ -74,6 +76,13 @@ struct Context {
 /// Message-level settings of every SOAP call: the UsernameToken for password auth, and the
 /// (redacted) traffic dump for -vv.
 soap::CallOptions call_options(const Context& context, const Credentials& credentials);
+
+/// Takes the authentication recorded at enroll (mode, user name, Kerberos settings) for what the
+/// caller left unset, so that renew and retrieve-pending work unattended.
+void apply_recorded_auth(Credentials& credentials, const store::Endpoint& endpoint);
+
+/// Copies the authentication that should be remembered with a certificate into `endpoint`.
+void record_auth(const Credentials& credentials, store::Endpoint& endpoint);
 
 /// The production transport: libcurl.
 TransportFactory curl_transport_factory();

@@ -162,12 +162,11 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
     outcome.request_id = submission.result.request_id;
     outcome.ces_url = submission.target.url;
     outcome.ca_name = submission.target.ca_name;
-    store::Endpoint endpoint{request.connection.cep_url,
-                             submission.target.url,
-                             std::string(xcep::auth_mode_name(request.connection.credentials.mode)),
-                             request.connection.credentials.username,
-                             submission.target.ca_name,
-                             ""};
+    store::Endpoint endpoint;
+    endpoint.cep_url = request.connection.cep_url;
+    endpoint.ces_url = submission.target.url;
+    endpoint.ca_name = submission.target.ca_name;
+    record_auth(request.connection.credentials, endpoint);
     if (policy) {
         endpoint.renewal_url =
             key_based_renewal_url(policy->policy, *tmpl, submission.target.ca_name);

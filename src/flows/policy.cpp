@@ -17,7 +17,9 @@ std::string policy_identity(const Credentials& credentials) {
         case xcep::AuthMode::Certificate:
             return "certificate:" + credentials.client_certificate;
         case xcep::AuthMode::Kerberos:
-            return "kerberos:" + credentials.username;
+            // The cached policy is per identity: the keytab's principal, else the ticket's.
+            return "kerberos:" +
+                   (credentials.principal.empty() ? credentials.username : credentials.principal);
         case xcep::AuthMode::Anonymous:
             break;
     }

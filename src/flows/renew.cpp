@@ -24,16 +24,6 @@ using std::chrono::seconds;
 
 namespace {
 
-xcep::AuthMode auth_mode_from_record(const std::string& auth) {
-    if (auth == "kerberos")
-        return xcep::AuthMode::Kerberos;
-    if (auth == "certificate")
-        return xcep::AuthMode::Certificate;
-    if (auth == "anonymous")
-        return xcep::AuthMode::Anonymous;
-    return xcep::AuthMode::UsernamePassword;
-}
-
 crypto::Certificate load_certificate(const fs::path& path, const std::string& name) {
     const auto pem = store::read_file(path);
     if (!pem) {
@@ -90,11 +80,8 @@ Connection connection_for(const store::ManagedCertificate& record, const RenewOp
         credentials.client_key_passphrase = options.key_passphrase;
         return connection;
     }
-    if (options.auth_from_record && !record.endpoint.auth.empty()) {
-        credentials.mode = auth_mode_from_record(record.endpoint.auth);
-        if (credentials.username.empty())
-            credentials.username = record.endpoint.username;
-    }
+    if (options.auth_from_record)
+        apply_recorded_auth(credentials, record.endpoint);
     if (credentials.mode == xcep::AuthMode::Anonymous) {
         credentials.client_certificate = record.outputs.certificate.string();
         credentials.client_key = record.key_reference;
@@ -430,8 +417,7 @@ RenewResult renew_files(const Context& context, const std::string& name,
     record.endpoint.cep_url = options.connection.cep_url;
     record.endpoint.ces_url = options.connection.ces_url;
     record.endpoint.ca_name = options.connection.ca_name;
-    record.endpoint.auth = std::string(xcep::auth_mode_name(options.connection.credentials.mode));
-    record.endpoint.username = options.connection.credentials.username;
+    record_auth(options.connection.credentials, record.endpoint);
     record.key_backend = "software";
     record.key_reference = key_reference;
     record.outputs.key = key_reference;

@@ -24,10 +24,17 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
                     "submit a new request with 'certenroll-cli enroll'")
             .with_request_id(pending.request_id);
     }
+    Connection connection = request.connection;
+    auto& credentials = connection.credentials;
+    if (request.auth_from_record)
+        apply_recorded_auth(credentials, pending.endpoint);
+    if (credentials.mode == xcep::AuthMode::UsernamePassword && credentials.password.empty() &&
+        request.password) {
+        credentials.password = request.password(credentials.username);
+    }
     wstep::SubmitResult result;
     try {
-        result = query_pending(context, request.connection, pending.endpoint.ces_url,
-                               pending.request_id);
+        result = query_pending(context, connection, pending.endpoint.ces_url, pending.request_id);
     } catch (const Error& error) {
         // A denial is final: remember it so later runs do not ask again (the key stays on disk).
         if (error.kind() == ErrorKind::Denied) {

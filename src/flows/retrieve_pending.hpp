@@ -1,6 +1,7 @@
 #pragma once
 /// The retrieve-pending use case: ask CES about requests the CA took under submission.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ struct RetrieveRequest {
     bool all = false;
     std::string key_passphrase;
     std::string pfx_password;
+    /// Use each record's own authentication (mode, user, Kerberos settings) where `connection`
+    /// leaves it unset; `password` is asked for a user only when a record needs one.
+    bool auth_from_record = false;
+    std::function<std::string(const std::string& username)> password;
 };
 
 /// One entry per request examined: issued (files written, record now managed), still pending,

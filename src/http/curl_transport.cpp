@@ -191,7 +191,7 @@ void set_option(CURL* curl, CURLoption option, T value) {
         throw Error(ErrorKind::Internal,
                     "libcurl rejected option " + std::to_string(static_cast<int>(option)) + ": " +
                         curl_easy_strerror(code),
-                    "check that libcurl is built with OpenSSL and GSS-API support");
+                    "check that libcurl is built with OpenSSL");
     }
 }
 
@@ -344,10 +344,6 @@ CurlTransport::CurlTransport(Settings settings) : impl_(std::make_unique<Impl>()
                         "check the path given to --ca-bundle");
         }
     }
-    if (s.negotiate && (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_SPNEGO) == 0) {
-        throw Error(ErrorKind::Usage, "this libcurl was built without SPNEGO (Kerberos) support",
-                    "install a libcurl built with GSS-API, or choose another --auth mode");
-    }
     if (s.client_certificate) {
         if (!s.client_certificate->key) {
             throw Error(ErrorKind::Usage, "the TLS client certificate has no private key",
@@ -428,15 +424,6 @@ Response CurlTransport::post(const Request& request) {
     if (!s.proxy.empty()) {
         set_option(curl, CURLOPT_PROXY, s.proxy.c_str());
     }
-    if (s.negotiate) {
-        set_option(curl, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_NEGOTIATE));
-        set_option(curl, CURLOPT_USERPWD, ":");  // the identity comes from the Kerberos ccache
-        set_option(curl, CURLOPT_SERVICE_NAME, s.negotiate_service.c_str());
-        if (s.delegate_credentials) {
-            set_option(curl, CURLOPT_GSSAPI_DELEGATION,
-                       static_cast<long>(CURLGSSAPI_DELEGATION_FLAG));
-        }
-    }
     if (s.trace) {
         set_option(curl, CURLOPT_VERBOSE, 1L);
         set_option(curl, CURLOPT_DEBUGFUNCTION, &on_debug);
@@ -462,7 +449,12 @@ Response CurlTransport::post(const Request& request) {
     if (s.trace) {
         s.trace("< HTTP " + std::to_string(status));
     }
-    throw_if_unauthorized(transfer.response, request.url);
+    if (status == 401 && request.credential == Credential::None && s.client_certificate) {
+        Request described = request;
+        described.credential = Credential::ClientCertificate;
+        throw_if_unauthorized(transfer.response, described);
+    }
+    throw_if_unauthorized(transfer.response, request);
     if (status == 407) {
         throw Error(ErrorKind::Network,
                     "the proxy refused the request to " + url_host(request.url) +

@@ -70,7 +70,7 @@ std::string url_host(std::string_view url) {
     return std::string(rest.substr(0, rest.find(':')));
 }
 
-void throw_if_unauthorized(const Response& response, std::string_view url) {
+void throw_if_unauthorized(const Response& response, const Request& request) {
     if (response.status != 401) {
         return;
     }
@@ -84,17 +84,43 @@ void throw_if_unauthorized(const Response& response, std::string_view url) {
     for (const std::string& scheme : schemes) {
         offers += (offers.empty() ? "" : ", ") + scheme;
     }
-    const std::string host = url_host(url);
-    if (schemes.empty()) {
-        throw Error(ErrorKind::Auth, host + " refused the request with HTTP 401",
-                    "check --auth and the credentials");
-    }
     const bool negotiate =
         std::any_of(schemes.begin(), schemes.end(), [](const std::string& scheme) {
             return iequals(scheme, "Negotiate") || iequals(scheme, "Kerberos");
         });
-    throw Error(ErrorKind::Auth,
-                host + " refused the request with HTTP 401 (server asks for " + offers + ")",
+    const std::string host = url_host(request.url);
+    const std::string asks = offers.empty() ? "" : " (server asks for " + offers + ")";
+    const std::string& detail = request.credential_detail;
+    switch (request.credential) {
+        case Credential::UsernameToken:
+            if (negotiate) {
+                throw Error(ErrorKind::Auth,
+                            host + " is Kerberos-only: it answered HTTP 401 asking for " + offers +
+                                ", but a username/password is configured",
+                            "use --auth kerberos (after kinit, or with --keytab), or this "
+                            "service's _UsernamePassword URL");
+            }
+            throw Error(ErrorKind::Auth,
+                        host + " rejected the username/password" +
+                            (detail.empty() ? "" : " of " + detail) + " with HTTP 401" + asks,
+                        "check --username and the password (--password-file or "
+                        "CERTENROLL_PASSWORD)");
+        case Credential::Negotiate:
+            throw Error(ErrorKind::Auth,
+                        host + " rejected the Kerberos ticket for " + detail + " with HTTP 401",
+                        "the SPN must belong to the account running the CEP/CES application "
+                        "pool (setspn -Q " +
+                            detail + "), and the user must be allowed to enroll");
+        case Credential::ClientCertificate:
+            throw Error(ErrorKind::Auth,
+                        host + " did not accept the TLS client certificate" +
+                            (detail.empty() ? "" : " " + detail) + " (HTTP 401)" + asks,
+                        "use a certificate that the server maps to an account and whose issuer it "
+                        "trusts");
+        case Credential::None:
+            break;
+    }
+    throw Error(ErrorKind::Auth, host + " refused the request with HTTP 401" + asks,
                 negotiate ? "use --auth kerberos with a valid Kerberos ticket (kinit; check klist)"
                           : "pick the --auth mode the server accepts and check the credentials");
 }

@@ -21,10 +21,15 @@ struct Header {
     std::string value;
 };
 
+/// The credential a request carries, so that a 401 can be explained in its terms.
+enum class Credential { None, UsernameToken, Negotiate, ClientCertificate };
+
 struct Request {
     std::string url;
     std::string body;
     std::vector<Header> headers;  ///< in addition to the transport's own (Content-Type, ...)
+    Credential credential = Credential::None;
+    std::string credential_detail;  ///< user name, SPN or certificate subject; never a secret
 };
 
 struct Response {
@@ -51,10 +56,7 @@ struct Settings {
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
     std::chrono::milliseconds total_timeout{std::chrono::seconds(120)};
     std::size_t max_response_bytes = 16 * 1024 * 1024;
-    std::string proxy;       ///< empty = the usual environment variables (https_proxy, no_proxy)
-    bool negotiate = false;  ///< SPNEGO/Kerberos at the HTTP layer
-    std::string negotiate_service = "HTTP";  ///< service part of the SPN (HTTP@host)
-    bool delegate_credentials = false;
+    std::string proxy;  ///< empty = the usual environment variables (https_proxy, no_proxy)
     std::optional<ClientCertificate> client_certificate;
     /// Receives diagnostic lines (connection, TLS, status) for --verbose; never message bodies
     /// with secrets, because callers redact before logging bodies themselves.
@@ -75,8 +77,9 @@ class Transport {
 /// it has no recognisable authority.
 std::string url_host(std::string_view url);
 
-/// The 401 rule shared by every transport: throws ErrorKind::Auth naming the schemes the server
-/// offers (WWW-Authenticate) when `response` is HTTP 401; does nothing otherwise.
-void throw_if_unauthorized(const Response& response, std::string_view url);
+/// The 401 rule shared by every transport: throws ErrorKind::Auth, in terms of the credential
+/// `request` carried and the schemes the server offers (WWW-Authenticate), when `response` is
+/// HTTP 401; does nothing otherwise.
+void throw_if_unauthorized(const Response& response, const Request& request);
 
 }  // namespace certenroll::http

@@ -20,6 +20,10 @@ Response call(http::Transport& transport, const std::string& url, std::string_vi
     request.body = build_request(headers, payload);
     request.headers.push_back(
         {"Content-Type", "application/soap+xml; charset=utf-8; action=\"" + headers.action + "\""});
+    if (options.username_token) {
+        request.credential = http::Credential::UsernameToken;
+        request.credential_detail = options.username_token->username;
+    }
     if (options.trace)
         options.trace("request to " + url + ":\n" + redact(request.body));
 

@@ -42,12 +42,14 @@ OutputPaths outputs_from_json(const json& j) {
 
 json to_json(const Endpoint& e) {
     return {{"cep_url", e.cep_url},   {"ces_url", e.ces_url}, {"auth", e.auth},
-            {"username", e.username}, {"ca_name", e.ca_name}, {"renewal_url", e.renewal_url}};
+            {"username", e.username}, {"ca_name", e.ca_name}, {"renewal_url", e.renewal_url},
+            {"spn", e.spn},           {"keytab", e.keytab},   {"principal", e.principal}};
 }
 
 Endpoint endpoint_from_json(const json& j) {
     return {j.value("cep_url", ""),  j.value("ces_url", ""), j.value("auth", ""),
-            j.value("username", ""), j.value("ca_name", ""), j.value("renewal_url", "")};
+            j.value("username", ""), j.value("ca_name", ""), j.value("renewal_url", ""),
+            j.value("spn", ""),      j.value("keytab", ""),  j.value("principal", "")};
 }
 
 json read_record(const fs::path& path) {

@@ -32,6 +32,10 @@ struct Endpoint {
     /// The CA's key-based renewal CES URL from the policy, if it offers one: renew --key-based
     /// then needs no other credential than the certificate itself.
     std::string renewal_url;
+    /// Kerberos settings given at enroll, so that unattended renewal uses the same ones.
+    std::string spn;
+    std::string keytab;
+    std::string principal;
 };
 
 /// A request the CA took under submission; enough to retrieve it later without the user's help.

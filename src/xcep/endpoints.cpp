@@ -1,6 +1,7 @@
 #include "xcep/endpoints.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace certenroll::xcep {
 
@@ -33,6 +34,34 @@ std::vector<CesEndpoint> select_ces_endpoints(const Policy& policy, const Templa
         return a.priority.has_value() && *a.priority < *b.priority;
     });
     return endpoints;
+}
+
+std::optional<AuthMode> auth_mode_from_url(std::string_view url) {
+    // The path's first segment, e.g. "ADPolicyProvider_CEP_Kerberos"; IIS matches it in any case.
+    const std::size_t scheme = url.find("://");
+    std::string_view rest = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
+    const std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos)
+        return std::nullopt;
+    rest = rest.substr(slash + 1);
+    std::string segment(rest.substr(0, rest.find_first_of("/?#")));
+    std::transform(segment.begin(), segment.end(), segment.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const std::string_view service : {"_cep_", "_ces_"}) {
+        const std::size_t at = segment.rfind(service);
+        if (at == std::string::npos)
+            continue;
+        const std::string_view mode = std::string_view(segment).substr(at + service.size());
+        if (mode == "kerberos")
+            return AuthMode::Kerberos;
+        if (mode == "usernamepassword")
+            return AuthMode::UsernamePassword;
+        if (mode == "certificate")
+            return AuthMode::Certificate;
+        if (mode == "keybasedrenewal")
+            return AuthMode::Anonymous;
+    }
+    return std::nullopt;
 }
 
 }  // namespace certenroll::xcep

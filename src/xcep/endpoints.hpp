@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "xcep/policy.hpp"
@@ -26,5 +27,11 @@ struct CesEndpoint {
 /// the rest is sorted by priority ascending (stable; nil priority last).
 std::vector<CesEndpoint> select_ces_endpoints(const Policy& policy, const Template& tmpl,
                                               AuthMode mode, bool renewal);
+
+/// The authentication mode that a CEP or CES URL's standard path names, as Windows Server
+/// creates them: ".../ADPolicyProvider_CEP_Kerberos/service.svc/CEP",
+/// ".../<CA>_CES_UsernamePassword/service.svc/CES", "_Certificate", and "_KeyBasedRenewal"
+/// (anonymous at the message level). nullopt for any other path.
+std::optional<AuthMode> auth_mode_from_url(std::string_view url);
 
 }  // namespace certenroll::xcep

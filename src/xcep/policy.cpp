@@ -135,6 +135,15 @@ std::string_view auth_mode_name(AuthMode mode) {
     return "unknown";
 }
 
+std::optional<AuthMode> auth_mode_from_name(std::string_view name) {
+    for (const auto mode : {AuthMode::Anonymous, AuthMode::Kerberos, AuthMode::UsernamePassword,
+                            AuthMode::Certificate}) {
+        if (name == auth_mode_name(mode))
+            return mode;
+    }
+    return std::nullopt;
+}
+
 const Template* Policy::find_template(std::string_view name) const {
     for (const auto& tmpl : templates) {
         if (tmpl.common_name == name)

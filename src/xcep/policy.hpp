@@ -23,6 +23,8 @@ enum class AuthMode : std::uint32_t {
 /// "anonymous", "kerberos", "password", "certificate": the names used on the command line and in
 /// JSON.
 std::string_view auth_mode_name(AuthMode mode);
+/// The inverse of auth_mode_name ("kerberos" → Kerberos); nullopt for anything else.
+std::optional<AuthMode> auth_mode_from_name(std::string_view name);
 
 /// An object identifier from the response's oIDs collection.
 struct Oid {

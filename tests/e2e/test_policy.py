@@ -128,8 +128,15 @@ class PolicyTest(cli.SandboxTest):
         self.assertTrue(result.json["templates"])
 
     def test_certificate_endpoint_without_client_certificate_is_an_auth_error(self):
+        # The URL names the mode: refused before sending anything.
         result = self.cli("policy", "--url", self.info["cep"]["certificate"], "--ca-bundle",
                           self.info["ca_bundle"], *self.user())
+        self.assertExit(result, 2)
+        self.assertIn("--client-cert", result.json["error"]["message"])
+        # Behind a path that hides it, the server's refusal is an auth error.
+        proxied = self.info["cep"]["certificate"].replace("/ADPolicy", "/proxied/ADPolicy")
+        result = self.cli("policy", "--url", proxied, "--ca-bundle", self.info["ca_bundle"],
+                          *self.user())
         self.assertExit(result, 5)
 
 

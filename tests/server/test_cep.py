@@ -61,13 +61,14 @@ class GetPoliciesTest(sbtest.SandboxCase):
         self.assertEqual(int(names["KeyBasedRenewal"].find(q("enrollmentFlags")).text) & 0x40, 0x40)
         self.assertEqual(names["Restricted"].find(q("permission")).find(q("enroll")).text, "false")
         self.assertEqual(names["WebServer"].find(q("permission")).find(q("enroll")).text, "true")
-        # CA entries: a real certificate and the three URIs with their auth modes.
+        # CA entries: a real certificate and the URIs with their auth modes (Kerberos when on).
         for ca in cas.values():
             der = base64.b64decode("".join(ca.find(q("certificate")).text.split()))
             self.assertIn("Sandbox-", x509.load_der_x509_certificate(der).subject.rfc4514_string())
             uris = {(int(u.find(q("clientAuthentication")).text), u.find(q("renewalOnly")).text)
                     for u in ca.find(q("uris"))}
-            self.assertEqual(uris, {(4, "false"), (8, "false"), (1, "true")})
+            kerberos = {(2, "false")} if self.info["kerberos"] else set()
+            self.assertEqual(uris, {(4, "false"), (8, "false"), (1, "true")} | kerberos)
 
     def test_wcf_style_headers(self):
         reply = self.cep()

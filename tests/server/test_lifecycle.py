@@ -42,10 +42,12 @@ class LifecycleTest(unittest.TestCase):
         info = json.loads(sandbox("start", "--state-dir", self.dir).stdout)
         self.assertLess(time.monotonic() - started, 3.0)
         for key in ("pid", "port", "base_url", "state_dir", "ca_bundle", "cep", "ces", "users",
-                    "admin_url", "log", "server_log"):
+                    "admin_url", "log", "server_log", "kerberos"):
             self.assertIn(key, info)
         self.assertEqual(set(info["ces"]), {"Sandbox-RSA-CA", "Sandbox-EC-CA"})
-        self.assertEqual(set(info["ces"]["Sandbox-EC-CA"]), {"password", "certificate", "keybasedrenewal"})
+        kerberos = {"kerberos"} if info["kerberos"] else set()
+        self.assertEqual(set(info["ces"]["Sandbox-EC-CA"]),
+                         {"password", "certificate", "keybasedrenewal"} | kerberos)
         self.assertEqual(set(info["users"]), {"alice", "bob", "nobody"})
         for user in info["users"].values():
             self.assertEqual(stat.S_IMODE(os.stat(user["password_file"]).st_mode), 0o600)

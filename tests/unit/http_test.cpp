@@ -29,10 +29,19 @@ Settings trusting(const TestPki& pki) {
 }
 
 Request soap_request(const std::string& url, std::string body = "<s:Envelope/>") {
-    return Request{
-        url,
-        std::move(body),
-        {{"Content-Type", "application/soap+xml; charset=utf-8"}, {"X-Test", "value 1"}}};
+    Request request;
+    request.url = url;
+    request.body = std::move(body);
+    request.headers = {{"Content-Type", "application/soap+xml; charset=utf-8"},
+                       {"X-Test", "value 1"}};
+    return request;
+}
+
+Request carrying(Credential credential, std::string detail) {
+    Request request = soap_request("https://ca.test/x");
+    request.credential = credential;
+    request.credential_detail = std::move(detail);
+    return request;
 }
 
 // Runs `post` and returns the Error it throws; fails the test if it does not throw one.
@@ -72,14 +81,15 @@ TEST_CASE("url_host keeps the host only, never credentials") {
 TEST_CASE("throw_if_unauthorized lists the schemes the server offers") {
     Response ok;
     ok.status = 500;
-    CHECK_NOTHROW(throw_if_unauthorized(ok, "https://h/"));
+    CHECK_NOTHROW(throw_if_unauthorized(ok, soap_request("https://h/")));
 
     Response denied;
     denied.status = 401;
     denied.headers = {{"WWW-Authenticate", "Negotiate"},
                       {"www-authenticate", "NTLM"},
                       {"WWW-Authenticate", "Basic realm=\"ca\", charset=\"UTF-8\""}};
-    const Error error = expect_error([&] { throw_if_unauthorized(denied, "https://ca.test/x"); });
+    const Error error =
+        expect_error([&] { throw_if_unauthorized(denied, soap_request("https://ca.test/x")); });
     CHECK(error.kind() == ErrorKind::Auth);
     CHECK(contains(error.message(), "ca.test"));
     CHECK(contains(error.message(), "server asks for Negotiate, NTLM, Basic)"));
@@ -87,9 +97,39 @@ TEST_CASE("throw_if_unauthorized lists the schemes the server offers") {
 
     Response bare;
     bare.status = 401;
-    const Error bare_error = expect_error([&] { throw_if_unauthorized(bare, "https://ca.test/"); });
+    const Error bare_error =
+        expect_error([&] { throw_if_unauthorized(bare, soap_request("https://ca.test/")); });
     CHECK(bare_error.kind() == ErrorKind::Auth);
     CHECK(contains(bare_error.hint(), "--auth"));
+}
+
+TEST_CASE("throw_if_unauthorized explains a 401 in terms of the credential sent") {
+    Response negotiate_only;
+    negotiate_only.status = 401;
+    negotiate_only.headers = {{"WWW-Authenticate", "Negotiate"}};
+    const Error kerberos_only = expect_error([&] {
+        throw_if_unauthorized(negotiate_only, carrying(Credential::UsernameToken, "alice"));
+    });
+    CHECK(kerberos_only.kind() == ErrorKind::Auth);
+    CHECK(contains(kerberos_only.message(), "ca.test is Kerberos-only"));
+    CHECK(contains(kerberos_only.hint(), "--auth kerberos"));
+
+    Response rejected;
+    rejected.status = 401;
+    const Error password = expect_error(
+        [&] { throw_if_unauthorized(rejected, carrying(Credential::UsernameToken, "alice")); });
+    CHECK(contains(password.message(), "rejected the username/password of alice"));
+    CHECK(contains(password.hint(), "--password-file"));
+
+    const Error ticket = expect_error([&] {
+        throw_if_unauthorized(negotiate_only, carrying(Credential::Negotiate, "HTTP@ca.test"));
+    });
+    CHECK(contains(ticket.message(), "rejected the Kerberos ticket for HTTP@ca.test"));
+    CHECK(contains(ticket.hint(), "setspn -Q HTTP@ca.test"));
+
+    const Error certificate = expect_error(
+        [&] { throw_if_unauthorized(rejected, carrying(Credential::ClientCertificate, "")); });
+    CHECK(contains(certificate.message(), "did not accept the TLS client certificate"));
 }
 
 TEST_CASE("MemoryTransport records requests and applies the 401 rule") {

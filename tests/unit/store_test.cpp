@@ -79,8 +79,11 @@ TEST_CASE("pending and managed records round-trip through the state directory") 
     pending.name = "web1";
     pending.request_id = "42";
     pending.template_name = "WebServer";
-    pending.endpoint = {"https://cep/CEP", "https://ces/CES", "password",
-                        "alice",           "Issuing-CA",      ""};
+    pending.endpoint.cep_url = "https://cep/CEP";
+    pending.endpoint.ces_url = "https://ces/CES";
+    pending.endpoint.auth = "password";
+    pending.endpoint.username = "alice";
+    pending.endpoint.ca_name = "Issuing-CA";
     pending.key_reference = (dir.path / "key.pem").string();
     pending.key_backend = "software";
     pending.outputs.key = dir.path / "key.pem";

@@ -643,3 +643,22 @@ TEST_CASE("fetch_policy rejects a reply with another action") {
         CHECK(e.message().find("SomethingElse") != std::string::npos);
     }
 }
+
+TEST_CASE("auth_mode_from_url reads the mode from Windows Server's standard endpoint paths") {
+    using xcep::auth_mode_from_url;
+    using xcep::AuthMode;
+    CHECK(auth_mode_from_url(
+              "https://cep.example.com/ADPolicyProvider_CEP_Kerberos/service.svc/CEP") ==
+          AuthMode::Kerberos);
+    CHECK(auth_mode_from_url("https://h/adpolicyprovider_cep_usernamepassword/service.svc/cep") ==
+          AuthMode::UsernamePassword);
+    CHECK(auth_mode_from_url("https://h:8443/Issuing-CA_CES_Certificate/service.svc/CES") ==
+          AuthMode::Certificate);
+    CHECK(auth_mode_from_url("https://h/Issuing-CA_CES_KeyBasedRenewal/service.svc/CES") ==
+          AuthMode::Anonymous);
+    CHECK_FALSE(auth_mode_from_url("https://h/enroll/service.svc/CES").has_value());
+    CHECK_FALSE(auth_mode_from_url("https://h/Issuing-CA_CES_Basic/service.svc/CES").has_value());
+    CHECK_FALSE(auth_mode_from_url("https://h").has_value());
+    CHECK(xcep::auth_mode_from_name("kerberos") == AuthMode::Kerberos);
+    CHECK_FALSE(xcep::auth_mode_from_name("ntlm").has_value());
+}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import hmac
 import os
 import secrets
+import urllib.parse
 from dataclasses import dataclass
 
 from . import ca as ca_mod
@@ -13,8 +16,10 @@ from . import config as config_mod
 from . import soap
 from .faults import FaultQueue
 from .issuer import Issuer
+from .kdc import Kdc
 from .state import Database, RequestLog
 
+PROXIED_PREFIX = "/proxied/"
 CLOCK_SKEW = datetime.timedelta(minutes=5)  # WCF's default MaxClockSkew
 
 
@@ -23,7 +28,7 @@ class Route:
     """What a URL path is: CEP or CES, which authentication, which CA."""
 
     endpoint: str  # "CEP" | "CES"
-    auth: str  # "password" | "certificate" | "keybasedrenewal"
+    auth: str  # "password" | "certificate" | "keybasedrenewal" | "kerberos"
     ca: str | None = None
 
 
@@ -32,7 +37,7 @@ class AuthError(Exception):
 
 
 class Sandbox:
-    def __init__(self, state_dir: str, config_path: str | None = None):
+    def __init__(self, state_dir: str, config_path: str | None = None, kerberos: bool = False):
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.config = config_mod.load(config_path)
@@ -53,6 +58,11 @@ class Sandbox:
                                      "client_cert": crt, "client_key": key}
         self.server_cert, self.server_key = self.pki.ensure_server_cert()
         self.client_trust = self.pki.trust_pem_path()
+        # The realm is made and the KDC started by kdc.start() (sandbox run), before serving.
+        self.kdc = Kdc(self.state_dir, self.passwords) if kerberos else None
+        self.cep_auths = ["password", "certificate"] + (["kerberos"] if kerberos else [])
+        self.ces_auths = ["password", "certificate", "keybasedrenewal"] + (
+            ["kerberos"] if kerberos else [])
         self.routes = self._routes()
         self.base_url = ""
 
@@ -70,28 +80,43 @@ class Sandbox:
     @staticmethod
     def cep_path(auth: str) -> str:
         return {"password": "/ADPolicyProvider_CEP_UsernamePassword/service.svc/CEP",
-                "certificate": "/ADPolicyProvider_CEP_Certificate/service.svc/CEP"}[auth]
+                "certificate": "/ADPolicyProvider_CEP_Certificate/service.svc/CEP",
+                "kerberos": "/ADPolicyProvider_CEP_Kerberos/service.svc/CEP"}[auth]
 
     @staticmethod
     def ces_path(ca_name: str, auth: str) -> str:
         suffix = {"password": "UsernamePassword", "certificate": "Certificate",
-                  "keybasedrenewal": "KeyBasedRenewal"}[auth]
+                  "keybasedrenewal": "KeyBasedRenewal", "kerberos": "Kerberos"}[auth]
         return f"/{ca_name}_CES_{suffix}/service.svc/CES"
 
     def _routes(self) -> dict[str, Route]:
-        routes = {self.cep_path(a).lower(): Route("CEP", a) for a in ("password", "certificate")}
+        routes = {self.cep_path(a).lower(): Route("CEP", a) for a in self.cep_auths}
         for ca_name in self.config.cas:
-            for auth in ("password", "certificate", "keybasedrenewal"):
+            for auth in self.ces_auths:
                 routes[self.ces_path(ca_name, auth).lower()] = Route("CES", auth, ca_name)
         return routes
 
     def route(self, path: str) -> Route | None:
         # IIS matches paths case-insensitively (the spec's example uses lower case).
-        return self.routes.get(path.split("?", 1)[0].lower())
+        path = path.split("?", 1)[0].lower()
+        # The same endpoints as published behind a reverse proxy under names that do not reveal
+        # the authentication mode: /proxied/ADPolicyProvider_CEP_Kerberos/... and so on.
+        if path.startswith(PROXIED_PREFIX):
+            path = path[len(PROXIED_PREFIX) - 1:]
+        return self.routes.get(path)
+
+    def base(self, auth: str) -> str:
+        """The URL prefix for an endpoint: Kerberos clients must name the server "localhost",
+        the host of the SPN HTTP/localhost (the HTTPS certificate has SAN localhost too)."""
+        if auth != "kerberos":
+            return self.base_url
+        return f"https://localhost:{urllib.parse.urlsplit(self.base_url).port}"
+
+    def cep_urls(self) -> dict[str, str]:
+        return {a: self.base(a) + self.cep_path(a) for a in self.cep_auths}
 
     def ces_urls(self, ca_name: str) -> dict[str, str]:
-        return {a: self.base_url + self.ces_path(ca_name, a)
-                for a in ("password", "certificate", "keybasedrenewal")}
+        return {a: self.base(a) + self.ces_path(ca_name, a) for a in self.ces_auths}
 
     def ca_certs_der(self) -> dict[str, bytes]:
         return {name: authority.der for name, authority in self.pki.issuing.items()}
@@ -99,11 +124,12 @@ class Sandbox:
     def info(self, pid: int, port: int) -> dict:
         return {"pid": pid, "port": port, "base_url": self.base_url, "state_dir": self.state_dir,
                 "ca_bundle": os.path.join(self.state_dir, "ca-bundle.pem"),
-                "cep": {a: self.base_url + self.cep_path(a) for a in ("password", "certificate")},
+                "cep": self.cep_urls(),
                 "ces": {name: self.ces_urls(name) for name in self.config.cas},
                 "users": self.user_files, "admin_url": self.base_url + "/admin",
                 "log": self.log.path, "server_log": os.path.join(self.state_dir, "server.log"),
-                "config": self.config.path, "policy_id": self.db.policy_id}
+                "config": self.config.path, "policy_id": self.db.policy_id,
+                "kerberos": self.kdc.info() if self.kdc else None}
 
     # Authentication.
     def normalize_user(self, name: str) -> str:
@@ -144,3 +170,31 @@ class Sandbox:
         if identity is None or self.normalize_user(identity) not in self.passwords:
             raise AuthError(f"The client certificate identity '{identity}' is not a sandbox user.")
         return self.normalize_user(identity)
+
+    def check_negotiate(self, authorization: str | None) -> tuple[str, bytes | None, bool]:
+        """HTTP Negotiate (RFC 4559) with the KDC's HTTP/localhost key.
+        Returns (identity, mutual-authentication token or None, credentials were delegated)."""
+        import gssapi  # python3-gssapi: only needed when Kerberos is on
+
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "negotiate" or not token.strip():
+            raise AuthError("The request has no Authorization: Negotiate header.")
+        try:
+            data = base64.b64decode(token.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise AuthError("The Negotiate token is not base64.")
+        try:
+            ctx = gssapi.SecurityContext(usage="accept", creds=gssapi.Credentials(usage="accept"))
+            out = ctx.step(data)
+            # python-gssapi keeps a failed step's error for the next attribute access.
+            complete = ctx.complete
+            principal = str(ctx.initiator_name) if complete else ""
+            delegated = complete and ctx.delegated_creds is not None
+        except gssapi.exceptions.GSSError as e:
+            raise AuthError(f"GSS-API: {e}")
+        if not complete:  # Kerberos finishes in one leg; anything else is not supported
+            raise AuthError("The Negotiate exchange needs more than one leg (not Kerberos?).")
+        user = principal.split("@", 1)[0].split("/", 1)[0].lower()
+        if user not in self.passwords:
+            raise AuthError(f"The Kerberos principal '{principal}' is not a sandbox user.")
+        return user, out, delegated

@@ -145,6 +145,8 @@ def _ca_xml(name: str, ref: int, cert_der: bytes, urls: dict[str, str], entry, e
     uris = [(4, urls["password"], entry.password_priority, False),
             (8, urls["certificate"], entry.certificate_priority, False),
             (1, urls["keybasedrenewal"], entry.keybasedrenewal_priority, True)]
+    if "kerberos" in urls:  # only when the sandbox runs its KDC
+        uris.insert(0, (2, urls["kerberos"], entry.kerberos_priority, False))
     uris += [(u["auth"], u["uri"], u["priority"], u.get("renewal_only", False))
              for u in entry.extra_uris]
     uri_xml = "".join(f"<cAURI><clientAuthentication>{auth}</clientAuthentication><uri>"

@@ -96,6 +96,7 @@ class CaEntry:
     password_priority: int = 1
     certificate_priority: int = 2
     keybasedrenewal_priority: int = 1
+    kerberos_priority: int = 1
     # More CES URIs to advertise, e.g. a dead one for failover tests:
     # [{"auth": 4, "uri": "https://127.0.0.1:1/x/CES", "priority": 0, "renewal_only": false}]
     extra_uris: list = field(default_factory=list)

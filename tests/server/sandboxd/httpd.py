@@ -17,6 +17,8 @@ from .errors import CaError
 
 SOAP_CT = "application/soap+xml; charset=utf-8"
 HANG_LIMIT = 600.0
+UNAUTHORIZED_PAGE = (b"<html><body>401 - Unauthorized: Access is denied due to invalid "
+                     b"credentials.</body></html>")
 
 
 class Server(ThreadingHTTPServer):
@@ -140,8 +142,7 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "http401":
             entry.update(outcome="unauthorized", http_status=401)
             self.sandbox.log.write(**entry)
-            self._send(401, b"<html><body>401 - Unauthorized: Access is denied due to invalid "
-                            b"credentials.</body></html>", "text/html")
+            self._send(401, UNAUTHORIZED_PAGE, "text/html")
             return True
         if mode == "hang":
             entry.update(outcome="fault", http_status=None)
@@ -192,24 +193,35 @@ class Handler(BaseHTTPRequestHandler):
     def _process(self, route: Route, body: bytes, entry: dict, injection):
         """Returns (status, payload, content type, extra headers) and fills the log entry."""
         relates = None
+        extra = {}
         try:
+            negotiated = None
+            if route.auth == "kerberos":
+                # IIS Windows authentication: HTTP-level, before any SOAP processing.
+                negotiated, out_token, delegated = self.sandbox.check_negotiate(
+                    self.headers.get("Authorization"))
+                entry["delegated"] = delegated
+                if out_token:  # mutual authentication: the AP-REP goes back with the answer
+                    extra["WWW-Authenticate"] = "Negotiate " + soap.b64(out_token)
             env = soap.parse_request(body, self.headers.get("Content-Type"))
             relates = env.message_id
             entry["action"] = env.action
             _check_to(env.to, self.path)
-            identity = self._authenticate(route, env)
+            identity = negotiated if route.auth == "kerberos" else self._authenticate(route, env)
             entry["identity"] = identity
             if route.endpoint == "CEP":
                 payload = self._cep(env, identity, entry)
             else:
                 payload = self._ces(route, env, identity, entry)
             entry["http_status"] = 200
-            return 200, payload, SOAP_CT, {}
+            return 200, payload, SOAP_CT, extra
         except soap.PlainHttpError as e:
             entry.update(outcome="fault", http_status=e.status, error=e.text)
-            return e.status, e.text.encode(), "text/plain; charset=utf-8", {}
+            return e.status, e.text.encode(), "text/plain; charset=utf-8", extra
         except AuthError as e:
             entry.update(outcome="unauthorized", http_status=401, error=str(e))
+            if route.auth == "kerberos":
+                return 401, UNAUTHORIZED_PAGE, "text/html", {"WWW-Authenticate": "Negotiate"}
             if route.auth == "certificate":
                 return 401, (b"<html><body>401 - Unauthorized: a client certificate is "
                              b"required.</body></html>"), "text/html", {}
@@ -222,7 +234,7 @@ class Handler(BaseHTTPRequestHandler):
                 entry["hresult"] = f"0x{fault.hresult:08x}"
             if getattr(fault, "request_id", None) is not None:
                 entry["request_id"] = str(fault.request_id)
-            return fault.status, soap.fault_envelope(fault, relates), SOAP_CT, {}
+            return fault.status, soap.fault_envelope(fault, relates), SOAP_CT, extra
 
     def _authenticate(self, route: Route, env: soap.Envelope) -> str | None:
         if route.auth == "password":
@@ -243,7 +255,7 @@ class Handler(BaseHTTPRequestHandler):
         return soap.envelope(cep.GET_POLICIES_RESPONSE, env.message_id, result.body)
 
     def _ces(self, route: Route, env: soap.Envelope, identity, entry: dict) -> bytes:
-        url = self.sandbox.base_url + self.sandbox.ces_path(route.ca, route.auth)
+        url = self.sandbox.ces_urls(route.ca)[route.auth]
         try:
             result = ces.handle(env, identity, route.auth, route.ca, url, self.sandbox.issuer)
         except soap.SoapFault:

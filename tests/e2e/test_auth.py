@@ -1,0 +1,234 @@
+"""Authentication through the real binary: Kerberos against the sandbox's real MIT KDC,
+username/password, TLS client certificates, the mode taken from the URL, and every failure that
+can be produced on loopback, each with the auth exit code and a message naming the cause."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import cli
+
+AUTH = 5
+USAGE = 2
+
+
+def openssl(*args):
+    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=True).stdout
+
+
+class KerberosTest(cli.SandboxTest):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not cls.info.get("kerberos"):
+            raise unittest.SkipTest("the sandbox runs without Kerberos (krb5-kdc not installed)")
+        cls.krb = cls.info["kerberos"]
+
+    def setUp(self):
+        super().setUp()
+        self.ccache = os.path.join(self.tmp, "cc")
+        self.env = {"KRB5_CONFIG": self.krb["krb5_conf"], "KRB5CCNAME": "FILE:" + self.ccache}
+
+    def kinit(self, user="alice", *flags):
+        subprocess.run(["kinit", *flags, "-k", "-t", self.krb["users"][user]["keytab"],
+                        self.krb["users"][user]["principal"]], env=dict(os.environ, **self.env),
+                       check=True, capture_output=True)
+
+    def keytab(self, user="alice"):
+        return ["--keytab", self.krb["users"][user]["keytab"],
+                "--principal", self.krb["users"][user]["principal"]]
+
+    def kcep(self):
+        return ["--url", self.info["cep"]["kerberos"], "--ca-bundle", self.info["ca_bundle"]]
+
+    def run_k(self, *args, env=None):
+        return self.cli(*args, env=dict(self.env, **(env or {})))
+
+    def new_requests(self, before):
+        return self.sandbox.requests()[before:]
+
+    def test_policy_and_enroll_with_the_users_ticket_and_the_mode_from_the_url(self):
+        self.kinit()
+        policy = self.run_k("policy", *self.kcep())  # no --auth: _CEP_Kerberos says it
+        self.assertExit(policy, 0)
+        web = next(t for t in policy.json["templates"] if t["name"] == "WebServer")
+        self.assertTrue(web["usable"], web)
+        result = self.run_k("enroll", *self.kcep(), "--template", "WebServer", "--cn",
+                            "krb.example.test")
+        self.assertExit(result, 0)
+        self.assertIn("_CES_Kerberos", result.json["ces_url"])
+        ces = [r for r in self.sandbox.requests() if r.get("endpoint") == "CES"][-1]
+        self.assertEqual((ces["auth"], ces["identity"], ces["outcome"]),
+                         ("kerberos", "alice", "issued"))
+
+    def test_keytab_uses_a_private_cache_and_renew_needs_no_flags(self):
+        result = self.run_k("enroll", *self.kcep(), *self.keytab(), "--template", "WebServer",
+                            "--cn", "keytab.example.test", "--name", "kt")
+        self.assertExit(result, 0)
+        self.assertFalse(os.path.exists(self.ccache), "the user's credential cache was written")
+        # cron: the record remembers the keytab and principal.
+        renewed = self.run_k("renew", "kt", "--force", "--ca-bundle", self.info["ca_bundle"])
+        self.assertExit(renewed, 0)
+        self.assertEqual(renewed.json["certificates"][0]["status"], "renewed")
+        self.assertFalse(os.path.exists(self.ccache))
+        last = self.sandbox.requests()[-1]
+        self.assertEqual((last["auth"], last["identity"]), ("kerberos", "alice"))
+
+    def test_pending_request_is_retrieved_with_kerberos_from_the_record(self):
+        self.kinit()
+        result = self.run_k("enroll", *self.kcep(), "--template", "ApprovalRequired", "--cn",
+                            "pk.example.test")
+        self.assertExit(result, 3)
+        self.sandbox.approve(result.json["ca"], result.json["request_id"])
+        done = self.run_k("retrieve-pending", result.json["request_id"], "--ca-bundle",
+                          self.info["ca_bundle"])
+        self.assertExit(done, 0)
+        self.assertEqual(self.sandbox.requests()[-1]["auth"], "kerberos")
+
+    def test_delegation_only_when_asked(self):
+        self.kinit("alice", "-f")  # a forwardable ticket
+        self.assertExit(self.run_k("policy", *self.kcep(), "--refresh"), 0)
+        self.assertFalse(self.sandbox.requests()[-1]["delegated"])
+        self.assertExit(self.run_k("policy", *self.kcep(), "--delegate", "--refresh"), 0)
+        self.assertTrue(self.sandbox.requests()[-1]["delegated"])
+
+    def test_no_ticket(self):
+        before = len(self.sandbox.requests())
+        result = self.run_k("policy", *self.kcep())
+        self.assertExit(result, AUTH)
+        self.assertEqual(result.json["error"]["category"], "auth")
+        self.assertIn("no Kerberos ticket", result.json["error"]["message"])
+        self.assertIn("kinit", result.json["error"]["hint"])
+        self.assertEqual(self.new_requests(before), [])  # nothing was sent without a token
+
+    def test_unreadable_keytab(self):
+        result = self.run_k("policy", *self.kcep(), "--keytab", os.path.join(self.tmp, "none"),
+                            "--principal", "alice@CERTENROLL.TEST")
+        self.assertExit(result, AUTH)
+        self.assertIn("cannot read the keytab", result.json["error"]["message"])
+
+    def test_kdc_unreachable(self):
+        dead = os.path.join(self.tmp, "krb5.conf")
+        with open(self.krb["krb5_conf"]) as f:
+            text = f.read()
+        with open(dead, "w") as f:
+            f.write(text.replace(f"127.0.0.1:{self.krb['kdc_port']}", "127.0.0.1:9"))
+        result = self.run_k("policy", *self.kcep(), *self.keytab(), env={"KRB5_CONFIG": dead})
+        self.assertExit(result, AUTH)
+        self.assertIn("cannot reach a Kerberos KDC", result.json["error"]["message"])
+        self.assertIn("krb5.conf", result.json["error"]["hint"])
+
+    @unittest.skipUnless(shutil.which("faketime"), "faketime is not installed")
+    def test_clock_skew(self):
+        # MIT corrects for skew by default (kdc_timesync); a client without it meets the KDC's
+        # "clock skew too great".
+        conf = os.path.join(self.tmp, "krb5.conf")
+        with open(self.krb["krb5_conf"]) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("[libdefaults]", "[libdefaults]\n kdc_timesync = 0", 1))
+        argv = ["faketime", "-f", "+2h", cli.CLI, "--json", "--state-dir", self.state, "policy",
+                *self.kcep(), *self.keytab()]
+        env = dict(os.environ, **dict(self.env, KRB5_CONFIG=conf))
+        # faketime is preloaded before a sanitizer runtime: let ASan accept that.
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(done.returncode, AUTH, done.stdout + done.stderr)
+        self.assertIn("clock", done.stdout)
+        self.assertIn("NTP", done.stdout)
+
+    def test_server_principal_unknown_and_spn_override(self):
+        self.kinit()
+        by_ip = self.info["cep"]["kerberos"].replace("localhost", "127.0.0.1")
+        result = self.run_k("policy", "--url", by_ip, "--ca-bundle", self.info["ca_bundle"])
+        self.assertExit(result, AUTH)
+        self.assertIn("does not know the service principal HTTP@127.0.0.1",
+                      result.json["error"]["message"])
+        self.assertIn("setspn", result.json["error"]["hint"])
+        fixed = self.run_k("policy", "--url", by_ip, "--ca-bundle", self.info["ca_bundle"],
+                           "--spn", self.krb["service_principal"])
+        self.assertExit(fixed, 0)
+
+    def test_password_sent_to_a_kerberos_only_endpoint(self):
+        # Behind a proxy path the URL does not say Kerberos; the server's 401 does.
+        proxied = self.info["cep"]["kerberos"].replace("/ADPolicyProvider", "/proxied/ADPolicyProvider")
+        result = self.run_k("policy", "--url", proxied, "--ca-bundle", self.info["ca_bundle"],
+                            *self.user())
+        self.assertExit(result, AUTH)
+        self.assertIn("is Kerberos-only", result.json["error"]["message"])
+        self.assertIn("--auth kerberos", result.json["error"]["hint"])
+        self.assertNotIn(self.sandbox.password(), result.stdout + result.stderr)
+
+    def test_asking_for_a_mode_the_url_does_not_offer_is_a_usage_error(self):
+        result = self.run_k("policy", *self.kcep(), "--auth", "password", *self.user())
+        self.assertExit(result, USAGE)
+        self.assertIn("accepts kerberos only", result.json["error"]["message"])
+
+
+class PasswordAndCertificateTest(cli.SandboxTest):
+    def test_wrong_password(self):
+        bad = os.path.join(self.tmp, "bad.password")
+        with open(bad, "w") as f:
+            f.write("not-the-password\n")
+        result = self.cli("policy", *self.cep(), "--username", "alice", "--password-file", bad)
+        self.assertExit(result, AUTH)
+        self.assertIn("rejected the username/password of alice", result.json["error"]["message"])
+        self.assertNotIn("not-the-password", result.stdout + result.stderr)
+
+    def certificate_flags(self, user="alice"):
+        u = self.info["users"][user]
+        return ["--client-cert", u["client_cert"], "--client-key", u["client_key"]]
+
+    def test_policy_and_enroll_with_a_client_certificate(self):
+        policy = self.cli("policy", *self.cep("certificate"), *self.certificate_flags())
+        self.assertExit(policy, 0)
+        result = self.cli("enroll", *self.cep("certificate"), *self.certificate_flags(),
+                          "--template", "WebServer", "--cn", "tlsauth.example.test")
+        self.assertExit(result, 0)
+        self.assertIn("_CES_Certificate", result.json["ces_url"])
+        last = self.sandbox.requests()[-1]
+        self.assertEqual((last["auth"], last["identity"]), ("certificate", "alice"))
+
+    def test_client_certificate_from_a_pfx(self):
+        u = self.info["users"]["alice"]
+        pfx = os.path.join(self.tmp, "alice.pfx")
+        password = os.path.join(self.tmp, "pfx.password")
+        with open(password, "w") as f:
+            f.write("pfx-secret-7\n")
+        openssl("pkcs12", "-export", "-in", u["client_cert"], "-inkey", u["client_key"],
+                "-out", pfx, "-passout", "file:" + password)
+        result = self.cli("enroll", *self.cep("certificate"), "--client-cert", pfx,
+                          "--client-key-passphrase-file", password, "--template", "WebServer",
+                          "--cn", "pfxauth.example.test")
+        self.assertExit(result, 0)
+        self.assertEqual(self.sandbox.requests()[-1]["identity"], "alice")
+        wrong = os.path.join(self.tmp, "wrong.password")
+        with open(wrong, "w") as f:
+            f.write("nope\n")
+        refused = self.cli("policy", *self.cep("certificate"), "--client-cert", pfx,
+                           "--client-key-passphrase-file", wrong, "--refresh")
+        self.assertExit(refused, USAGE)
+        self.assertNotIn("pfx-secret-7", refused.stdout + refused.stderr)
+
+    def test_client_certificate_from_an_untrusted_issuer_is_refused(self):
+        key = os.path.join(self.tmp, "rogue.key")
+        cert = os.path.join(self.tmp, "rogue.crt")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", key, "-out", cert, "-subj", "/CN=alice", "-days", "1",
+                "-addext", "extendedKeyUsage=clientAuth")
+        result = self.cli("policy", *self.cep("certificate"), "--client-cert", cert,
+                          "--client-key", key)
+        self.assertExit(result, AUTH)
+        self.assertEqual(result.json["error"]["category"], "auth")
+        self.assertIn("client certificate", result.json["error"]["message"])
+
+    def test_certificate_endpoint_without_a_client_certificate(self):
+        result = self.cli("policy", *self.cep("certificate"), "--auth", "certificate")
+        self.assertExit(result, USAGE)
+        self.assertIn("--client-cert", result.json["error"]["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
