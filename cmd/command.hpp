@@ -37,6 +37,7 @@ Command add_policy(CLI::App& app, const GlobalOptions& global);
 Command add_enroll(CLI::App& app, const GlobalOptions& global);
 Command add_renew(CLI::App& app, const GlobalOptions& global);
 Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global);
+Command add_diagnose(CLI::App& app, const GlobalOptions& global);
 Command add_completion(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace certenroll::cli

@@ -97,6 +97,19 @@ void add_connection_options(CLI::App& app, ConnectionOptions& o, bool with_cep) 
                    "URL's host)")
         ->group(group);
     app.add_flag("--delegate", o.delegate, "Allow Kerberos credential delegation")->group(group);
+    const std::string devices = "Key devices";
+    app.add_option("--pkcs11-module", o.pkcs11_module,
+                   "PKCS#11 module of the token (default: p11-kit's proxy)")
+        ->group(devices);
+    app.add_option("--pkcs11-token", o.pkcs11_token,
+                   "Token for new keys, as a URI: pkcs11:token=LABEL")
+        ->group(devices);
+    app.add_option("--pin-file", o.pin_file,
+                   "File holding the token's user PIN (else $CERTENROLL_PKCS11_PIN, else a prompt)")
+        ->group(devices);
+    app.add_option("--tpm-tcti", o.tpm_tcti,
+                   "TPM interface, e.g. device:/dev/tpmrm0 (default: $TPM2OPENSSL_TCTI)")
+        ->group(devices);
     const std::string tls = "TLS and network";
     app.add_option("--ca-bundle", o.ca_bundle,
                    "PEM file of CA certificates to trust for the servers (default: system store)")
@@ -185,6 +198,20 @@ std::function<std::string(const std::string&)> password_source(const ConnectionO
         return read_secret(file, "CERTENROLL_PASSWORD", "Password for " + username + ": ",
                            "--password-file");
     };
+}
+
+flows::Context make_context(const GlobalOptions& global, const ConnectionOptions& options) {
+    flows::Context context = make_context(global);
+    keys::DeviceSettings devices;
+    devices.pkcs11.module = options.pkcs11_module;
+    devices.pkcs11.token_uri = options.pkcs11_token;
+    devices.pkcs11.pin = [file = options.pin_file](const std::string& token) {
+        return read_secret(file, "CERTENROLL_PKCS11_PIN", "PIN for token " + token + ": ",
+                           "--pin-file");
+    };
+    devices.tpm.tcti = options.tpm_tcti;
+    context.keys = std::make_shared<keys::KeyBackends>(std::move(devices));
+    return context;
 }
 
 flows::Context make_context(const GlobalOptions& global) {

@@ -31,6 +31,12 @@ struct ConnectionOptions {
     std::string proxy;
     double timeout_seconds = 120;
     double connect_timeout_seconds = 15;
+    // Key devices: how PKCS#11 tokens and the TPM are reached (for new keys, key references
+    // and client certificates alike).
+    std::string pkcs11_module;
+    std::string pkcs11_token;
+    std::string pin_file;
+    std::string tpm_tcti;
 };
 
 /// Adds --url/--ces-url/--ca/--auth/--username/--password-file/--client-cert/--keytab/... to
@@ -50,6 +56,8 @@ std::function<std::string(const std::string& username)> password_source(
 
 /// The library context for this run: state directory, curl transport, clock, stderr diagnostics.
 flows::Context make_context(const GlobalOptions& global);
+/// The same, with the key devices (PKCS#11 module and PIN, TPM) the options name.
+flows::Context make_context(const GlobalOptions& global, const ConnectionOptions& options);
 
 /// A secret from a file (first line), else from the environment variable, else a no-echo prompt
 /// on the terminal; without a terminal a usage error names the flag and the variable to use.

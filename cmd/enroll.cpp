@@ -14,6 +14,8 @@ struct EnrollOptions {
     std::string name;
     std::string key_type;
     std::string existing_key;
+    std::string key_backend = "software";
+    bool store_on_token = false;
     std::string key_passphrase_file;
     std::string subject;
     std::string common_name;
@@ -55,6 +57,8 @@ flows::EnrollRequest make_request(const EnrollOptions& o) {
         request.key_spec = keys::parse_key_type(o.key_type);
     }
     request.existing_key = o.existing_key;
+    request.key_backend = std::string(keys::checked_backend_name(o.key_backend));
+    request.store_on_token = o.store_on_token;
     if (!o.key_passphrase_file.empty()) {
         request.key_passphrase =
             read_secret(o.key_passphrase_file, nullptr, "", "--key-passphrase-file");
@@ -68,7 +72,8 @@ flows::EnrollRequest make_request(const EnrollOptions& o) {
     request.out_dir = o.out_dir;
     request.formats = parse_formats(o.formats, !o.pfx_out.empty());
     request.dry_run = o.dry_run;
-    if (request.formats.pfx && !o.dry_run) {
+    // A device key cannot go into a PFX: the flow says so, without asking for a password first.
+    if (request.formats.pfx && !o.dry_run && !keys::is_hardware_backend(request.key_backend)) {
         request.pfx_password = read_secret(o.pfx_password_file, "CERTENROLL_PFX_PASSWORD",
                                            "PFX password: ", "--pfx-password-file");
     }
@@ -112,8 +117,17 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global) {
     sub->add_option("--key-type", o->key_type,
                     "rsa[:BITS] or ec[:P-256|P-384|P-521] (default: what the template asks for)")
         ->group(key);
+    sub->add_option("--key-backend", o->key_backend,
+                    "Where the new key is generated: software (a PEM file), pkcs11 (on the "
+                    "token; see --pkcs11-token) or tpm (a TPM-wrapped key file)")
+        ->group(key)
+        ->capture_default_str();
     sub->add_option("--key", o->existing_key,
-                    "Use this existing key file instead of generating one (e.g. to retry)")
+                    "Use this existing key (file, TPM key file or pkcs11: URI) instead of "
+                    "generating one (e.g. to retry)")
+        ->group(key);
+    sub->add_flag("--store-on-token", o->store_on_token,
+                  "Also store the issued certificate on the token beside its key")
         ->group(key);
     sub->add_option("--key-passphrase-file", o->key_passphrase_file,
                     "Encrypt the key file with the passphrase in this file")
@@ -138,7 +152,7 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global) {
         ->group(out);
 
     return {sub, [o, &global]() {
-                const auto context = make_context(global);
+                const auto context = make_context(global, o->connection);
                 return render_enroll_outcome(flows::enroll(context, make_request(*o)));
             }};
 }

@@ -35,9 +35,9 @@ int main(int argc, char** argv) {
     app.add_flag("-q,--quiet", global.quiet, "Print nothing on success");
 
     const std::vector<cli::Command> commands = {
-        cli::add_policy(app, global),     cli::add_enroll(app, global),
-        cli::add_renew(app, global),      cli::add_retrieve_pending(app, global),
-        cli::add_completion(app, global),
+        cli::add_policy(app, global),   cli::add_enroll(app, global),
+        cli::add_renew(app, global),    cli::add_retrieve_pending(app, global),
+        cli::add_diagnose(app, global), cli::add_completion(app, global),
     };
 
     // Parse first, in its own try: help and version exit 0, every other parse error is a usage

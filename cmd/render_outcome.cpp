@@ -36,6 +36,7 @@ nlohmann::json outcome_json(const flows::EnrollOutcome& o) {
                         {"ces_url", o.ces_url},
                         {"ca", o.ca_name},
                         {"key", o.key_description},
+                        {"key_reference", o.key_reference},
                         {"files", files_json(o.files)},
                         {"warnings", o.warnings}};
     if (o.certificate) {
@@ -77,7 +78,7 @@ Output render_enroll_outcome(const flows::EnrollOutcome& o) {
         output.json["exit_code"] = output.exit_code;
         text += "Request " + o.request_id + " for template " + o.template_name +
                 " is pending CA manager approval (CA " + o.ca_name + ").\n";
-        text += "The key is saved in " + o.files.key.string() + ".\n";
+        text += "The key is saved in " + o.key_reference + ".\n";
         text += "Retrieve the certificate once approved: certenroll-cli retrieve-pending " +
                 o.request_id + "\n";
         output.text = text;
@@ -86,7 +87,7 @@ Output render_enroll_outcome(const flows::EnrollOutcome& o) {
     text += "Issued certificate for " + o.certificate->subject + " (serial " +
             o.certificate->serial + "), valid until " + format_time(o.certificate->not_after) +
             "\n";
-    text += "  key:         " + o.files.key.string() + " (" + o.key_description + ")\n";
+    text += "  key:         " + o.key_reference + " (" + o.key_description + ")\n";
     if (!o.files.certificate.empty()) {
         text += "  certificate: " + o.files.certificate.string() + "\n";
     }

@@ -3,6 +3,7 @@
 #include "flows/renew.hpp"
 #include "common_options.hpp"
 #include "encoding/time_text.hpp"
+#include "keys/backends.hpp"
 #include "keys/key_backend.hpp"
 #include "render.hpp"
 
@@ -12,6 +13,8 @@ namespace {
 
 struct RenewCliOptions {
     ConnectionOptions connection;
+    std::string key_backend;
+    bool store_on_token = false;
     std::string name;
     bool all = false;
     std::string cert_file;
@@ -142,7 +145,7 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
     sub->add_flag("--all", o->all, "Renew every managed certificate that is due");
     sub->add_option("--cert", o->cert_file,
                     "Renew this certificate file (not yet managed) in place; needs --key");
-    sub->add_option("--key", o->key_file, "Key file of --cert");
+    sub->add_option("--key", o->key_file, "Key of --cert: file, TPM key file or pkcs11: URI");
     sub->add_option("--template", o->template_name,
                     "Template of --cert, when the certificate does not name it");
     sub->add_option("--name", o->record_name,
@@ -161,6 +164,11 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
         "Algorithm of the new key (default: like the current key): rsa:3072, ec:P-256, ...");
     sub->add_option("--key-passphrase-file", o->key_passphrase_file,
                     "Passphrase of the key files (current and new)");
+    sub->add_option("--key-backend", o->key_backend,
+                    "Where the new key is generated (default: where the current key is): "
+                    "software, pkcs11 or tpm");
+    sub->add_flag("--store-on-token", o->store_on_token,
+                  "Also store the renewed certificate on the token beside its key");
     sub->add_option("--pfx-password-file", o->pfx_password_file,
                     "File holding the PFX password (else $CERTENROLL_PFX_PASSWORD)");
     sub->add_option("--deploy-hook", o->deploy_hook,
@@ -196,6 +204,9 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
             options.lock_wait = encoding::parse_duration(o->lock_wait, "--lock-wait");
             options.force = o->force;
             options.reuse_key = o->reuse_key;
+            if (!o->key_backend.empty())
+                options.key_backend = std::string(keys::checked_backend_name(o->key_backend));
+            options.store_on_token = o->store_on_token;
             options.key_based = o->key_based;
             options.refresh_policy = o->refresh_policy;
             if (!o->key_type.empty())
@@ -219,7 +230,7 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
                                      : make_connection(o->connection);
             options.password = password_source(o->connection);
 
-            const auto context = make_context(global);
+            const auto context = make_context(global, o->connection);
             std::vector<flows::RenewResult> results;
             if (o->all) {
                 results = flows::renew_all(context, options);

@@ -307,8 +307,10 @@ Bytes build_csr(const CsrSpec& spec, EVP_PKEY* key) {
     // Signing through an EVP_MD_CTX lets provider keys (TPM, PKCS#11) sign without exposing
     // their internals.
     MdCtxPtr context(EVP_MD_CTX_new());
-    if (!context || EVP_DigestSignInit_ex(context.get(), nullptr, digest.c_str(), nullptr, nullptr,
-                                          key, nullptr) != 1) {
+    const std::string query = provider_query_for(key);
+    if (!context ||
+        EVP_DigestSignInit_ex(context.get(), nullptr, digest.c_str(), nullptr,
+                              query.empty() ? nullptr : query.c_str(), key, nullptr) != 1) {
         throw_openssl(ErrorKind::Local, "cannot sign the request with " + digest,
                       "check that the key supports " + digest + " signatures");
     }

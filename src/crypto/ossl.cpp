@@ -27,6 +27,14 @@ std::string take_openssl_error() {
     return reason;
 }
 
+std::string provider_query_for(EVP_PKEY* key) {
+    const OSSL_PROVIDER* provider = key ? EVP_PKEY_get0_provider(key) : nullptr;
+    const char* name = provider ? OSSL_PROVIDER_get0_name(provider) : nullptr;
+    if (!name || std::string_view(name) == "default")
+        return {};
+    return "?provider=" + std::string(name);
+}
+
 void throw_openssl(ErrorKind kind, std::string what, std::string hint) {
     const std::string reason = take_openssl_error();
     if (!reason.empty()) {

@@ -9,6 +9,7 @@
 #include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -88,6 +89,11 @@ using Asn1SequencePtr = std::unique_ptr<ASN1_SEQUENCE_ANY, Asn1SequenceDeleter>;
 
 /// Throws Error(kind, "<what>: <first OpenSSL reason>") and clears the OpenSSL error queue.
 [[noreturn]] void throw_openssl(ErrorKind kind, std::string what, std::string hint = {});
+
+/// A property query that prefers the provider holding `key` ("?provider=tpm2"), so that a key
+/// living in a device signs there instead of being exported to another provider; "" for keys of
+/// the built-in provider and for legacy (engine/libp11) keys.
+std::string provider_query_for(EVP_PKEY* key);
 
 /// The first reason in the OpenSSL error queue ("" when empty); clears the queue.
 std::string take_openssl_error();

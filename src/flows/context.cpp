@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "http/curl_transport.hpp"
 #include "keys/software_key.hpp"
+#include "keys/tpm_key.hpp"
 #include "store/atomic_file.hpp"
 
 namespace certenroll::flows {
@@ -61,7 +62,8 @@ bool is_pfx_file(const std::string& path) {
 
 // The TLS client credential: a PEM certificate (+ chain) with a key reference, or a PFX that
 // holds both. The key is handed to the transport as a key object, never re-exported.
-http::ClientCertificate load_client_certificate(const Credentials& credentials) {
+http::ClientCertificate load_client_certificate(keys::KeyBackends& backends,
+                                                const Credentials& credentials) {
     const std::string& path = credentials.client_certificate;
     const auto content = store::read_file(path);
     if (!content) {
@@ -91,8 +93,8 @@ http::ClientCertificate load_client_certificate(const Credentials& credentials) 
             throw Error(ErrorKind::Usage, "--client-cert " + path + " needs --client-key",
                         "pass the key file of the certificate, or a PFX holding both");
         }
-        keys::SoftwareKeyBackend backend(credentials.client_key_passphrase);
-        key.emplace(backend.load(credentials.client_key));
+        // A key file, a TPM key blob or a pkcs11: URI: the handshake is signed where it lives.
+        key.emplace(backends.load(credentials.client_key, credentials.client_key_passphrase));
     }
     if (!certificates.front().matches_key(key->get())) {
         throw Error(ErrorKind::Usage,
@@ -104,6 +106,8 @@ http::ClientCertificate load_client_certificate(const Credentials& credentials) 
     client.certificate_der = certificates.front().to_der();
     for (std::size_t i = 1; i < certificates.size(); ++i)
         client.chain_der.push_back(certificates[i].to_der());
+    if (key->backend() == "tpm")
+        keys::route_tls_to_tpm();
     client.key = key->shared();
     return client;
 }
@@ -115,7 +119,7 @@ std::unique_ptr<http::Transport> open_transport(const Context& context,
     http::Settings settings = connection.http;
     const auto& credentials = connection.credentials;
     if (!credentials.client_certificate.empty())
-        settings.client_certificate = load_client_certificate(credentials);
+        settings.client_certificate = load_client_certificate(*context.keys, credentials);
     auto trace = [&context](std::string_view line) { context.diagnostics.step(line); };
     settings.trace = trace;
     auto transport = context.make_transport(settings);

@@ -11,6 +11,7 @@
 
 #include "flows/deploy_hook.hpp"
 #include "http/transport.hpp"
+#include "keys/backends.hpp"
 #include "soap/call.hpp"
 #include "store/state.hpp"
 #include "xcep/policy.hpp"
@@ -66,6 +67,8 @@ struct Context {
     TransportFactory make_transport;
     std::function<TimePoint()> clock = [] { return std::chrono::system_clock::now(); };
     Diagnostics diagnostics;
+    /// Where keys are generated and loaded: software files, PKCS#11 tokens, the TPM.
+    std::shared_ptr<keys::KeyBackends> keys = std::make_shared<keys::KeyBackends>();
     /// Deploy hooks and waits go through here so tests can observe them.
     std::function<int(const std::string&, const Environment&)> run_hook = run_shell_hook;
     std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds d) {

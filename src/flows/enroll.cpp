@@ -8,6 +8,7 @@
 #include "flows/issuance.hpp"
 #include "flows/policy.hpp"
 #include "flows/template_rules.hpp"
+#include "keys/pkcs11_uri.hpp"
 #include "keys/software_key.hpp"
 #include "soap/envelope.hpp"
 #include "soap/namespaces.hpp"
@@ -50,23 +51,28 @@ std::string key_based_renewal_url(const xcep::Policy& policy, const xcep::Templa
 
 // The key is generated (or reused) and on disk before any request leaves, so that a pending or
 // failed request can always be completed or retried with the same key.
-keys::Key prepare_key(const Context& context, const EnrollRequest& request,
-                      const keys::KeySpec& spec, const fs::path& key_path) {
-    keys::SoftwareKeyBackend backend(request.key_passphrase);
+// A token key stays on the token: its reference is its URI, and no key file is written.
+keys::Key prepare_key(const Context& context, const EnrollRequest& request, keys::KeySpec spec,
+                      const std::string& name, const fs::path& key_path) {
     if (!request.existing_key.empty()) {
         context.diagnostics.step("reusing key " + request.existing_key);
-        auto key = backend.load(request.existing_key);
-        return key;
+        return context.keys->load(request.existing_key, request.key_passphrase);
     }
+    const bool on_token = request.key_backend == "pkcs11";
     std::error_code ec;
-    if (fs::exists(key_path, ec)) {
+    if (!on_token && fs::exists(key_path, ec)) {
         throw Error(ErrorKind::Usage, "key file " + key_path.string() + " already exists",
                     "pass --key " + key_path.string() +
                         " to reuse it (e.g. to retry), or choose another --name or --key-out");
     }
-    context.diagnostics.step("generating " + keys::describe(spec) + " key");
-    auto key = backend.generate(spec);
-    store::write_file_atomic(key_path, keys::private_key_to_pem(key.get(), request.key_passphrase));
+    context.diagnostics.step("generating " + keys::describe(spec) + " key (" + request.key_backend +
+                             ")");
+    spec.label = name;
+    auto key = context.keys->generate(request.key_backend, spec);
+    const auto content = context.keys->key_file_content(key, request.key_passphrase);
+    if (!content)
+        return key;
+    store::write_file_atomic(key_path, *content);
     return key.with_reference(key_path.string());
 }
 
@@ -81,9 +87,10 @@ std::string pem_block(const encoding::Bytes& der, const char* label) {
 // Everything up to the point where the request would leave, without side effects.
 EnrollOutcome dry_run(const Context& context, const EnrollRequest& request, const RequestPlan& plan,
                       const std::vector<CesTarget>& targets, EnrollOutcome outcome) {
-    keys::SoftwareKeyBackend backend(request.key_passphrase);
-    const keys::Key key = request.existing_key.empty() ? backend.generate(plan.key_spec)
-                                                       : backend.load(request.existing_key);
+    // The preview key is made in memory even for hardware backends: nothing is created.
+    const keys::Key key = request.existing_key.empty()
+                              ? keys::SoftwareKeyBackend().generate(plan.key_spec)
+                              : context.keys->load(request.existing_key, request.key_passphrase);
     outcome.key_description = keys::describe(keys::spec_of(key.get()));
     const auto csr = crypto::build_csr(plan.csr, key.get());
     outcome.csr_pem = pem_block(csr, "CERTIFICATE REQUEST");
@@ -146,11 +153,26 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
     const auto outputs = default_outputs(context.state, outcome.name, request.outputs,
                                          request.out_dir, request.formats);
     outcome.files = outputs;
-    keys::Key key = prepare_key(context, request, plan.key_spec, outputs.key);
-    if (!request.existing_key.empty()) {
-        outcome.files.key = request.existing_key;
-        check_key_against_template(key, tmpl);
+    // Device keys cannot be exported into a PFX: say so before a key or a request is made.
+    const bool pfx = request.formats.pfx || !request.outputs.pfx.empty();
+    if (pfx && (keys::is_hardware_backend(request.key_backend) ||
+                keys::is_pkcs11_uri(request.existing_key))) {
+        throw Error(ErrorKind::Usage,
+                    "a PFX needs an exportable key, and a " + request.key_backend +
+                        " key never leaves its device",
+                    "use --format pem (key reference plus certificate files)");
     }
+    if (request.store_on_token && request.key_backend != "pkcs11" &&
+        !keys::is_pkcs11_uri(request.existing_key)) {
+        throw Error(ErrorKind::Usage, "--store-on-token needs a key on a PKCS#11 token",
+                    "use --key-backend pkcs11");
+    }
+    keys::Key key = prepare_key(context, request, plan.key_spec, outcome.name, outputs.key);
+    if (!request.existing_key.empty())
+        check_key_against_template(key, tmpl);
+    if (key.reference() != outputs.key.string())
+        outcome.files.key = keys::is_pkcs11_uri(key.reference()) ? "" : key.reference();
+    outcome.key_reference = key.reference();
     outcome.key_description = keys::describe(keys::spec_of(key.get()));
 
     // 3. The CSR, signed with the template's hash.
@@ -185,7 +207,7 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
             pending.endpoint.ces_url = submission.result.reference_uri;
         }
         pending.key_backend = std::string(key.backend());
-        pending.key_reference = outcome.files.key.string();
+        pending.key_reference = key.reference();
         pending.outputs = outcome.files;
         pending.renewal_period_seconds = renewal_period;
         pending.submitted_at = context.clock();
@@ -199,10 +221,12 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
                                              : std::vector<crypto::Certificate>{});
     install_certificate(context.state, outcome.name, outcome.files, issued, key.get(),
                         request.pfx_password);
+    if (request.store_on_token)
+        context.keys->store_on_token(key, issued.leaf.x509());
     outcome.certificate = describe(issued.leaf);
     context.state.save_certificate(managed_record(
-        outcome.name, request.template_name, endpoint, std::string(key.backend()),
-        outcome.files.key.string(), outcome.files, issued.leaf, renewal_period, context.clock()));
+        outcome.name, request.template_name, endpoint, std::string(key.backend()), key.reference(),
+        outcome.files, issued.leaf, renewal_period, context.clock()));
     return outcome;
 }
 

@@ -27,7 +27,9 @@ struct EnrollRequest {
     std::optional<keys::KeySpec> key_spec;  ///< default: what the template asks for
     std::string
         existing_key;  ///< reuse this key file (retry after a failure) instead of generating
-    std::string key_passphrase;  ///< encrypts the key file when non-empty
+    std::string key_passphrase;            ///< encrypts the key file when non-empty
+    std::string key_backend = "software";  ///< where a new key is generated: software, pkcs11, tpm
+    bool store_on_token = false;  ///< also put the issued certificate on the token beside the key
     std::string subject;
     crypto::SubjectAltNames sans;
     store::OutputPaths outputs;     ///< empty paths get defaults (see default_outputs)
@@ -58,6 +60,7 @@ struct EnrollOutcome {
     std::string ces_url;
     std::string ca_name;
     std::string key_description;  ///< "RSA 2048", "EC P-256"
+    std::string key_reference;    ///< key file path or pkcs11: URI
     store::OutputPaths files;
     std::optional<IssuedCertificate> certificate;
     std::vector<std::string> warnings;

@@ -10,7 +10,7 @@
 #include "flows/issuance.hpp"
 #include "flows/policy.hpp"
 #include "flows/template_rules.hpp"
-#include "keys/software_key.hpp"
+#include "keys/pkcs11_uri.hpp"
 #include "store/atomic_file.hpp"
 #include "store/lock.hpp"
 #include "store/replacement.hpp"
@@ -175,8 +175,7 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     if (options.deploy_hook)
         record.deploy_hook = *options.deploy_hook;
 
-    keys::SoftwareKeyBackend backend(options.key_passphrase);
-    const keys::Key old_key = backend.load(record.key_reference);
+    const keys::Key old_key = context.keys->load(record.key_reference, options.key_passphrase);
     if (!old_cert.matches_key(old_key.get())) {
         throw Error(
             ErrorKind::Local,
@@ -213,18 +212,40 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
                                     result.warnings);
     plan.csr.renewal_certificate = old_cert.to_der();
 
-    // The new key is on disk (beside the old one) before the request leaves.
+    // The new key is on disk (beside the old one), or on the token, before the request leaves.
     std::optional<keys::Key> fresh_key;
     fs::path staged_key;
+    std::string new_reference = record.key_reference;
     if (!same_key) {
-        staged_key = fs::path(record.outputs.key).concat(".new");
-        context.diagnostics.step("generating " + keys::describe(plan.key_spec) + " key for " +
-                                 record.name);
-        fresh_key = backend.generate(plan.key_spec);
-        store::write_file_atomic(
-            staged_key, keys::private_key_to_pem(fresh_key->get(), options.key_passphrase));
+        const std::string backend = options.key_backend.value_or(
+            record.key_backend.empty() ? std::string(old_key.backend()) : record.key_backend);
+        if (keys::is_hardware_backend(backend) && !record.outputs.pfx.empty()) {
+            throw Error(ErrorKind::Usage,
+                        "'" + record.name + "' is written as a PFX, which a " + backend +
+                            " key cannot be exported into",
+                        "keep the software backend for PFX outputs");
+        }
+        context.diagnostics.step("generating " + keys::describe(plan.key_spec) + " key (" +
+                                 backend + ") for " + record.name);
+        keys::KeySpec spec = plan.key_spec;
+        spec.label = record.name;
+        fresh_key = context.keys->generate(backend, spec);
+        new_reference = fresh_key->reference();
+        if (const auto content =
+                context.keys->key_file_content(*fresh_key, options.key_passphrase)) {
+            if (record.outputs.key.empty()) {
+                throw Error(ErrorKind::Usage,
+                            "'" + record.name + "' has no key file to put a " + backend + " key in",
+                            "renew with --key-backend pkcs11 (its key lives on the token)");
+            }
+            staged_key = fs::path(record.outputs.key).concat(".new");
+            store::write_file_atomic(staged_key, *content);
+            new_reference = record.outputs.key.string();
+        }
     }
     evp_pkey_st* new_key = same_key ? old_key.get() : fresh_key->get();
+    const std::string new_backend =
+        same_key ? record.key_backend : std::string(fresh_key->backend());
 
     const auto csr = crypto::build_csr(plan.csr, new_key);
     const auto token = crypto::sign_renewal_request(csr, old_cert, old_key.get(), plan.csr.hash);
@@ -253,8 +274,10 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
         pending.endpoint.ces_url = submission.result.reference_uri.empty()
                                        ? submission.target.url
                                        : submission.result.reference_uri;
-        pending.key_backend = record.key_backend;
-        pending.key_reference = same_key ? record.key_reference : staged_key.string();
+        pending.key_backend = new_backend;
+        pending.key_reference = same_key
+                                    ? record.key_reference
+                                    : (staged_key.empty() ? new_reference : staged_key.string());
         pending.outputs = record.outputs;
         pending.renewal_period_seconds = record.renewal_period_seconds;
         pending.submitted_at = now;
@@ -271,10 +294,13 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     const auto issued = verify_issued(submission.result, new_key, trusted);
     install_certificate(context.state, record.name, record.outputs, issued, new_key,
                         options.pfx_password, staged_key);
+    if (options.store_on_token)
+        context.keys->store_on_token(same_key ? old_key : *fresh_key, issued.leaf.x509());
     const std::string previous_serial = old_cert.serial_hex();
+    // A replaced token key stays on the token (like key.pem.prev on disk) until removed by hand.
     auto updated = managed_record(
-        record.name, record.template_name, record.endpoint, record.key_backend,
-        record.outputs.key.string(), record.outputs, issued.leaf,
+        record.name, record.template_name, record.endpoint, new_backend, new_reference,
+        record.outputs, issued.leaf,
         tmpl != nullptr ? tmpl->renewal_seconds : record.renewal_period_seconds, context.clock());
     updated.deploy_hook = record.deploy_hook;
     context.state.save_certificate(updated);
@@ -418,9 +444,10 @@ RenewResult renew_files(const Context& context, const std::string& name,
     record.endpoint.ces_url = options.connection.ces_url;
     record.endpoint.ca_name = options.connection.ca_name;
     record_auth(options.connection.credentials, record.endpoint);
-    record.key_backend = "software";
+    record.key_backend = "";  // from the key itself: a file, a TSS2 blob or a pkcs11: URI
     record.key_reference = key_reference;
-    record.outputs.key = key_reference;
+    if (!keys::is_pkcs11_uri(key_reference))
+        record.outputs.key = key_reference;
     record.outputs.certificate = certificate_file;
     record.serial = certificate.serial_hex();
     record.not_before = certificate.not_before();

@@ -30,6 +30,9 @@ struct RenewOptions {
     bool key_based = false;
     std::optional<keys::KeySpec> key_spec;  ///< new-key algorithm; default: like the old key
     std::string key_passphrase;
+    /// Where a new key is generated; default: the backend of the key being replaced.
+    std::optional<std::string> key_backend;
+    bool store_on_token = false;  ///< also put the renewed certificate on the token
     std::string pfx_password;
     std::optional<std::string> deploy_hook;  ///< set: saved in the record and used from now on
     bool refresh_policy = false;

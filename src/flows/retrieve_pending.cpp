@@ -2,7 +2,7 @@
 
 #include "error.hpp"
 #include "flows/issuance.hpp"
-#include "keys/software_key.hpp"
+#include "keys/pkcs11_uri.hpp"
 
 namespace certenroll::flows {
 
@@ -49,21 +49,24 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
         return outcome;
     }
 
-    keys::SoftwareKeyBackend backend(request.key_passphrase);
-    const keys::Key key = backend.load(pending.key_reference);
+    const keys::Key key = context.keys->load(pending.key_reference, request.key_passphrase);
     outcome.key_description = keys::describe(keys::spec_of(key.get()));
+    outcome.key_reference = pending.key_reference;
     const auto issued = verify_issued(result, key.get(), {});
-    // A renewal's new key waits beside the old one until its certificate arrives.
+    // A renewal's new key file waits beside the old one until its certificate arrives; a token
+    // key is already where it stays.
+    const bool key_file = !keys::is_pkcs11_uri(pending.key_reference);
     const std::filesystem::path staged_key =
-        pending.key_reference != pending.outputs.key.string() ? pending.key_reference : "";
+        key_file && pending.key_reference != pending.outputs.key.string() ? pending.key_reference
+                                                                          : "";
     install_certificate(context.state, pending.name, pending.outputs, issued, key.get(),
                         request.pfx_password, staged_key);
     outcome.status = EnrollOutcome::Status::Issued;
     outcome.certificate = describe(issued.leaf);
-    context.state.save_certificate(
-        managed_record(pending.name, pending.template_name, pending.endpoint, pending.key_backend,
-                       pending.outputs.key.string(), pending.outputs, issued.leaf,
-                       pending.renewal_period_seconds, context.clock()));
+    context.state.save_certificate(managed_record(
+        pending.name, pending.template_name, pending.endpoint, pending.key_backend,
+        key_file ? pending.outputs.key.string() : pending.key_reference, pending.outputs,
+        issued.leaf, pending.renewal_period_seconds, context.clock()));
     context.state.remove_pending(pending);
     return outcome;
 }

@@ -285,6 +285,12 @@ Error transfer_error(CURLcode code, const CurlTransport::Impl& impl, const Trans
                              "the server may require a client certificate (--auth certificate) "
                              "or share no TLS 1.2+ cipher with us");
             }
+            if (contains(detail, "tpm2")) {
+                return Error(ErrorKind::Tls, "TLS handshake with " + host + " failed: " + detail,
+                             "signing a handshake with a TPM key needs a resource manager: use "
+                             "--tpm-tcti device:/dev/tpmrm0 or tabrmd (tpm2-abrmd), not a bare "
+                             "TPM device or socket");
+            }
             return Error(ErrorKind::Tls, "TLS handshake with " + host + " failed: " + detail,
                          "the server must offer TLS 1.2 or newer; check the URL and port");
         case CURLE_SSL_CACERT_BADFILE:

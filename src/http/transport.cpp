@@ -70,16 +70,21 @@ std::string url_host(std::string_view url) {
     return std::string(rest.substr(0, rest.find(':')));
 }
 
-void throw_if_unauthorized(const Response& response, const Request& request) {
-    if (response.status != 401) {
-        return;
-    }
+std::vector<std::string> Response::authentication_schemes() const {
     std::vector<std::string> schemes;
-    for (const Header& h : response.headers) {
+    for (const Header& h : headers) {
         if (iequals(h.name, "WWW-Authenticate")) {
             add_schemes(h.value, schemes);
         }
     }
+    return schemes;
+}
+
+void throw_if_unauthorized(const Response& response, const Request& request) {
+    if (response.status != 401 || request.return_unauthorized) {
+        return;
+    }
+    const std::vector<std::string> schemes = response.authentication_schemes();
     std::string offers;
     for (const std::string& scheme : schemes) {
         offers += (offers.empty() ? "" : ", ") + scheme;

@@ -30,6 +30,9 @@ struct Request {
     std::vector<Header> headers;  ///< in addition to the transport's own (Content-Type, ...)
     Credential credential = Credential::None;
     std::string credential_detail;  ///< user name, SPN or certificate subject; never a secret
+    /// Hand an HTTP 401 back like any other status instead of throwing, so that a caller probing
+    /// the server (diagnose) can read its WWW-Authenticate challenge.
+    bool return_unauthorized = false;
 };
 
 struct Response {
@@ -39,6 +42,9 @@ struct Response {
 
     /// Case-insensitive header lookup; the first match.
     std::optional<std::string_view> header(std::string_view name) const;
+    /// The authentication schemes of every WWW-Authenticate header ("Negotiate", "NTLM",
+    /// "Basic"), in order, without duplicates.
+    std::vector<std::string> authentication_schemes() const;
 };
 
 /// TLS client authentication: a certificate and a key that may live in any key backend
@@ -79,7 +85,8 @@ std::string url_host(std::string_view url);
 
 /// The 401 rule shared by every transport: throws ErrorKind::Auth, in terms of the credential
 /// `request` carried and the schemes the server offers (WWW-Authenticate), when `response` is
-/// HTTP 401; does nothing otherwise.
+/// HTTP 401 and the request did not ask for it back (Request::return_unauthorized); does nothing
+/// otherwise.
 void throw_if_unauthorized(const Response& response, const Request& request);
 
 }  // namespace certenroll::http

@@ -68,6 +68,17 @@ std::filesystem::path system_config_file();
 std::optional<std::filesystem::path> user_state_base();
 std::optional<std::filesystem::path> user_config_base();
 
+/// What the system resolver (getaddrinfo: hosts file, DNS, ...) answered for a host name.
+struct ResolvedHost {
+    std::vector<std::string> addresses;  ///< numeric, in the resolver's order, no duplicates
+    std::string error;                   ///< the resolver's message when there is no address
+    bool temporary = false;              ///< the failure may pass (no answer from DNS)
+};
+
+/// Resolves `host` (a name or a literal address, IPv6 without brackets) to its TCP addresses.
+/// Never throws for resolution failures: they are reported in the result.
+ResolvedHost resolve_host(const std::string& host);
+
 /// Runs `command` with the system shell (/bin/sh -c, cmd.exe /c), the current environment plus
 /// `extra`, its standard output sent to our standard error. Returns its exit status (128+N for
 /// a POSIX signal N). Throws a local Error when it cannot be started.

@@ -1,8 +1,10 @@
 // POSIX (Linux, macOS) implementation of the platform seam.
 
 #include <fcntl.h>
+#include <netdb.h>
 #include <spawn.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -268,6 +270,33 @@ int run_shell_command(const std::string& command,
         return 128 + WTERMSIG(status);
     }
     return 1;
+}
+
+ResolvedHost resolve_host(const std::string& host) {
+    ResolvedHost result;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* list = nullptr;
+    const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &list);
+    if (rc != 0) {
+        result.error = rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc);
+        result.temporary = rc == EAI_AGAIN;
+        return result;
+    }
+    for (const addrinfo* entry = list; entry != nullptr; entry = entry->ai_next) {
+        char text[NI_MAXHOST] = {};
+        if (::getnameinfo(entry->ai_addr, entry->ai_addrlen, text, sizeof text, nullptr, 0,
+                          NI_NUMERICHOST) == 0 &&
+            std::find(result.addresses.begin(), result.addresses.end(), text) ==
+                result.addresses.end()) {
+            result.addresses.emplace_back(text);
+        }
+    }
+    ::freeaddrinfo(list);
+    if (result.addresses.empty())
+        result.error = "the resolver returned no TCP address";
+    return result;
 }
 
 }  // namespace certenroll::platform

@@ -4,6 +4,9 @@
 #ifndef NOMINMAX
 #define NOMINMAX
 #endif
+#include <winsock2.h>
+#include <ws2tcpip.h>
+// winsock2.h must come before windows.h.
 #include <aclapi.h>
 #include <conio.h>
 #include <io.h>
@@ -256,6 +259,42 @@ int run_shell_command(const std::string& command,
     CloseHandle(process.hThread);
     CloseHandle(process.hProcess);
     return static_cast<int>(status);
+}
+
+ResolvedHost resolve_host(const std::string& host) {
+    ResolvedHost result;
+    WSADATA data;
+    if (const int rc = WSAStartup(MAKEWORD(2, 2), &data); rc != 0) {
+        result.error = "Winsock could not start (error " + std::to_string(rc) + ")";
+        return result;
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* list = nullptr;
+    const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &list);
+    if (rc != 0) {
+        result.error = "Windows Sockets error " + std::to_string(rc);
+        result.temporary = rc == WSATRY_AGAIN;
+        WSACleanup();
+        return result;
+    }
+    for (const addrinfo* entry = list; entry != nullptr; entry = entry->ai_next) {
+        char text[NI_MAXHOST] = {};
+        if (getnameinfo(entry->ai_addr, static_cast<socklen_t>(entry->ai_addrlen), text,
+                        sizeof text, nullptr, 0, NI_NUMERICHOST) == 0) {
+            bool known = false;
+            for (const auto& address : result.addresses)
+                known = known || address == text;
+            if (!known)
+                result.addresses.emplace_back(text);
+        }
+    }
+    freeaddrinfo(list);
+    WSACleanup();
+    if (result.addresses.empty())
+        result.error = "the resolver returned no TCP address";
+    return result;
 }
 
 }  // namespace certenroll::platform

@@ -153,7 +153,11 @@ Response parse_response(long http_status, std::string_view body, const xml::Limi
             response.relates_to = std::string(relates->trimmed_text());
         }
     }
-    response.payload = soap_body.children().front();
+    // The payload is moved out of the parsed tree, not copied: a GetPolicies response can hold
+    // thousands of elements, an RSTR a long base64 chain.
+    const auto& children = envelope.children();
+    const auto body_index = static_cast<std::size_t>(&soap_body - children.data());
+    response.payload = envelope.take_child(body_index).take_child(0);
     return response;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "encoding/base64.hpp"
 #include "encoding/time_text.hpp"
@@ -67,14 +68,87 @@ bool is_dotted_oid(std::string_view value) {
     return true;
 }
 
+// One DER TLV: its tag and where its content lies; `cursor` moves past it. False when the
+// encoding does not fit in [cursor, limit) or uses a form a certificate's outer fields never use.
+struct DerField {
+    unsigned char tag = 0;
+    const unsigned char* content = nullptr;
+    const unsigned char* end = nullptr;
+};
+
+bool read_der(const unsigned char*& cursor, const unsigned char* limit, DerField& field) {
+    if (limit - cursor < 2)
+        return false;
+    field.tag = *cursor++;
+    if ((field.tag & 0x1F) == 0x1F)
+        return false;  // multi-byte tag numbers
+    std::size_t length = *cursor++;
+    if ((length & 0x80) != 0) {
+        const std::size_t bytes = length & 0x7F;
+        if (bytes == 0 || bytes > 4 || static_cast<std::size_t>(limit - cursor) < bytes)
+            return false;
+        length = 0;
+        for (std::size_t i = 0; i < bytes; ++i)
+            length = (length << 8) | *cursor++;
+    }
+    if (length > static_cast<std::size_t>(limit - cursor))
+        return false;
+    field.content = cursor;
+    field.end = cursor + length;
+    cursor = field.end;
+    return true;
+}
+
+using NamePtr = std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)>;
+
+// The subject of a DER certificate, found by walking Certificate and TBSCertificate (RFC 5280
+// 4.1) down to it. d2i_X509 would also decode the public key, which costs OpenSSL 3 about
+// 150 us per certificate; a policy may list dozens of CAs. The certificate is fully parsed
+// where it is used (as a trust anchor when verifying an issued chain).
+NamePtr subject_of(const std::vector<std::uint8_t>& der) {
+    NamePtr none(nullptr, X509_NAME_free);
+    const unsigned char* cursor = der.data();
+    DerField certificate;
+    DerField tbs;
+    DerField field;
+    if (!read_der(cursor, der.data() + der.size(), certificate) || certificate.tag != 0x30)
+        return none;
+    cursor = certificate.content;
+    if (!read_der(cursor, certificate.end, tbs) || tbs.tag != 0x30)
+        return none;
+    // After the TBSCertificate: signatureAlgorithm (SEQUENCE), signatureValue (BIT STRING).
+    const unsigned char* outer = cursor;
+    if (!read_der(outer, certificate.end, field) || field.tag != 0x30 ||
+        !read_der(outer, certificate.end, field) || field.tag != 0x03 || outer != certificate.end) {
+        return none;
+    }
+    // version [0] (optional), serialNumber, signature, issuer, validity, subject.
+    cursor = tbs.content;
+    if (!read_der(cursor, tbs.end, field))
+        return none;
+    if (field.tag == 0xA0 && !read_der(cursor, tbs.end, field))
+        return none;
+    if (field.tag != 0x02)
+        return none;
+    for (int i = 0; i < 3; ++i) {
+        if (!read_der(cursor, tbs.end, field) || field.tag != 0x30)
+            return none;
+    }
+    const unsigned char* subject_start = cursor;
+    if (!read_der(cursor, tbs.end, field) || field.tag != 0x30)
+        return none;
+    const unsigned char* p = subject_start;
+    NamePtr subject(d2i_X509_NAME(nullptr, &p, static_cast<long>(cursor - subject_start)),
+                    X509_NAME_free);
+    return subject && p == cursor ? std::move(subject) : std::move(none);
+}
+
 // The CA's display name: the subject CN, else the whole subject on one line.
 std::string ca_name_from_der(const std::vector<std::uint8_t>& der) {
-    const unsigned char* cursor = der.data();
-    const std::unique_ptr<X509, decltype(&X509_free)> cert(
-        d2i_X509(nullptr, &cursor, static_cast<long>(der.size())), X509_free);
-    if (!cert)
+    const NamePtr subject_owner = subject_of(der);
+    if (!subject_owner)
         throw protocol_error("<certificate> is not a DER X.509 certificate");
-    X509_NAME* subject = X509_get_subject_name(cert.get());
+    X509_NAME* subject = subject_owner.get();
     const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
     if (index >= 0) {
         const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
@@ -298,13 +372,11 @@ void parse_attributes(const xml::Element& attributes, const OidTable& oids, Temp
 Template parse_template(const xml::Element& element, std::size_t position, const OidTable& oids,
                         const std::vector<CertificateAuthority>& cas) {
     Template tmpl;
-    std::string context = "policy #" + std::to_string(position + 1);
     try {
         const auto& attributes = required_child(element, "attributes");
         tmpl.common_name = text_of(required_child(attributes, "commonName"));
         if (tmpl.common_name.empty())
             throw protocol_error("empty <commonName>");
-        context = "policy '" + tmpl.common_name + "'";
         tmpl.template_oid = oids.resolve(required_child(element, "policyOIDReference"));
         if (const auto* references = optional_child(element, "cAs")) {
             for (const auto* reference : references->find_all(xcep_ns, "cAReference")) {
@@ -324,7 +396,9 @@ Template parse_template(const xml::Element& element, std::size_t position, const
         }
         parse_attributes(attributes, oids, tmpl);
     } catch (const Error& e) {
-        throw with_context(e, context);
+        // Built only on failure: a policy can hold thousands of templates.
+        throw with_context(e, tmpl.common_name.empty() ? "policy #" + std::to_string(position + 1)
+                                                       : "policy '" + tmpl.common_name + "'");
     }
     return tmpl;
 }
@@ -343,12 +417,12 @@ void parse_response(const xml::Element& response, const OidTable& oids, Policy& 
     }
     if (const auto* policies = optional_child(response, "policies")) {
         const auto elements = policies->find_all(xcep_ns, "policy");
+        policy.templates.reserve(elements.size());
+        std::unordered_set<std::string> names;
         for (std::size_t i = 0; i < elements.size(); ++i) {
             auto tmpl = parse_template(*elements[i], i, oids, policy.cas);
-            for (const auto& other : policy.templates) {
-                if (other.common_name == tmpl.common_name) {
-                    throw protocol_error("two policies are named '" + tmpl.common_name + "'");
-                }
+            if (!names.insert(tmpl.common_name).second) {
+                throw protocol_error("two policies are named '" + tmpl.common_name + "'");
             }
             policy.templates.push_back(std::move(tmpl));
         }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -32,6 +33,14 @@ void check_utf8(std::string_view text) {
     const std::size_t size = text.size();
     std::size_t i = 0;
     while (i < size) {
+        // Fast path: eight ASCII bytes at a time (SOAP documents are almost entirely ASCII).
+        if (std::uint64_t word = 0; i + sizeof word <= size) {
+            std::memcpy(&word, bytes + i, sizeof word);
+            if ((word & 0x8080808080808080ull) == 0) {
+                i += sizeof word;
+                continue;
+            }
+        }
         const unsigned char lead = bytes[i];
         std::size_t length = 0;
         std::uint32_t code = 0;
@@ -65,14 +74,19 @@ void check_utf8(std::string_view text) {
     }
 }
 
-bool contains_markup(std::string_view document, std::string_view keyword) {
-    // Any markup declaration is refused: DTDs are how XXE and entity-expansion attacks arrive.
+bool starts_with_keyword(std::string_view text, std::string_view keyword) {
+    const std::string_view start = text.substr(0, keyword.size());
+    return std::equal(
+        start.begin(), start.end(), keyword.begin(), keyword.end(),
+        [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; });
+}
+
+// Any markup declaration is refused: DTDs are how XXE and entity-expansion attacks arrive.
+bool contains_doctype_or_entity(std::string_view document) {
     std::size_t pos = 0;
     while ((pos = document.find("<!", pos)) != std::string_view::npos) {
-        std::string_view rest = document.substr(pos + 2, keyword.size());
-        if (std::equal(
-                rest.begin(), rest.end(), keyword.begin(), keyword.end(),
-                [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; })) {
+        const std::string_view rest = document.substr(pos + 2);
+        if (starts_with_keyword(rest, "DOCTYPE") || starts_with_keyword(rest, "ENTITY")) {
             return true;
         }
         pos += 2;
@@ -87,30 +101,47 @@ std::pair<std::string_view, std::string_view> split_qname(std::string_view qname
     return {qname.substr(0, colon), qname.substr(colon + 1)};
 }
 
+using SharedNamespace = std::shared_ptr<const std::string>;
+
 /// Prefix bindings in scope: a flat list searched from the back, so inner declarations shadow
-/// outer ones and leaving an element pops its own.
+/// outer ones and leaving an element pops its own. Namespace names are shared strings (null for
+/// "no namespace"), one per distinct URI of the document, which every element in it points at.
 class Scope {
   public:
     Scope() {
-        bindings_.push_back({"", ""});
-        bindings_.push_back({"xml", std::string(kXmlNamespace)});
+        bindings_.push_back({"", nullptr});
+        bindings_.push_back({"xml", intern(kXmlNamespace)});
     }
 
     std::size_t mark() const { return bindings_.size(); }
     void pop_to(std::size_t mark) { bindings_.resize(mark); }
-    void bind(std::string prefix, std::string ns) {
-        bindings_.push_back({std::move(prefix), std::move(ns)});
+    void bind(std::string prefix, std::string_view ns) {
+        // xmlns="" undeclares the default namespace.
+        bindings_.push_back({std::move(prefix), ns.empty() ? nullptr : intern(ns)});
     }
-    std::optional<std::string_view> lookup(std::string_view prefix) const {
+    /// False for an undeclared prefix; else `ns` is its namespace (null for none).
+    bool lookup(std::string_view prefix, SharedNamespace& ns) const {
         for (auto it = bindings_.rbegin(); it != bindings_.rend(); ++it) {
-            if (it->first == prefix)
-                return std::string_view(it->second);
+            if (it->first == prefix) {
+                ns = it->second;
+                return true;
+            }
         }
-        return std::nullopt;
+        return false;
     }
 
   private:
-    std::vector<std::pair<std::string, std::string>> bindings_;
+    SharedNamespace intern(std::string_view ns) {
+        for (const auto& known : namespaces_) {
+            if (*known == ns)
+                return known;
+        }
+        namespaces_.push_back(std::make_shared<const std::string>(ns));
+        return namespaces_.back();
+    }
+
+    std::vector<std::pair<std::string, SharedNamespace>> bindings_;
+    std::vector<SharedNamespace> namespaces_;  // distinct URIs seen in this document
 };
 
 }  // namespace
@@ -134,17 +165,24 @@ class Parser {
             }
         }
         auto [prefix, local] = split_qname(source.Name());
-        Element out(resolve(prefix, source.Name(), true), std::string(local));
+        Element out;
+        out.ns_ = resolve(prefix, source.Name(), true);
+        out.name_.assign(local);
         for (const auto* a = source.FirstAttribute(); a != nullptr; a = a->Next()) {
             const std::string_view qname = a->Name();
             if (qname == "xmlns" || qname.starts_with("xmlns:"))
                 continue;
             auto [attr_prefix, attr_local] = split_qname(qname);
             // Unprefixed attributes are in no namespace, whatever the default namespace is.
-            std::string ns =
-                attr_prefix.empty() ? std::string() : resolve(attr_prefix, qname, false);
-            out.attributes_.push_back({std::move(ns), std::string(attr_local), a->Value()});
+            const SharedNamespace ns =
+                attr_prefix.empty() ? nullptr : resolve(attr_prefix, qname, false);
+            out.attributes_.push_back(
+                {ns ? *ns : std::string(), std::string(attr_local), a->Value()});
         }
+        std::size_t element_count = 0;
+        for (const auto* e = source.FirstChildElement(); e != nullptr; e = e->NextSiblingElement())
+            ++element_count;
+        out.children_.reserve(element_count);
         for (const auto* node = source.FirstChild(); node != nullptr; node = node->NextSibling()) {
             if (const auto* element = node->ToElement()) {
                 out.children_.push_back(convert(*element, depth + 1));
@@ -160,21 +198,34 @@ class Parser {
     }
 
   private:
-    std::string resolve(std::string_view prefix, std::string_view qname, bool element) {
-        auto ns = scope_.lookup(prefix);
-        if (!ns) {
+    SharedNamespace resolve(std::string_view prefix, std::string_view qname, bool element) {
+        SharedNamespace ns;
+        if (!scope_.lookup(prefix, ns)) {
             throw protocol_error("undeclared namespace prefix '" + std::string(prefix) + "' on " +
                                  (element ? "element <" : "attribute ") + std::string(qname) +
                                  (element ? ">" : ""));
         }
-        return std::string(*ns);
+        return ns;
     }
 
     const Limits& limits_;
     Scope scope_;
 };
 
-Element::Element(std::string ns, std::string name) : ns_(std::move(ns)), name_(std::move(name)) {}
+Element::Element(std::string ns, std::string name)
+    : ns_(ns.empty() ? nullptr : std::make_shared<const std::string>(std::move(ns))),
+      name_(std::move(name)) {}
+
+const std::string& Element::no_namespace() {
+    static const std::string empty;
+    return empty;
+}
+
+Element Element::take_child(std::size_t index) {
+    Element child = std::move(children_.at(index));
+    children_.erase(children_.begin() + static_cast<std::ptrdiff_t>(index));
+    return child;
+}
 
 std::string_view Element::trimmed_text() const {
     std::string_view view = text_;
@@ -187,7 +238,7 @@ std::string_view Element::trimmed_text() const {
 
 const Element* Element::find(std::string_view ns, std::string_view name) const {
     for (const auto& child : children_) {
-        if (child.ns_ == ns && child.name_ == name)
+        if (child.name_ == name && child.ns() == ns)
             return &child;
     }
     return nullptr;
@@ -202,7 +253,7 @@ const Element& Element::get(std::string_view ns, std::string_view name) const {
 std::vector<const Element*> Element::find_all(std::string_view ns, std::string_view name) const {
     std::vector<const Element*> found;
     for (const auto& child : children_) {
-        if (child.ns_ == ns && child.name_ == name)
+        if (child.name_ == name && child.ns() == ns)
             found.push_back(&child);
     }
     return found;
@@ -211,7 +262,7 @@ std::vector<const Element*> Element::find_all(std::string_view ns, std::string_v
 std::optional<std::string_view> Element::attribute(std::string_view ns,
                                                    std::string_view name) const {
     for (const auto& a : attributes_) {
-        if (a.ns == ns && a.name == name)
+        if (a.name == name && a.ns == ns)
             return std::string_view(a.value);
     }
     return std::nullopt;
@@ -304,7 +355,7 @@ Element parse(std::string_view document, const Limits& limits) {
                              " bytes exceeds the limit of " + std::to_string(limits.max_bytes) +
                              " bytes");
     }
-    if (contains_markup(document, "DOCTYPE") || contains_markup(document, "ENTITY")) {
+    if (contains_doctype_or_entity(document)) {
         throw protocol_error("XML document contains a DOCTYPE or entity declaration, refused");
     }
     check_utf8(document);

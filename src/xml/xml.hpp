@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,7 +35,7 @@ class Element {
     Element() = default;
     Element(std::string ns, std::string name);
 
-    const std::string& ns() const { return ns_; }
+    const std::string& ns() const { return ns_ ? *ns_ : no_namespace(); }
     const std::string& name() const { return name_; }
     const std::vector<Element>& children() const { return children_; }
     const std::vector<Attribute>& attributes() const { return attributes_; }
@@ -75,9 +76,16 @@ class Element {
     /// Marks the element xsi:nil="true".
     Element& set_nil();
 
+    /// Removes the child at `index` and returns it: keeps one subtree of a parsed document (the
+    /// SOAP body's payload) without copying it.
+    Element take_child(std::size_t index);
+
   private:
     friend class Parser;
-    std::string ns_;
+    static const std::string& no_namespace();
+    /// Null for no namespace. Immutable and shared: every element of a parsed document in the
+    /// same namespace points at one string, instead of each holding a copy of the URI.
+    std::shared_ptr<const std::string> ns_;
     std::string name_;
     std::vector<Attribute> attributes_;
     std::vector<Element> children_;

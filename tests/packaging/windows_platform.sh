@@ -27,12 +27,13 @@ int main(int argc, char**) {
     (void)p::run_shell_command("echo", {{"K", "V"}});
     (void)p::user_state_base();
     (void)p::user_config_base();
+    (void)p::resolve_host("localhost");
   }
   return p::system_state_dir().empty() || p::system_config_file().empty() ||
          p::temporary_suffix().empty() || (p::stdin_is_terminal() && p::is_privileged() && false);
 }
 CPP
 "$cxx" -std=c++20 -Wall -Wextra -Werror -Isrc -o "$out/platform-check.exe" \
-  src/platform/windows.cpp src/error.cpp "$out/main.cpp" -ladvapi32 -static
+  src/platform/windows.cpp src/error.cpp "$out/main.cpp" -ladvapi32 -lws2_32 -static
 test -s "$out/platform-check.exe"
 echo "windows_platform: src/platform/windows.cpp cross-compiles and links with $cxx"

@@ -1,0 +1,50 @@
+#pragma once
+/// `diagnose`: the checklist that finds why enrollment from this machine fails, run step by step
+/// from the network up. Each step reports what it observed; a step whose prerequisite failed is
+/// skipped, naming it.
+///
+///   configuration     the flags and secrets could be read
+///   dns, tcp, tls     the CEP (else CES) host resolves, accepts a connection, and presents a
+///                     certificate chain that verifies for its name (or why not, and the fix)
+///   http-auth, clock  what the endpoint asks for without credentials against the configured
+///                     mode; this clock against the server's Date
+///   kerberos-*        ticket, KDC, clock against the KDC, service ticket for the SPN
+///   policy            GetPolicies with the configured credentials
+///   policy-cache      the cached policy's age against nextUpdateHours, and what it hides
+///   template*         --template exists, may be enrolled by this identity, has CES URLs for the
+///                     auth mode
+///   ces               each CES URL answers and authenticates (a QueryTokenStatus for an unused
+///                     request ID: nothing is requested or changed at the CA)
+///   key-backend       the software key backend generates the template's key type
+///   state-dir         the state directory is writable
+
+#include <optional>
+#include <string>
+
+#include "diagnose/report.hpp"
+#include "error.hpp"
+#include "flows/context.hpp"
+
+namespace certenroll::diagnose {
+
+struct Request {
+    /// What to check. When `configuration_error` is set it holds no secrets, and the steps that
+    /// need credentials are skipped.
+    flows::Connection connection;
+    /// Why the flags could not be turned into a usable connection (unreadable password file,
+    /// --auth contradicting the URL, ...): reported as the first failure.
+    std::optional<Error> configuration_error;
+    /// How the authentication mode was chosen, for the evidence ("from the URL path").
+    std::string auth_origin;
+    /// --template: also check this template.
+    std::string template_name;
+};
+
+/// Runs every step. Never throws for what it diagnoses; an Error escapes only for bugs.
+Report run(const flows::Context& context, const Request& request);
+
+/// The request ID that the CES check asks about: a number no CA hands out in practice, so the
+/// CA answers "no such request" and nothing changes.
+inline constexpr const char* probe_request_id = "2147483646";
+
+}  // namespace certenroll::diagnose

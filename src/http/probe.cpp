@@ -1,0 +1,752 @@
+#include "http/probe.hpp"
+
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <system_error>
+
+#include "error.hpp"
+
+namespace certenroll::http {
+
+namespace {
+
+struct CurlEasyDeleter {
+    void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+};
+using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
+
+struct StoreDeleter {
+    void operator()(X509_STORE* store) const { X509_STORE_free(store); }
+};
+using StorePtr = std::unique_ptr<X509_STORE, StoreDeleter>;
+
+struct StoreCtxDeleter {
+    void operator()(X509_STORE_CTX* ctx) const { X509_STORE_CTX_free(ctx); }
+};
+using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, StoreCtxDeleter>;
+
+struct StackDeleter {
+    void operator()(STACK_OF(X509) * stack) const { sk_X509_free(stack); }
+};
+using StackPtr = std::unique_ptr<STACK_OF(X509), StackDeleter>;
+
+struct BioDeleter {
+    void operator()(BIO* bio) const { BIO_free(bio); }
+};
+
+struct NamesDeleter {
+    void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
+};
+
+void global_init() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+CurlEasyPtr new_handle() {
+    global_init();
+    CurlEasyPtr curl(curl_easy_init());
+    if (!curl) {
+        throw Error(ErrorKind::Internal, "libcurl could not create a handle",
+                    "check available memory");
+    }
+    return curl;
+}
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string trim(std::string_view text) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+        text.remove_prefix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+        text.remove_suffix(1);
+    return std::string(text);
+}
+
+std::string openssl_errors() {
+    std::string text;
+    while (const unsigned long code = ERR_get_error()) {
+        std::array<char, 256> buffer{};
+        ERR_error_string_n(code, buffer.data(), buffer.size());
+        text += (text.empty() ? "" : "; ") + std::string(buffer.data());
+    }
+    return text.empty() ? "unknown OpenSSL error" : text;
+}
+
+// "[::1]" for URLs; a zone index's '%' must be escaped there.
+std::string address_for_url(const std::string& address) {
+    if (address.find(':') == std::string::npos)
+        return address;
+    std::string escaped;
+    for (const char c : address)
+        escaped += c == '%' ? std::string("%25") : std::string(1, c);
+    return "[" + escaped + "]";
+}
+
+std::string describe_seconds(long long milliseconds) {
+    if (milliseconds % 1000 == 0)
+        return std::to_string(milliseconds / 1000) + " s";
+    return std::to_string(milliseconds) + " ms";
+}
+
+bool is_ip_literal(std::string_view host) {
+    if (host.find(':') != std::string_view::npos)
+        return true;  // IPv6
+    int dots = 0;
+    for (const char c : host) {
+        if (c == '.')
+            ++dots;
+        else if (!std::isdigit(static_cast<unsigned char>(c)))
+            return false;
+    }
+    return dots == 3;
+}
+
+// ---- certificates ----------------------------------------------------------------------------
+
+std::string name_text(const X509_NAME* name) {
+    std::unique_ptr<BIO, BioDeleter> bio(BIO_new(BIO_s_mem()));
+    if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
+        return "?";
+    char* data = nullptr;
+    const long length = BIO_get_mem_data(bio.get(), &data);
+    return length > 0 ? std::string(data, static_cast<std::size_t>(length)) : std::string();
+}
+
+TimePoint asn1_time_point(const ASN1_TIME* time) {
+    std::tm tm{};
+    if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1)
+        return {};
+    using namespace std::chrono;
+    const sys_days day = year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
+                         std::chrono::day{static_cast<unsigned>(tm.tm_mday)};
+    return time_point_cast<system_clock::duration>(day + hours{tm.tm_hour} + minutes{tm.tm_min} +
+                                                   seconds{tm.tm_sec});
+}
+
+std::string curve_name(EVP_PKEY* key) {
+    std::array<char, 80> name{};
+    std::size_t length = 0;
+    if (EVP_PKEY_get_group_name(key, name.data(), name.size(), &length) != 1)
+        return "";
+    const std::string group(name.data(), length);
+    if (group == "prime256v1" || group == "secp256r1")
+        return "P-256";
+    if (group == "secp384r1")
+        return "P-384";
+    if (group == "secp521r1")
+        return "P-521";
+    return group;
+}
+
+CertificateSummary summarize(X509* cert) {
+    CertificateSummary summary;
+    summary.subject = name_text(X509_get_subject_name(cert));
+    summary.issuer = name_text(X509_get_issuer_name(cert));
+    summary.not_before = asn1_time_point(X509_get0_notBefore(cert));
+    summary.not_after = asn1_time_point(X509_get0_notAfter(cert));
+    if (EVP_PKEY* key = X509_get0_pubkey(cert)) {
+        summary.key_bits = EVP_PKEY_get_bits(key);
+        summary.security_bits = EVP_PKEY_get_security_bits(key);
+        switch (EVP_PKEY_get_base_id(key)) {
+            case EVP_PKEY_RSA:
+            case EVP_PKEY_RSA_PSS:
+                summary.key = "RSA " + std::to_string(summary.key_bits);
+                break;
+            case EVP_PKEY_EC:
+                summary.key = "EC " + curve_name(key);
+                break;
+            case EVP_PKEY_ED25519:
+                summary.key = "Ed25519";
+                break;
+            case EVP_PKEY_ED448:
+                summary.key = "Ed448";
+                break;
+            default: {
+                const char* name = OBJ_nid2sn(EVP_PKEY_get_base_id(key));
+                summary.key =
+                    std::string(name ? name : "unknown") + " " + std::to_string(summary.key_bits);
+            }
+        }
+    }
+    if (const char* signature = OBJ_nid2ln(X509_get_signature_nid(cert)))
+        summary.signature = signature;
+    std::unique_ptr<GENERAL_NAMES, NamesDeleter> names(static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
+        if (name->type == GEN_DNS) {
+            const ASN1_STRING* text = name->d.dNSName;
+            summary.names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+                                       static_cast<std::size_t>(ASN1_STRING_length(text)));
+        } else if (name->type == GEN_IPADD) {
+            const ASN1_STRING* ip = name->d.iPAddress;
+            summary.names.push_back(format_ip_address(
+                ASN1_STRING_get0_data(ip), static_cast<std::size_t>(ASN1_STRING_length(ip))));
+        }
+    }
+    summary.self_signed = X509_self_signed(cert, 1) == 1;
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    if (X509_digest(cert, EVP_sha256(), digest.data(), &length) == 1) {
+        static constexpr char hex[] = "0123456789abcdef";
+        for (unsigned int i = 0; i < length; ++i) {
+            summary.sha256 += hex[digest[i] >> 4];
+            summary.sha256 += hex[digest[i] & 0x0F];
+        }
+    }
+    return summary;
+}
+
+// ---- verification ----------------------------------------------------------------------------
+
+TrustIssue classify(int code) {
+    switch (code) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        case X509_V_ERR_CERT_UNTRUSTED:
+            return TrustIssue::UnknownIssuer;
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+            return TrustIssue::SelfSigned;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+            return TrustIssue::Expired;
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            return TrustIssue::NotYetValid;
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+        case X509_V_ERR_IP_ADDRESS_MISMATCH:
+            return TrustIssue::HostnameMismatch;
+        case X509_V_ERR_EE_KEY_TOO_SMALL:
+        case X509_V_ERR_CA_KEY_TOO_SMALL:
+            return TrustIssue::WeakKey;
+        case X509_V_ERR_CA_MD_TOO_WEAK:
+            return TrustIssue::WeakSignature;
+        case X509_V_ERR_INVALID_PURPOSE:
+            return TrustIssue::WrongPurpose;
+        default:
+            return TrustIssue::Other;
+    }
+}
+
+// Records every failure and carries on, so that one verification lists them all.
+int collect_problem(int ok, X509_STORE_CTX* ctx) {
+    if (ok == 1)
+        return 1;
+    auto* problems = static_cast<std::vector<VerifyProblem>*>(X509_STORE_CTX_get_app_data(ctx));
+    const int code = X509_STORE_CTX_get_error(ctx);
+    const int depth = X509_STORE_CTX_get_error_depth(ctx);
+    const bool known = std::any_of(problems->begin(), problems->end(), [&](const auto& p) {
+        return p.depth == depth && p.text == X509_verify_cert_error_string(code);
+    });
+    if (!known) {
+        VerifyProblem problem;
+        problem.issue = classify(code);
+        problem.depth = depth;
+        problem.text = X509_verify_cert_error_string(code);
+        if (X509* cert = X509_STORE_CTX_get_current_cert(ctx))
+            problem.subject = name_text(X509_get_subject_name(cert));
+        problems->push_back(std::move(problem));
+    }
+    return 1;
+}
+
+struct Verification {
+    std::vector<VerifyProblem> problems;
+    std::vector<CertificateSummary> path;
+};
+
+Verification verify(X509_STORE* store, STACK_OF(X509) * presented, const UrlParts* host,
+                    int auth_level) {
+    Verification result;
+    X509* leaf = sk_X509_value(presented, 0);
+    StackPtr untrusted(sk_X509_new_null());
+    for (int i = 1; untrusted && i < sk_X509_num(presented); ++i)
+        sk_X509_push(untrusted.get(), sk_X509_value(presented, i));
+    StoreCtxPtr ctx(X509_STORE_CTX_new());
+    if (!ctx || !untrusted || X509_STORE_CTX_init(ctx.get(), store, leaf, untrusted.get()) != 1) {
+        result.problems.push_back(
+            {TrustIssue::Other, 0, "verification setup failed: " + openssl_errors(), ""});
+        return result;
+    }
+    X509_STORE_CTX_set_default(ctx.get(), "ssl_server");
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+    X509_VERIFY_PARAM_set_auth_level(param, auth_level);
+    if (host != nullptr) {
+        if (host->ip_literal)
+            X509_VERIFY_PARAM_set1_ip_asc(param, host->host.c_str());
+        else
+            X509_VERIFY_PARAM_set1_host(param, host->host.c_str(), host->host.size());
+    }
+    X509_STORE_CTX_set_app_data(ctx.get(), &result.problems);
+    X509_STORE_CTX_set_verify_cb(ctx.get(), &collect_problem);
+    if (X509_verify_cert(ctx.get()) != 1 && result.problems.empty()) {
+        const int code = X509_STORE_CTX_get_error(ctx.get());
+        result.problems.push_back({classify(code), 0, X509_verify_cert_error_string(code), ""});
+    }
+    if (STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get())) {
+        for (int i = 0; i < sk_X509_num(chain); ++i)
+            result.path.push_back(summarize(sk_X509_value(chain, i)));
+    }
+    ERR_clear_error();
+    return result;
+}
+
+bool trust_problem(const VerifyProblem& problem) {
+    return problem.issue == TrustIssue::UnknownIssuer || problem.issue == TrustIssue::SelfSigned;
+}
+
+// libcurl's own default CA file and directory, so that "the system store" means what the real
+// requests trust.
+struct SystemTrust {
+    std::string file;
+    std::string path;
+};
+
+SystemTrust system_trust(CURL* curl) {
+    SystemTrust trust;
+#if LIBCURL_VERSION_NUM >= 0x075400
+    char* file = nullptr;
+    if (curl_easy_getinfo(curl, CURLINFO_CAINFO, &file) == CURLE_OK && file != nullptr)
+        trust.file = file;
+    char* path = nullptr;
+    if (curl_easy_getinfo(curl, CURLINFO_CAPATH, &path) == CURLE_OK && path != nullptr)
+        trust.path = path;
+#else
+    static_cast<void>(curl);
+#endif
+    return trust;
+}
+
+StorePtr system_store(const SystemTrust& trust) {
+    StorePtr store(X509_STORE_new());
+    if (!store)
+        return store;
+    bool loaded = false;
+    if (!trust.file.empty())
+        loaded = X509_STORE_load_file(store.get(), trust.file.c_str()) == 1 || loaded;
+    if (!trust.path.empty())
+        loaded = X509_STORE_load_path(store.get(), trust.path.c_str()) == 1 || loaded;
+    if (!loaded)
+        X509_STORE_set_default_paths(store.get());
+    ERR_clear_error();
+    return store;
+}
+
+// ---- libcurl callbacks -------------------------------------------------------------------------
+
+struct X509Deleter {
+    void operator()(X509* cert) const { X509_free(cert); }
+};
+
+// What the handshake showed, captured while libcurl still holds the connection.
+struct HandshakeState {
+    bool client_certificate_requested = false;
+    bool done = false;
+    std::string protocol;
+    std::string cipher;
+    int security_level = 1;
+    std::vector<std::unique_ptr<X509, X509Deleter>> chain;  // as the server sent it
+};
+
+void on_handshake_info(const SSL* ssl, int where, int) {
+    if ((where & SSL_CB_HANDSHAKE_DONE) == 0)
+        return;
+    auto* state = static_cast<HandshakeState*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+    if (state == nullptr || state->done)
+        return;
+    state->done = true;
+    state->protocol = SSL_get_version(ssl);
+    if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl))
+        state->cipher = SSL_CIPHER_get_name(cipher);
+    state->security_level = SSL_get_security_level(ssl);
+    if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl)) {
+        for (int i = 0; i < sk_X509_num(chain); ++i) {
+            X509* cert = sk_X509_value(chain, i);
+            if (X509_up_ref(cert) == 1)
+                state->chain.emplace_back(cert);
+        }
+    }
+}
+
+int on_client_cert_request(SSL* ssl, X509**, EVP_PKEY**) {
+    auto* state = static_cast<HandshakeState*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+    if (state != nullptr)
+        state->client_certificate_requested = true;
+    return 0;  // no certificate: the probe never authenticates
+}
+
+CURLcode on_ssl_ctx(CURL*, void* ssl_ctx, void* user) {
+    auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+    SSL_CTX_set_app_data(ctx, user);
+    SSL_CTX_set_client_cert_cb(ctx, &on_client_cert_request);
+    SSL_CTX_set_info_callback(ctx, &on_handshake_info);
+    return CURLE_OK;
+}
+
+template <typename T>
+void set_option(CURL* curl, CURLoption option, T value) {
+    if (const CURLcode code = curl_easy_setopt(curl, option, value); code != CURLE_OK) {
+        throw Error(ErrorKind::Internal,
+                    "libcurl rejected option " + std::to_string(static_cast<int>(option)) + ": " +
+                        curl_easy_strerror(code),
+                    "check that libcurl is built with OpenSSL");
+    }
+}
+
+}  // namespace
+
+std::optional<UrlParts> parse_url(std::string_view url) {
+    const std::size_t scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos || scheme_end == 0)
+        return std::nullopt;
+    UrlParts parts;
+    parts.scheme = lower(url.substr(0, scheme_end));
+    std::string_view rest = url.substr(scheme_end + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+    if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos)
+        rest.remove_prefix(at + 1);
+    std::string_view port;
+    if (!rest.empty() && rest.front() == '[') {
+        const std::size_t close = rest.find(']');
+        if (close == std::string_view::npos)
+            return std::nullopt;
+        parts.host = std::string(rest.substr(1, close - 1));
+        const std::string_view after = rest.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':')
+                return std::nullopt;
+            port = after.substr(1);
+        }
+    } else {
+        const std::size_t colon = rest.find(':');
+        parts.host = std::string(rest.substr(0, colon));
+        if (colon != std::string_view::npos)
+            port = rest.substr(colon + 1);
+    }
+    if (parts.host.empty())
+        return std::nullopt;
+    if (!parts.host.empty() && parts.host.back() == '.')
+        parts.host.pop_back();  // "host." is the same host
+    parts.host = lower(parts.host);
+    if (port.empty()) {
+        parts.port = parts.scheme == "https" ? 443 : parts.scheme == "http" ? 80 : 1080;
+    } else {
+        int value = 0;
+        for (const char c : port) {
+            if (!std::isdigit(static_cast<unsigned char>(c)) || value > 65535)
+                return std::nullopt;
+            value = value * 10 + (c - '0');
+        }
+        if (value <= 0 || value > 65535)
+            return std::nullopt;
+        parts.port = value;
+    }
+    parts.ip_literal = is_ip_literal(parts.host);
+    return parts;
+}
+
+bool no_proxy_matches(std::string_view no_proxy, std::string_view host_text) {
+    const std::string host = lower(host_text);
+    std::size_t pos = 0;
+    while (pos <= no_proxy.size()) {
+        std::size_t end = no_proxy.find_first_of(", \t", pos);
+        if (end == std::string_view::npos)
+            end = no_proxy.size();
+        std::string entry = lower(trim(no_proxy.substr(pos, end - pos)));
+        pos = end + 1;
+        if (entry.empty())
+            continue;
+        if (entry == "*")
+            return true;
+        if (!entry.empty() && entry.front() == '[') {
+            entry = entry.substr(1, entry.find(']') - 1);  // [::1]
+        } else if (const std::size_t colon = entry.find(':');
+                   colon != std::string::npos && entry.find(':', colon + 1) == std::string::npos) {
+            entry = entry.substr(0, colon);  // host:port: the port is not compared
+        }
+        while (!entry.empty() && entry.front() == '.')
+            entry.erase(0, 1);
+        if (!entry.empty() && entry.back() == '.')
+            entry.pop_back();
+        if (host == entry)
+            return true;
+        if (host.size() > entry.size() && host.ends_with(entry) &&
+            host[host.size() - entry.size() - 1] == '.' && !is_ip_literal(host))
+            return true;
+    }
+    return false;
+}
+
+std::optional<ProxyChoice> effective_proxy(const std::string& url, const std::string& configured) {
+    const auto target = parse_url(url);
+    if (!target)
+        return std::nullopt;
+    ProxyChoice choice;
+    if (!configured.empty()) {
+        choice.url = configured;
+        choice.source = "--proxy";
+    } else {
+        const auto env = [](const char* name) -> std::string {
+            const char* value = std::getenv(name);
+            return value ? std::string(value) : std::string();
+        };
+        std::string no_proxy = env("no_proxy");
+        if (no_proxy.empty())
+            no_proxy = env("NO_PROXY");
+        if (!no_proxy.empty() && no_proxy_matches(no_proxy, target->host))
+            return std::nullopt;
+        const char* names[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+        if (target->scheme == "http") {
+            names[0] = "http_proxy";  // libcurl reads only the lower-case http_proxy
+            names[1] = "all_proxy";
+        }
+        for (const char* name : names) {
+            if (const std::string value = env(name); !value.empty()) {
+                choice.url = value;
+                choice.source = name;
+                break;
+            }
+        }
+        if (choice.url.empty())
+            return std::nullopt;
+    }
+    const std::string with_scheme =
+        choice.url.find("://") == std::string::npos ? "http://" + choice.url : choice.url;
+    auto parts = parse_url(with_scheme);
+    if (!parts)
+        return std::nullopt;
+    // libcurl's default proxy port is 1080 whatever the scheme, unless the URL names one.
+    const std::size_t start = with_scheme.find("://") + 3;
+    std::string_view authority = std::string_view(with_scheme).substr(start);
+    authority = authority.substr(0, authority.find_first_of("/?#"));
+    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos)
+        authority.remove_prefix(at + 1);
+    const std::size_t bracket = authority.rfind(']');
+    if (authority.find(':', bracket == std::string_view::npos ? 0 : bracket) ==
+        std::string_view::npos)
+        parts->port = 1080;
+    choice.parts = *parts;
+    choice.display = with_scheme;
+    const std::size_t at = with_scheme.find('@', start);
+    const std::size_t slash = with_scheme.find('/', start);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash))
+        choice.display = with_scheme.substr(0, start) + "***" + with_scheme.substr(at);
+    return choice;
+}
+
+TcpResult probe_tcp(const std::string& address, int port, std::chrono::milliseconds timeout) {
+    TcpResult result;
+    auto curl = new_handle();
+    std::array<char, CURL_ERROR_SIZE> errbuf{};
+    const std::string url = "http://" + address_for_url(address) + ":" + std::to_string(port) + "/";
+    set_option(curl.get(), CURLOPT_URL, url.c_str());
+    set_option(curl.get(), CURLOPT_CONNECT_ONLY, 1L);
+    set_option(curl.get(), CURLOPT_PROXY, "");  // this address itself, never a proxy
+    set_option(curl.get(), CURLOPT_NOSIGNAL, 1L);
+    set_option(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
+    set_option(curl.get(), CURLOPT_ERRORBUFFER, errbuf.data());
+    const CURLcode code = curl_easy_perform(curl.get());
+    curl_off_t connect_time = 0;
+    curl_easy_getinfo(curl.get(), CURLINFO_CONNECT_TIME_T, &connect_time);
+    result.elapsed = std::chrono::microseconds(connect_time);
+    if (code == CURLE_OK) {
+        result.connected = true;
+        return result;
+    }
+    long os_error = 0;
+    curl_easy_getinfo(curl.get(), CURLINFO_OS_ERRNO, &os_error);
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+        result.error = "no answer within " + describe_seconds(timeout.count()) +
+                       " (a firewall may be dropping the packets)";
+    } else if (os_error != 0) {
+        result.error = std::system_category().message(static_cast<int>(os_error));
+    } else {
+        result.error = errbuf[0] != '\0' ? trim(errbuf.data()) : curl_easy_strerror(code);
+    }
+    return result;
+}
+
+std::string format_ip_address(const unsigned char* bytes, std::size_t length) {
+    if (length == 4) {
+        return std::to_string(bytes[0]) + "." + std::to_string(bytes[1]) + "." +
+               std::to_string(bytes[2]) + "." + std::to_string(bytes[3]);
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    if (length != 16) {
+        std::string text;
+        for (std::size_t i = 0; i < length; ++i) {
+            text += hex[bytes[i] >> 4];
+            text += hex[bytes[i] & 0x0F];
+        }
+        return text;
+    }
+    std::array<unsigned, 8> groups{};
+    for (std::size_t i = 0; i < 8; ++i)
+        groups[i] = static_cast<unsigned>(bytes[2 * i] << 8 | bytes[2 * i + 1]);
+    // RFC 5952: the longest run of two or more zero groups becomes "::".
+    int best_start = -1;
+    int best_length = 0;
+    for (int i = 0; i < 8;) {
+        if (groups[static_cast<std::size_t>(i)] != 0) {
+            ++i;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && groups[static_cast<std::size_t>(j)] == 0)
+            ++j;
+        if (j - i > best_length && j - i >= 2) {
+            best_start = i;
+            best_length = j - i;
+        }
+        i = j;
+    }
+    std::string text;
+    for (int i = 0; i < 8; ++i) {
+        if (i == best_start) {
+            text += "::";
+            i += best_length - 1;
+            continue;
+        }
+        if (!text.empty() && text.back() != ':')
+            text += ':';
+        char group[8];
+        std::snprintf(group, sizeof group, "%x", groups[static_cast<std::size_t>(i)]);
+        text += group;
+    }
+    return text;
+}
+
+TlsResult probe_tls(const std::string& url, const Settings& settings) {
+    TlsResult result;
+    const auto target = parse_url(url);
+    if (!target || target->scheme != "https") {
+        result.error = "not an https:// URL";
+        return result;
+    }
+    auto curl = new_handle();
+    HandshakeState state;
+    std::array<char, CURL_ERROR_SIZE> errbuf{};
+    // Reaches the server exactly as the real requests do (same proxy rules), but with
+    // verification deferred to verify() below so that every problem can be listed; nothing is
+    // sent over this connection.
+    set_option(curl.get(), CURLOPT_URL, url.c_str());
+    set_option(curl.get(), CURLOPT_PROTOCOLS_STR, "https");
+    set_option(curl.get(), CURLOPT_CONNECT_ONLY, 1L);
+    set_option(curl.get(), CURLOPT_NOSIGNAL, 1L);
+    set_option(curl.get(), CURLOPT_ERRORBUFFER, errbuf.data());
+    set_option(curl.get(), CURLOPT_CONNECTTIMEOUT_MS,
+               static_cast<long>(settings.connect_timeout.count()));
+    set_option(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(settings.total_timeout.count()));
+    set_option(curl.get(), CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+    set_option(curl.get(), CURLOPT_SSL_VERIFYPEER, 0L);
+    set_option(curl.get(), CURLOPT_SSL_VERIFYHOST, 0L);
+    set_option(curl.get(), CURLOPT_SSL_CTX_FUNCTION, &on_ssl_ctx);
+    set_option(curl.get(), CURLOPT_SSL_CTX_DATA, &state);
+    if (!settings.proxy.empty())
+        set_option(curl.get(), CURLOPT_PROXY, settings.proxy.c_str());
+
+    const CURLcode code = curl_easy_perform(curl.get());
+    curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, nullptr);
+    result.client_certificate_requested = state.client_certificate_requested;
+    if (code != CURLE_OK) {
+        long proxy_status = 0;
+        curl_easy_getinfo(curl.get(), CURLINFO_HTTP_CONNECTCODE, &proxy_status);
+        const std::string detail =
+            errbuf[0] != '\0' ? trim(errbuf.data()) : curl_easy_strerror(code);
+        result.error = proxy_status != 0 && proxy_status != 200
+                           ? "the proxy answered CONNECT with HTTP " +
+                                 std::to_string(proxy_status) + " (" + detail + ")"
+                           : detail;
+        return result;
+    }
+    if (!state.done) {
+        result.error =
+            "the TLS handshake completed without OpenSSL reporting it (libcurl must be "
+            "built with OpenSSL)";
+        return result;
+    }
+    result.handshake = true;
+    result.protocol = state.protocol;
+    result.cipher = state.cipher;
+    StackPtr chain(sk_X509_new_null());
+    for (const auto& cert : state.chain) {
+        if (!chain || sk_X509_push(chain.get(), cert.get()) <= 0) {
+            result.problems.push_back({TrustIssue::Other, 0, "out of memory", ""});
+            return result;
+        }
+    }
+    STACK_OF(X509)* presented = chain.get();
+    if (sk_X509_num(presented) == 0) {
+        result.problems.push_back({TrustIssue::Other, 0, "the server sent no certificate", ""});
+        return result;
+    }
+    for (int i = 0; i < sk_X509_num(presented); ++i)
+        result.presented.push_back(summarize(sk_X509_value(presented, i)));
+    const int auth_level = state.security_level;
+
+    const SystemTrust system = system_trust(curl.get());
+    StorePtr store;
+    if (!settings.ca_bundle.empty()) {
+        result.trust_store = "--ca-bundle " + settings.ca_bundle;
+        store.reset(X509_STORE_new());
+        if (!store || X509_STORE_load_file(store.get(), settings.ca_bundle.c_str()) != 1) {
+            result.trust_store_error = openssl_errors();
+        }
+    } else {
+        result.trust_store =
+            "the system trust store" + (system.file.empty() ? "" : " (" + system.file + ")");
+        store = system_store(system);
+    }
+    if (!store) {
+        result.problems.push_back({TrustIssue::Other, 0, "out of memory", ""});
+        return result;
+    }
+    Verification verification = verify(store.get(), presented, &*target, auth_level);
+    result.problems = std::move(verification.problems);
+    result.path = std::move(verification.path);
+    const bool untrusted =
+        std::any_of(result.problems.begin(), result.problems.end(), &trust_problem);
+    if (!untrusted)
+        return result;
+    // What would make it trusted: the root the server sends itself, or the system store.
+    X509* top = sk_X509_value(presented, sk_X509_num(presented) - 1);
+    if (X509_self_signed(top, 1) == 1) {
+        StorePtr own(X509_STORE_new());
+        if (own && X509_STORE_add_cert(own.get(), top) == 1) {
+            result.trusted_with_sent_root =
+                verify(own.get(), presented, nullptr, auth_level).problems.empty();
+        }
+    }
+    if (!settings.ca_bundle.empty()) {
+        StorePtr fallback = system_store(system);
+        if (fallback) {
+            const auto problems = verify(fallback.get(), presented, nullptr, auth_level).problems;
+            result.trusted_by_system_store =
+                std::none_of(problems.begin(), problems.end(), &trust_problem);
+        }
+    }
+    ERR_clear_error();
+    return result;
+}
+
+}  // namespace certenroll::http

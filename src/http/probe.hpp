@@ -1,0 +1,122 @@
+#pragma once
+/// Connection diagnostics below the SOAP layer, for `diagnose`: which proxy applies, whether a
+/// TCP connection opens, and what the TLS handshake shows (protocol, cipher, the server's
+/// certificate chain, every reason it is not trusted, and what would make it trusted). No request
+/// is ever sent over a connection whose certificate was not verified: the TLS probe only
+/// completes the handshake and reads the certificates.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/transport.hpp"
+
+namespace certenroll::http {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+/// The parts of an absolute URL that connections need.
+struct UrlParts {
+    std::string scheme;  ///< lower case: "https"
+    std::string host;    ///< without brackets: "cep.example.com", "10.0.0.5", "::1"
+    int port = 0;        ///< explicit or the scheme's default (443, 80)
+    bool ip_literal = false;
+};
+
+/// Splits `url`; nullopt when it has no scheme://host or an unusable port.
+std::optional<UrlParts> parse_url(std::string_view url);
+
+/// The proxy that libcurl uses for a URL, and where that choice came from.
+struct ProxyChoice {
+    std::string url;      ///< as configured (may hold user:password: never print it)
+    std::string display;  ///< the URL with any user:password replaced by ***
+    std::string source;   ///< "--proxy", "https_proxy", "all_proxy", ...
+    UrlParts parts;       ///< the proxy's own host and port
+};
+
+/// True when `host` is excluded from proxying by a no_proxy value ("*", or comma-separated host
+/// names and domain suffixes, with or without a leading dot, optionally with :port), as libcurl
+/// reads it.
+bool no_proxy_matches(std::string_view no_proxy, std::string_view host);
+
+/// The proxy used for `url`: `configured` (--proxy) if set, else https_proxy / HTTPS_PROXY /
+/// all_proxy / ALL_PROXY from the environment unless no_proxy / NO_PROXY excludes the host.
+std::optional<ProxyChoice> effective_proxy(const std::string& url, const std::string& configured);
+
+/// One TCP connection attempt.
+struct TcpResult {
+    bool connected = false;
+    std::string error;  ///< "Connection refused", "no answer within 15 s", ...
+    std::chrono::microseconds elapsed{0};
+};
+
+/// Opens (and closes) a TCP connection to the numeric `address` on `port`, bypassing proxies.
+TcpResult probe_tcp(const std::string& address, int port, std::chrono::milliseconds timeout);
+
+/// What `diagnose` shows of one certificate.
+struct CertificateSummary {
+    std::string subject;  ///< RFC 2253 order, e.g. "CN=localhost"
+    std::string issuer;
+    TimePoint not_before{};
+    TimePoint not_after{};
+    std::string key;  ///< "RSA 2048", "EC P-384", "ED25519"
+    int key_bits = 0;
+    int security_bits = 0;           ///< NIST-equivalent strength of the key
+    std::string signature;           ///< "sha256WithRSAEncryption"
+    std::vector<std::string> names;  ///< subject alternative names (DNS, IP)
+    bool self_signed = false;
+    std::string sha256;  ///< fingerprint, lower-case hex
+};
+
+/// Why a chain is not accepted, by what the user can do about it.
+enum class TrustIssue {
+    UnknownIssuer,     ///< no path to a trusted CA (issuer missing or not trusted)
+    SelfSigned,        ///< the chain ends in a self-signed certificate that is not trusted
+    Expired,           ///< a certificate's notAfter has passed
+    NotYetValid,       ///< a certificate's notBefore is in the future (or this clock is wrong)
+    HostnameMismatch,  ///< the leaf is not issued for the URL's host
+    WeakKey,           ///< a key below the TLS security level
+    WeakSignature,     ///< a signature digest below the security level (SHA-1, MD5)
+    WrongPurpose,      ///< the leaf is not for TLS server authentication
+    Other,
+};
+
+/// One verification failure, as OpenSSL reported it.
+struct VerifyProblem {
+    TrustIssue issue = TrustIssue::Other;
+    int depth = 0;        ///< 0 = the server's own certificate
+    std::string text;     ///< OpenSSL's reason: "unable to get local issuer certificate"
+    std::string subject;  ///< the certificate at `depth`
+};
+
+/// The result of a TLS handshake with a server.
+struct TlsResult {
+    bool handshake = false;
+    std::string error;                          ///< why the handshake failed (libcurl/OpenSSL text)
+    std::string protocol;                       ///< "TLSv1.3"
+    std::string cipher;                         ///< "TLS_AES_256_GCM_SHA384"
+    bool client_certificate_requested = false;  ///< the server asked for a client certificate
+    std::vector<CertificateSummary> presented;  ///< as the server sent them, leaf first
+    std::vector<CertificateSummary> path;       ///< the chain verification built, leaf to anchor
+    std::vector<VerifyProblem> problems;        ///< empty: trusted and issued for the host
+    std::string trust_store;        ///< what was trusted: the bundle or the system store
+    std::string trust_store_error;  ///< the CA bundle could not be loaded
+    /// Set when the chain is untrusted and ends in a self-signed root the server sends itself:
+    /// whether trusting that root would make the chain valid (host name aside).
+    std::optional<bool> trusted_with_sent_root;
+    /// Set when a CA bundle was configured and the chain is untrusted: whether the system trust
+    /// store would accept it instead.
+    std::optional<bool> trusted_by_system_store;
+};
+
+/// Connects to `url` (through the proxy `settings` or the environment name), completes a TLS
+/// 1.2+ handshake without sending anything, and verifies the server's chain against
+/// `settings.ca_bundle` (else the system store) and the URL's host, collecting every problem.
+TlsResult probe_tls(const std::string& url, const Settings& settings);
+
+/// "::1", "10.0.0.5": the text of an iPAddress SAN (4 or 16 bytes); hex for other lengths.
+std::string format_ip_address(const unsigned char* bytes, std::size_t length);
+
+}  // namespace certenroll::http

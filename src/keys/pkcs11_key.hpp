@@ -1,0 +1,50 @@
+#pragma once
+/// Keys on PKCS#11 tokens (smart cards, HSMs, SoftHSM) through libp11. A key is generated on the
+/// token, never leaves it, and is referenced by its PKCS#11 URI; signing happens on the token.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "keys/key_backend.hpp"
+
+struct x509_st;
+
+namespace certenroll::keys {
+
+struct Pkcs11Settings {
+    /// The PKCS#11 module (.so). Empty: the URI's module-path, else p11-kit's proxy module, which
+    /// offers every token p11-kit knows (OpenSC, SoftHSM, ...).
+    std::string module;
+    /// Where generate() creates keys: a URI naming the token, e.g. "pkcs11:token=HSM". Empty: the
+    /// only initialised token, if there is exactly one.
+    std::string token_uri;
+    /// The user PIN of a token (by label), asked for only when a login is needed.
+    std::function<std::string(const std::string& token_label)> pin;
+};
+
+class Pkcs11KeyBackend : public KeyBackend {
+  public:
+    explicit Pkcs11KeyBackend(Pkcs11Settings settings);
+    ~Pkcs11KeyBackend() override;
+    Pkcs11KeyBackend(const Pkcs11KeyBackend&) = delete;
+    Pkcs11KeyBackend& operator=(const Pkcs11KeyBackend&) = delete;
+
+    std::string_view name() const override { return "pkcs11"; }
+    /// Generates a non-extractable key pair on the token, labelled spec.label with a random
+    /// CKA_ID; the returned Key's reference is its URI.
+    Key generate(const KeySpec& spec) override;
+    /// Loads the private key a pkcs11: URI names (object label and/or id on the token).
+    Key load(const std::string& reference) override;
+    /// Stores `certificate` on the token beside the key `key_uri` names (same label and id).
+    void store_certificate(const std::string& key_uri, x509_st* certificate);
+
+  private:
+    struct Module;
+    Pkcs11Settings settings_;
+    std::shared_ptr<Module> module_;  // kept alive by every key loaded from it
+
+    Module& open(const std::string& module_path);
+};
+
+}  // namespace certenroll::keys
