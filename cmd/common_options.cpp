@@ -81,7 +81,8 @@ void add_connection_options(CLI::App& app, ConnectionOptions& o, bool with_cep) 
                    "TLS client certificate for --auth certificate: PEM (with --client-key) or "
                    "a .pfx/.p12 holding the key")
         ->group(group);
-    app.add_option("--client-key", o.client_key, "Private key (PEM file) of --client-cert")
+    app.add_option("--client-key", o.client_key,
+                   "Private key of --client-cert: PEM file, TPM key file or pkcs11: URI")
         ->group(group);
     app.add_option("--client-key-passphrase-file", o.client_key_passphrase_file,
                    "File holding the passphrase of --client-key or of a PFX --client-cert")

@@ -5,7 +5,7 @@ _certenroll_cli() {
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            policy|enroll|renew|retrieve-pending|completion) sub="${COMP_WORDS[i]}"; break;;
+            policy|enroll|renew|retrieve-pending|diagnose|completion) sub="${COMP_WORDS[i]}"; break;;
         esac
     done
     case "$prev" in
@@ -29,6 +29,7 @@ _certenroll_cli() {
         --fullchain-out) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --ip) return;;
         --key) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --key-backend) COMPREPLY=($(compgen -W 'software pkcs11 tpm' -- "$cur")); return;;
         --key-out) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --key-passphrase-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --key-type) COMPREPLY=($(compgen -W 'rsa rsa:3072 rsa:4096 ec ec:P-384 ec:P-521' -- "$cur")); return;;
@@ -39,6 +40,9 @@ _certenroll_cli() {
         --password-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --pfx-out) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --pfx-password-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --pin-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --pkcs11-module) return;;
+        --pkcs11-token) return;;
         --principal) return;;
         --profile) return;;
         --proxy) return;;
@@ -49,21 +53,23 @@ _certenroll_cli() {
         --subject) return;;
         --template) return;;
         --timeout) return;;
+        --tpm-tcti) return;;
         --upn) return;;
         --uri) return;;
         --url) return;;
         --username) return;;
     esac
     case "$sub" in
-        policy) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --ca-bundle --proxy --timeout --connect-timeout --template --refresh' -- "$cur"));;
-        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --ca-bundle --proxy --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --dry-run --key-type --key --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-password-file' -- "$cur"));;
-        renew) COMPREPLY=($(compgen -W '--help -h --all --cert --key --template --name --renew-before --force --reuse-key --key-based --key-type --key-passphrase-file --pfx-password-file --deploy-hook --random-delay --lock-wait --refresh-policy --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --ca-bundle --proxy --timeout --connect-timeout' -- "$cur"));;
-        retrieve-pending) COMPREPLY=($(compgen -W '--help -h --all --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --ca-bundle --proxy --timeout --connect-timeout --key-passphrase-file --pfx-password-file' -- "$cur"));;
+        policy) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout --template --refresh' -- "$cur"));;
+        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --dry-run --key-type --key-backend --key --store-on-token --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-password-file' -- "$cur"));;
+        renew) COMPREPLY=($(compgen -W '--help -h --all --cert --key --template --name --renew-before --force --reuse-key --key-based --key-type --key-passphrase-file --key-backend --store-on-token --pfx-password-file --deploy-hook --random-delay --lock-wait --refresh-policy --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout' -- "$cur"));;
+        retrieve-pending) COMPREPLY=($(compgen -W '--help -h --all --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout --key-passphrase-file --pfx-password-file' -- "$cur"));;
+        diagnose) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout --template' -- "$cur"));;
         completion) COMPREPLY=($(compgen -W '--help -h' -- "$cur"));;
         *) if [[ "$cur" == -* ]]; then
                COMPREPLY=($(compgen -W '--help -h --version --config --profile --state-dir --json --verbose -v --quiet -q' -- "$cur"))
            else
-               COMPREPLY=($(compgen -W 'policy enroll renew retrieve-pending completion' -- "$cur"))
+               COMPREPLY=($(compgen -W 'policy enroll renew retrieve-pending diagnose completion' -- "$cur"))
            fi;;
     esac
 }
