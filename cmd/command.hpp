@@ -18,6 +18,8 @@ struct GlobalOptions {
     bool json = false;
     int verbose = 0;
     bool quiet = false;
+    std::string audit_log;  ///< empty: $CERTENROLL_AUDIT_LOG, else no audit file
+    bool audit_syslog = false;
 };
 
 /// What a subcommand produced: the same facts for people (text) and for scripts (json).

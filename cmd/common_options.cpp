@@ -201,18 +201,30 @@ std::function<std::string(const std::string&)> password_source(const ConnectionO
     };
 }
 
-flows::Context make_context(const GlobalOptions& global, const ConnectionOptions& options) {
+flows::Context make_context(const GlobalOptions& global, const ConnectionOptions& options,
+                            const std::string& audited_subcommand) {
     flows::Context context = make_context(global);
+    if (!audited_subcommand.empty())
+        context.audit = open_audit_log(global, audited_subcommand);
+    context.keys = std::make_shared<keys::KeyBackends>(device_settings(options));
+    return context;
+}
+
+keys::DeviceSettings device_settings(const ConnectionOptions& options, bool may_prompt) {
     keys::DeviceSettings devices;
     devices.pkcs11.module = options.pkcs11_module;
     devices.pkcs11.token_uri = options.pkcs11_token;
-    devices.pkcs11.pin = [file = options.pin_file](const std::string& token) {
-        return read_secret(file, "CERTENROLL_PKCS11_PIN", "PIN for token " + token + ": ",
-                           "--pin-file");
-    };
+    const char* pin_variable = "CERTENROLL_PKCS11_PIN";
+    const char* from_environment = std::getenv(pin_variable);
+    if (may_prompt || !options.pin_file.empty() || (from_environment && *from_environment)) {
+        devices.pkcs11.pin = [file = options.pin_file, pin_variable,
+                              may_prompt](const std::string& token) {
+            return read_secret(file, pin_variable,
+                               may_prompt ? "PIN for token " + token + ": " : "", "--pin-file");
+        };
+    }
     devices.tpm.tcti = options.tpm_tcti;
-    context.keys = std::make_shared<keys::KeyBackends>(std::move(devices));
-    return context;
+    return devices;
 }
 
 flows::Context make_context(const GlobalOptions& global) {
@@ -225,6 +237,31 @@ flows::Context make_context(const GlobalOptions& global) {
     context.diagnostics.verbosity = global.verbose;
     context.diagnostics.sink = [](std::string_view line) { std::cerr << line << "\n"; };
     return context;
+}
+
+audit::Log open_audit_log(const GlobalOptions& global, const std::string& subcommand) {
+    std::string path = global.audit_log;
+    if (const char* from_env = std::getenv("CERTENROLL_AUDIT_LOG"); path.empty() && from_env)
+        path = from_env;
+    std::vector<std::shared_ptr<audit::Sink>> sinks;
+    if (!path.empty()) {
+        try {
+            sinks.push_back(std::make_shared<audit::FileSink>(path));
+        } catch (const Error& error) {
+            throw Error(ErrorKind::Local, "cannot open the audit log: " + error.message(),
+                        "fix the path or permissions, or point --audit-log (or \"audit-log\" in "
+                        "the configuration, or $CERTENROLL_AUDIT_LOG) elsewhere");
+        }
+    }
+    if (global.audit_syslog)
+        sinks.push_back(std::make_shared<audit::SyslogSink>());
+    if (sinks.empty())
+        return {};
+    auto sink = sinks.size() == 1 ? sinks.front() : std::make_shared<audit::FanOutSink>(sinks);
+    return audit::Log(std::move(sink), audit::Origin::current(subcommand),
+                      [](std::string_view message) {
+                          std::cerr << "certenroll-cli: warning: " << message << "\n";
+                      });
 }
 
 std::string read_secret(const std::string& file, const char* environment_variable,

@@ -56,8 +56,18 @@ std::function<std::string(const std::string& username)> password_source(
 
 /// The library context for this run: state directory, curl transport, clock, stderr diagnostics.
 flows::Context make_context(const GlobalOptions& global);
-/// The same, with the key devices (PKCS#11 module and PIN, TPM) the options name.
-flows::Context make_context(const GlobalOptions& global, const ConnectionOptions& options);
+/// The same, with the key devices (PKCS#11 module and PIN, TPM) the options name, and for the
+/// commands that enroll (`audited_subcommand` set) the audit trail of the global options.
+flows::Context make_context(const GlobalOptions& global, const ConnectionOptions& options,
+                            const std::string& audited_subcommand = {});
+
+/// How the key devices the options name are reached. With `may_prompt` false the PIN comes
+/// only from --pin-file or $CERTENROLL_PKCS11_PIN, and is left unset when neither is given.
+keys::DeviceSettings device_settings(const ConnectionOptions& options, bool may_prompt = true);
+
+/// The audit trail --audit-log (else $CERTENROLL_AUDIT_LOG) and --audit-syslog ask for, opened
+/// now so that a log that cannot be written stops the run before anything is sent.
+audit::Log open_audit_log(const GlobalOptions& global, const std::string& subcommand);
 
 /// A secret from a file (first line), else from the environment variable, else a no-echo prompt
 /// on the terminal; without a terminal a usage error names the flag and the variable to use.

@@ -46,8 +46,8 @@ ValueKind kind_of(const CLI::Option& option, const std::string& name) {
         return ValueKind::Choice;
     if (name == "state-dir" || name == "out-dir")
         return ValueKind::Directory;
-    static const char* const files[] = {"config",     "cert",      "key",   "client-cert",
-                                        "client-key", "ca-bundle", "keytab"};
+    static const char* const files[] = {"config",     "cert",      "key",    "client-cert",
+                                        "client-key", "ca-bundle", "keytab", "audit-log"};
     for (const char* file : files) {
         if (name == file)
             return ValueKind::File;

@@ -12,6 +12,7 @@ namespace {
 struct DiagnoseOptions {
     ConnectionOptions connection;
     std::string template_name;
+    std::string key_backend = "software";
 };
 
 // How --auth auto (or an explicit --auth) arrives at the mode, for the report.
@@ -78,11 +79,20 @@ Command add_diagnose(CLI::App& app, const GlobalOptions& global) {
     sub->add_option("--template", options->template_name,
                     "Also check this template: offered, enrollable by this identity and auth "
                     "mode, its CES URLs and key type");
+    sub->add_option("--key-backend", options->key_backend,
+                    "Key backend to check: software (generate and discard a key), pkcs11 (the "
+                    "token and its PIN; nothing is created on it) or tpm (a transient key)")
+        ->group("Key devices")
+        ->capture_default_str();
 
     return {sub, [options, &global]() {
-                const auto context = make_context(global);
+                auto context = make_context(global);
+                // Never a PIN prompt: diagnose says that enroll would ask instead.
+                context.keys = std::make_shared<keys::KeyBackends>(
+                    device_settings(options->connection, false));
                 diagnose::Request request;
                 request.template_name = options->template_name;
+                request.key_backend = std::string(keys::checked_backend_name(options->key_backend));
                 request.auth_origin = auth_origin(options->connection);
                 try {
                     request.connection = make_connection(options->connection);

@@ -152,7 +152,7 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global) {
         ->group(out);
 
     return {sub, [o, &global]() {
-                const auto context = make_context(global, o->connection);
+                const auto context = make_context(global, o->connection, "enroll");
                 return render_enroll_outcome(flows::enroll(context, make_request(*o)));
             }};
 }

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <string_view>
 #include <vector>
 
 #include "command.hpp"
@@ -14,6 +15,12 @@
 using namespace certenroll;
 
 int main(int argc, char** argv) {
+    // `--version` alone is answered before the option tree is built: building it is most of what
+    // the process otherwise does (tests/bench/README.md). Same text as the version flag below.
+    if (argc == 2 && std::string_view(argv[1]) == "--version") {
+        std::cout << "certenroll-cli " << CERTENROLL_VERSION << "\n";
+        return 0;
+    }
     CLI::App app{
         "certenroll-cli: enroll for and renew certificates through Microsoft AD CS web enrollment\n"
         "(CEP policy service, MS-XCEP; CES enrollment service, MS-WSTEP).",
@@ -33,6 +40,12 @@ int main(int argc, char** argv) {
     app.add_flag("-v,--verbose", global.verbose,
                  "Explain each step on stderr; twice dumps the SOAP traffic (secrets redacted)");
     app.add_flag("-q,--quiet", global.quiet, "Print nothing on success");
+    app.add_option("--audit-log", global.audit_log,
+                   "Append one JSON line per enrollment event (policy fetched, request "
+                   "submitted, issued, pending, denied, renewed, retrieved, failed) to this file "
+                   "(default: $CERTENROLL_AUDIT_LOG)");
+    app.add_flag("--audit-syslog", global.audit_syslog,
+                 "Also send each audit event to syslog/journald (facility authpriv)");
 
     const std::vector<cli::Command> commands = {
         cli::add_policy(app, global),   cli::add_enroll(app, global),

@@ -99,7 +99,7 @@ Command add_policy(CLI::App& app, const GlobalOptions& global) {
     sub->add_flag("--refresh", options->refresh, "Fetch even if the cached policy is fresh");
 
     return {sub, [options, &global]() {
-                const auto context = make_context(global, options->connection);
+                const auto context = make_context(global, options->connection, "policy");
                 const auto connection = make_connection(options->connection);
                 const auto result = flows::load_policy(context, connection, options->refresh);
                 Output output;

@@ -230,7 +230,7 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
                                      : make_connection(o->connection);
             options.password = password_source(o->connection);
 
-            const auto context = make_context(global, o->connection);
+            const auto context = make_context(global, o->connection, "renew");
             std::vector<flows::RenewResult> results;
             if (o->all) {
                 results = flows::renew_all(context, options);

@@ -90,7 +90,7 @@ Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global) {
                     throw Error(ErrorKind::Usage, "give either a request ID or --all",
                                 "e.g. certenroll-cli retrieve-pending 42");
                 }
-                const auto context = make_context(global, o->connection);
+                const auto context = make_context(global, o->connection, "retrieve-pending");
                 flows::RetrieveRequest request;
                 // Without --auth, each pending request is asked about the way it was submitted.
                 request.auth_from_record = o->connection.auth == "auto";

@@ -16,6 +16,7 @@
 #include "flows/template_rules.hpp"
 #include "http/curl_transport.hpp"
 #include "http/probe.hpp"
+#include "keys/backends.hpp"
 #include "keys/software_key.hpp"
 #include "platform/platform.hpp"
 #include "soap/envelope.hpp"
@@ -243,6 +244,27 @@ class Checklist {
         evidence += "; trust: " + (connection.http.ca_bundle.empty()
                                        ? std::string("the system store")
                                        : "--ca-bundle " + connection.http.ca_bundle);
+        // A username (and its password) that the chosen mode never sends: commands ignore it
+        // silently, so say so here (the "password for a Kerberos-only endpoint" case).
+        if (!credentials_.username.empty() &&
+            credentials_.mode != xcep::AuthMode::UsernamePassword) {
+            // The URL's path names the mode: the endpoint accepts nothing else.
+            const bool from_url = xcep::auth_mode_from_url(target_url_) == credentials_.mode;
+            add(warned(id, title,
+                       evidence + "; --username " + credentials_.username +
+                           " and its password are not used by --auth " +
+                           mode_name(credentials_.mode),
+                       from_url && credentials_.mode == xcep::AuthMode::Kerberos
+                           ? "the URL names a Kerberos-only endpoint: log in with kinit (or "
+                             "--keytab) and leave out --username, or use the service's "
+                             "_UsernamePassword URL for a password login"
+                       : from_url ? "this endpoint accepts --auth " + mode_name(credentials_.mode) +
+                                        " only: leave out --username, or use the service's "
+                                        "_UsernamePassword URL for a password login"
+                                  : "leave out --username, or use --auth password (with the "
+                                    "service's _UsernamePassword URL)"));
+            return;
+        }
         add(passed(id, title, evidence));
     }
 
@@ -880,7 +902,10 @@ class Checklist {
         const std::string id = "key-backend";
         const std::string title = "Key generation";
         keys::KeySpec spec;
-        std::string why = "no --template: the default";
+        std::string why = request_.template_name.empty()
+                              ? "no --template: the default"
+                              : "the default, since --template " + request_.template_name +
+                                    " could not be checked";
         if (template_ != nullptr) {
             try {
                 std::vector<std::string> ignored;
@@ -893,6 +918,18 @@ class Checklist {
                 return;
             }
         }
+        if (request_.key_backend == "pkcs11") {
+            token(spec, why);
+        } else if (request_.key_backend == "tpm") {
+            tpm(spec, why);
+        } else {
+            software(spec, why);
+        }
+    }
+
+    void software(const keys::KeySpec& spec, const std::string& why) {
+        const std::string id = "key-backend";
+        const std::string title = "Key generation";
         try {
             keys::SoftwareKeyBackend backend;
             const auto start = steady_clock::now();
@@ -911,6 +948,82 @@ class Checklist {
         }
     }
 
+    // A transient key in the TPM: created under the storage hierarchy and flushed when freed;
+    // its wrapped blob is never written, so nothing is left behind.
+    void tpm(const keys::KeySpec& spec, const std::string& why) {
+        const std::string id = "key-backend";
+        const std::string title = "Key generation";
+        const std::string tcti = context_.keys->tpm_tcti();
+        const std::string where =
+            "tpm backend (" +
+            (tcti.empty() ? std::string("the tpm2-openssl provider's default TCTI")
+                          : "TCTI " + tcti) +
+            ")";
+        try {
+            const auto start = steady_clock::now();
+            const auto key = context_.keys->generate("tpm", spec);
+            const auto elapsed = steady_clock::now() - start;
+            add(passed(id, title,
+                       where + ": generated a transient " + keys::describe(spec) + " key (" + why +
+                           ") in " + elapsed_text(elapsed) + "; nothing was stored"));
+        } catch (const Error& error) {
+            // A key type the TPM does not offer has its own fix; anything else is reachability.
+            add(failed(id, title,
+                       error.kind() == ErrorKind::Usage ? ErrorKind::Usage : ErrorKind::Local,
+                       where + ": " + error.message(),
+                       error.kind() == ErrorKind::Usage
+                           ? error.hint()
+                           : "make the TPM reachable: pass --tpm-tcti (or set "
+                             "TPM2OPENSSL_TCTI) device:/dev/tpmrm0 (the kernel's resource "
+                             "manager; this user must be in the tss group), tabrmd (the "
+                             "tpm2-abrmd resource manager) or swtpm:host=H,port=P, and install "
+                             "tpm2-openssl if it is missing; tpm2_getcap properties-fixed tests "
+                             "the TPM"));
+        }
+    }
+
+    // The token is found and logged in to, but no key is generated: that would leave objects.
+    void token(const keys::KeySpec& spec, const std::string& why) {
+        const std::string id = "key-backend";
+        const std::string title = "Key generation";
+        try {
+            const auto start = steady_clock::now();
+            const keys::TokenProbe token = context_.keys->probe_token(spec);
+            const auto elapsed = steady_clock::now() - start;
+            std::string evidence =
+                "pkcs11 backend: token '" + token.label + "' (" + token.manufacturer + ", model " +
+                token.model + (token.serial.empty() ? "" : ", serial " + token.serial) + ") in " +
+                token.module + " offers " + keys::describe(spec) + " key generation (" + why + ")";
+            if (token.free_private_memory)
+                evidence += "; " + std::to_string(*token.free_private_memory) +
+                            " bytes free for private objects";
+            if (token.free_public_memory)
+                evidence += "; " + std::to_string(*token.free_public_memory) +
+                            " bytes free for public objects";
+            switch (token.login) {
+                case keys::TokenProbe::Login::NotRequired:
+                    evidence += "; no login needed";
+                    break;
+                case keys::TokenProbe::Login::LoggedIn:
+                    evidence += "; logged in with the PIN";
+                    break;
+                case keys::TokenProbe::Login::NoPin:
+                    add(warned(id, title,
+                               evidence + "; the token needs its PIN and none is available "
+                                          "without asking (no key was made on the token)",
+                               "enroll will prompt for the PIN on a terminal; for unattended "
+                               "runs pass --pin-file FILE or set CERTENROLL_PKCS11_PIN"));
+                    return;
+            }
+            add(passed(
+                id, title,
+                evidence + " in " + elapsed_text(elapsed) + " (no key was made on the token)"));
+        } catch (const Error& error) {
+            add(failed(id, title, error.kind(), "pkcs11 backend: " + error.message(),
+                       error.hint()));
+        }
+    }
+
     void state_directory() {
         const std::string id = "state-dir";
         const std::string title = "State directory";
@@ -921,7 +1034,10 @@ class Checklist {
         fs::path probe_dir = root;
         const bool exists = fs::exists(root, ec);
         if (exists && !fs::is_directory(root, ec)) {
-            add(failed(id, title, ErrorKind::Local, root.string() + " is not a directory", fix));
+            add(failed(id, title, ErrorKind::Local,
+                       root.string() + " exists but is not a directory",
+                       "choose another with --state-dir or CERTENROLL_STATE_DIR, or move " +
+                           root.string() + " out of the way"));
             return;
         }
         if (!exists) {
@@ -929,6 +1045,15 @@ class Checklist {
             while (!probe_dir.empty() && !fs::exists(probe_dir, ec) &&
                    probe_dir != probe_dir.parent_path())
                 probe_dir = probe_dir.parent_path();
+            // The nearest existing ancestor must be a directory to create the rest under it.
+            if (!probe_dir.empty() && fs::exists(probe_dir, ec) &&
+                !fs::is_directory(probe_dir, ec)) {
+                add(failed(id, title, ErrorKind::Local,
+                           root.string() + " does not exist and cannot be created: " +
+                               probe_dir.string() + " is not a directory",
+                           "choose another with --state-dir or CERTENROLL_STATE_DIR"));
+                return;
+            }
         }
         try {
             const fs::path file =

@@ -15,7 +15,9 @@
 ///                     auth mode
 ///   ces               each CES URL answers and authenticates (a QueryTokenStatus for an unused
 ///                     request ID: nothing is requested or changed at the CA)
-///   key-backend       the software key backend generates the template's key type
+///   key-backend       the key backend (--key-backend) can make the template's key type: software
+///                     and tpm generate one and discard it; pkcs11 finds the token, checks its
+///                     mechanism and logs in when the PIN is at hand, creating nothing on it
 ///   state-dir         the state directory is writable
 
 #include <optional>
@@ -38,6 +40,8 @@ struct Request {
     std::string auth_origin;
     /// --template: also check this template.
     std::string template_name;
+    /// --key-backend: "software", "pkcs11" or "tpm", reached through the context's keys.
+    std::string key_backend = "software";
 };
 
 /// Runs every step. Never throws for what it diagnoses; an Error escapes only for bugs.

@@ -126,10 +126,13 @@ std::unique_ptr<http::Transport> open_transport(const Context& context,
     if (credentials.mode == xcep::AuthMode::Kerberos) {
         auth::KerberosSettings kerberos{credentials.spn, credentials.keytab, credentials.principal,
                                         credentials.delegate_credentials};
-        return std::make_unique<auth::NegotiateTransport>(std::move(transport), std::move(kerberos),
-                                                          trace);
+        transport = std::make_unique<auth::NegotiateTransport>(std::move(transport),
+                                                               std::move(kerberos), trace);
     }
-    return transport;
+    // Outermost, so that a repeated request gets a fresh Kerberos token; only idempotent calls
+    // (GetPolicies, QueryTokenStatus) are repeated.
+    return std::make_unique<http::RetryTransport>(std::move(transport), http::RetryPolicy{},
+                                                  context.sleep, trace);
 }
 
 }  // namespace certenroll::flows

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <thread>
 
+#include "audit/log.hpp"
 #include "flows/deploy_hook.hpp"
 #include "http/transport.hpp"
 #include "keys/backends.hpp"
@@ -74,6 +75,8 @@ struct Context {
     std::function<void(std::chrono::milliseconds)> sleep = [](std::chrono::milliseconds d) {
         std::this_thread::sleep_for(d);
     };
+    /// The audit trail (--audit-log, --audit-syslog); records nothing unless set.
+    audit::Log audit{};
 };
 
 /// Message-level settings of every SOAP call: the UsernameToken for password auth, and the

@@ -5,6 +5,7 @@
 
 #include "encoding/base64.hpp"
 #include "error.hpp"
+#include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
 #include "flows/policy.hpp"
 #include "flows/template_rules.hpp"
@@ -125,13 +126,22 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
                     "pass --template NAME (see 'certenroll-cli policy')");
     }
 
+    auto event = audit_event(context, request.connection, outcome.name, request.template_name);
+
     // 1. What the policy allows: the template's key, hash and subject rules, and where to send.
     std::optional<PolicyResult> policy;
     const xcep::Template* tmpl = nullptr;
     if (!request.connection.cep_url.empty()) {
         policy = load_policy(context, request.connection, request.refresh_policy);
         tmpl = find_template_or_throw(policy->policy, request.template_name);
-        check_enroll_permission(*tmpl, request.force, outcome.warnings);
+        try {
+            check_enroll_permission(*tmpl, request.force, outcome.warnings);
+        } catch (const Error& error) {
+            // Refused here, from the policy: still an attempt a SIEM wants to see.
+            if (!request.dry_run)
+                audit_error(context, event, error, true);
+            throw;
+        }
     }
     const RequestPlan plan = plan_request(tmpl, request.template_name, request.key_spec,
                                           request.subject, request.sans, outcome.warnings);
@@ -179,8 +189,20 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
     const auto csr = crypto::build_csr(plan.csr, key.get());
 
     // 4. Submit, failing over between CES URLs on network errors only.
-    const auto submission = submit_with_failover(context, request.connection, targets,
-                                                 {csr, wstep::TokenFormat::Pkcs10, {}});
+    audit_key(event, key);
+    audit_request(event, plan.csr);
+    const auto submission = [&] {
+        try {
+            return submit_with_failover(context, request.connection, targets,
+                                        {csr, wstep::TokenFormat::Pkcs10, {}}, event);
+        } catch (const Error& error) {
+            audit_error(context, event, error);
+            throw;
+        }
+    }();
+    event.request_id = submission.result.request_id;
+    event.ces_url = submission.target.url;
+    event.ca_name = submission.target.ca_name;
     outcome.request_id = submission.result.request_id;
     outcome.ces_url = submission.target.url;
     outcome.ca_name = submission.target.ca_name;
@@ -212,21 +234,31 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
         pending.renewal_period_seconds = renewal_period;
         pending.submitted_at = context.clock();
         context.state.save_pending(pending);
+        audit_record(context, audit::EventType::Pending, event);
         return outcome;
     }
 
     // 5b. Issued: check it is ours and chains to the policy's CA, then write it out.
-    const auto issued = verify_issued(submission.result, key.get(),
-                                      policy ? policy_ca_certificates(policy->policy, *tmpl)
-                                             : std::vector<crypto::Certificate>{});
-    install_certificate(context.state, outcome.name, outcome.files, issued, key.get(),
-                        request.pfx_password);
-    if (request.store_on_token)
-        context.keys->store_on_token(key, issued.leaf.x509());
-    outcome.certificate = describe(issued.leaf);
-    context.state.save_certificate(managed_record(
-        outcome.name, request.template_name, endpoint, std::string(key.backend()), key.reference(),
-        outcome.files, issued.leaf, renewal_period, context.clock()));
+    try {
+        const auto issued = verify_issued(submission.result, key.get(),
+                                          policy ? policy_ca_certificates(policy->policy, *tmpl)
+                                                 : std::vector<crypto::Certificate>{});
+        install_certificate(context.state, outcome.name, outcome.files, issued, key.get(),
+                            request.pfx_password);
+        if (request.store_on_token)
+            context.keys->store_on_token(key, issued.leaf.x509());
+        outcome.certificate = describe(issued.leaf);
+        context.state.save_certificate(managed_record(
+            outcome.name, request.template_name, endpoint, std::string(key.backend()),
+            key.reference(), outcome.files, issued.leaf, renewal_period, context.clock()));
+        event.certificate = audit_certificate(issued.leaf);
+        audit_record(context, audit::EventType::Issued, event);
+    } catch (const Error& error) {
+        // The CA issued a certificate that is not in place: the record names its serial.
+        audit_certificate_der(event, submission.result.certificate_der);
+        audit_error(context, event, error);
+        throw;
+    }
     return outcome;
 }
 

@@ -7,6 +7,7 @@
 #include "crypto/pkcs12.hpp"
 #include "crypto/pkcs7.hpp"
 #include "error.hpp"
+#include "flows/audit_events.hpp"
 #include "soap/call.hpp"
 #include "soap/namespaces.hpp"
 #include "store/atomic_file.hpp"
@@ -31,7 +32,7 @@ std::string pem_of(const std::vector<crypto::Certificate>& certificates) {
 
 Submission submit_with_failover(const Context& context, const Connection& connection,
                                 const std::vector<CesTarget>& targets,
-                                const wstep::IssueRequest& request) {
+                                const wstep::IssueRequest& request, audit::Event& about) {
     if (targets.empty()) {
         throw Error(ErrorKind::Usage, "no CES URL to submit to",
                     "pass --ces-url, or check with 'certenroll-cli policy --template NAME' which "
@@ -42,6 +43,9 @@ Submission submit_with_failover(const Context& context, const Connection& connec
     for (const auto& target : targets) {
         context.diagnostics.step("submitting to " + target.url +
                                  (target.ca_name.empty() ? "" : " (CA " + target.ca_name + ")"));
+        about.ces_url = target.url;
+        about.ca_name = target.ca_name;
+        audit_require(context, audit::EventType::RequestSubmitted, about);
         try {
             return {wstep::submit(*transport, target.url, request, context.clock(),
                                   call_options(context, connection.credentials)),

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/event.hpp"
 #include "crypto/certificate.hpp"
 #include "flows/context.hpp"
 #include "flows/enroll.hpp"
@@ -28,10 +29,12 @@ struct Submission {
 
 /// Sends the request to each target in order. Moves to the next only on network errors: a denial
 /// or an authentication failure would be the same at the next URL, and resubmitting could
-/// create duplicate requests at the CA.
+/// create duplicate requests at the CA. Each attempt is first recorded in the audit log as
+/// `request_submitted`: the facts of `about`, which is updated with the URL and CA of each
+/// target tried (so an error's event names where the request went).
 Submission submit_with_failover(const Context& context, const Connection& connection,
                                 const std::vector<CesTarget>& targets,
-                                const wstep::IssueRequest& request);
+                                const wstep::IssueRequest& request, audit::Event& about);
 
 /// Polls a pending request (QueryTokenStatus) at its CES URL.
 wstep::SubmitResult query_pending(const Context& context, const Connection& connection,

@@ -1,6 +1,7 @@
 #include "flows/policy.hpp"
 
 #include "error.hpp"
+#include "flows/audit_events.hpp"
 #include "soap/call.hpp"
 #include "soap/namespaces.hpp"
 #include "store/atomic_file.hpp"
@@ -65,11 +66,20 @@ PolicyResult load_policy(const Context& context, const Connection& connection, b
                                      xcep::build_get_policies(options), now,
                                      call_options(context, connection.credentials));
     xcep::Policy policy = xcep::parse_get_policies_response(response.payload);
+    // Only fetches are audit events: a cache hit tells a SIEM nothing the last fetch did not.
+    auto audit_fetch = [&](const xcep::Policy& current, bool changed) {
+        auto event = audit_event(context, connection, "", "");
+        event.policy_id = current.policy_id;
+        event.policy_changed = changed;
+        event.template_count = current.templates.size();
+        audit_require(context, audit::EventType::PolicyFetched, std::move(event));
+    };
 
     if (policy.policies_not_changed && cached) {
         context.diagnostics.step("policy not changed since last fetch; keeping the cache");
         cached->fetched_at = now;
         store::write_file_atomic(cache_path, cached->to_json_text());
+        audit_fetch(*cached_policy, false);
         return {std::move(*cached_policy), true, now};
     }
     if (policy.policies_not_changed) {
@@ -85,6 +95,7 @@ PolicyResult load_policy(const Context& context, const Connection& connection, b
     entry.last_full_update = now;
     entry.response_xml = xml::serialize(response.payload);
     store::write_file_atomic(cache_path, entry.to_json_text());
+    audit_fetch(policy, true);
     return {std::move(policy), false, now};
 }
 

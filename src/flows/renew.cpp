@@ -6,7 +6,9 @@
 
 #include "crypto/cms.hpp"
 #include "crypto/csr.hpp"
+#include "crypto/pkcs12.hpp"
 #include "encoding/time_text.hpp"
+#include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
 #include "flows/policy.hpp"
 #include "flows/template_rules.hpp"
@@ -24,15 +26,65 @@ using std::chrono::seconds;
 
 namespace {
 
-crypto::Certificate load_certificate(const fs::path& path, const std::string& name) {
-    const auto pem = store::read_file(path);
-    if (!pem) {
+// Where the current certificate is, in whichever format enroll wrote it (the record knows): the
+// PEM file, else the DER file, else the PFX.
+fs::path certificate_file(const store::OutputPaths& outputs) {
+    return !outputs.certificate.empty()       ? outputs.certificate
+           : !outputs.certificate_der.empty() ? outputs.certificate_der
+                                              : outputs.pfx;
+}
+
+// The current certificate; from a PFX only with its password.
+crypto::Certificate load_certificate(const store::ManagedCertificate& record,
+                                     const std::string& pfx_password) {
+    const auto& outputs = record.outputs;
+    const fs::path path = certificate_file(outputs);
+    if (path.empty()) {
         throw Error(ErrorKind::Local,
-                    "the certificate file " + path.string() + " of '" + name + "' is missing",
+                    "the record of '" + record.name + "' names no certificate file",
+                    "enroll again");
+    }
+    const auto data = store::read_file(path);
+    if (!data) {
+        throw Error(
+            ErrorKind::Local,
+            "the certificate file " + path.string() + " of '" + record.name + "' is missing",
+            "restore it from " + path.string() + ".prev, or enroll again");
+    }
+    if (path == outputs.certificate)
+        return crypto::Certificate::from_pem(*data, path.string());
+    const encoding::Bytes der(data->begin(), data->end());
+    if (path == outputs.certificate_der)
+        return crypto::Certificate::from_der(der);
+    if (pfx_password.empty()) {
+        throw Error(ErrorKind::Usage,
+                    "'" + record.name + "' is written as a PFX, which needs a password",
+                    "pass --pfx-password-file FILE or set CERTENROLL_PFX_PASSWORD");
+    }
+    auto contents = crypto::read_pfx(der, pfx_password);
+    if (!contents.certificate) {
+        throw Error(ErrorKind::Local,
+                    path.string() + " of '" + record.name + "' holds no certificate",
                     "restore it from " + path.string() + ".prev, or enroll again");
     }
-    return crypto::Certificate::from_pem(*pem, path.string());
+    return std::move(*contents.certificate);
 }
+
+// Removes a file when it goes out of scope, unless keep() was called.
+class StagedFile {
+  public:
+    StagedFile() = default;
+    StagedFile(const StagedFile&) = delete;
+    StagedFile& operator=(const StagedFile&) = delete;
+    ~StagedFile() {
+        if (!path.empty()) {
+            std::error_code ignored;
+            fs::remove(path, ignored);
+        }
+    }
+    void keep() { path.clear(); }
+    fs::path path;
+};
 
 // What renew needs to know about one certificate, gathered without any network traffic.
 struct Subject {
@@ -42,7 +94,7 @@ struct Subject {
 };
 
 Subject examine(const store::ManagedCertificate& record, const RenewOptions& options) {
-    auto certificate = load_certificate(record.outputs.certificate, record.name);
+    auto certificate = load_certificate(record, options.pfx_password);
     const auto due = renewal_due_at(certificate.not_before(), certificate.not_after(),
                                     record.renewal_period_seconds, options.renew_before);
     return {record, std::move(certificate), due};
@@ -179,11 +231,15 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     if (!old_cert.matches_key(old_key.get())) {
         throw Error(
             ErrorKind::Local,
-            record.key_reference + " is not the key of " + record.outputs.certificate.string(),
+            record.key_reference + " is not the key of " +
+                certificate_file(record.outputs).string(),
             "restore the matching key (see " + record.key_reference + ".prev) or enroll again");
     }
 
     const Connection connection = connection_for(record, options);
+    auto event = audit_event(context, connection, record.name, record.template_name);
+    event.renewal = true;
+    event.previous_serial = old_cert.serial_hex();
     std::optional<PolicyResult> policy;
     const xcep::Template* tmpl = nullptr;
     if (!connection.cep_url.empty()) {
@@ -215,6 +271,9 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     // The new key is on disk (beside the old one), or on the token, before the request leaves.
     std::optional<keys::Key> fresh_key;
     fs::path staged_key;
+    // A renewal that fails or is denied no longer needs that key file; a pending one keeps it
+    // for retrieve-pending, and an issued one moves it into place.
+    StagedFile discard_staged_key;
     std::string new_reference = record.key_reference;
     if (!same_key) {
         const std::string backend = options.key_backend.value_or(
@@ -240,6 +299,7 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
             }
             staged_key = fs::path(record.outputs.key).concat(".new");
             store::write_file_atomic(staged_key, *content);
+            discard_staged_key.path = staged_key;
             new_reference = record.outputs.key.string();
         }
     }
@@ -260,8 +320,20 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
                                       : "pass --ces-url, or --key-based for a key-based renewal "
                                         "endpoint");
     }
-    const auto submission =
-        submit_with_failover(context, connection, targets, {token, wstep::TokenFormat::Cms, {}});
+    audit_key(event, same_key ? old_key : *fresh_key);
+    audit_request(event, plan.csr);
+    const auto submission = [&] {
+        try {
+            return submit_with_failover(context, connection, targets,
+                                        {token, wstep::TokenFormat::Cms, {}}, event);
+        } catch (const Error& error) {
+            audit_error(context, event, error);
+            throw;
+        }
+    }();
+    event.request_id = submission.result.request_id;
+    event.ces_url = submission.target.url;
+    event.ca_name = submission.target.ca_name;
     result.request_id = submission.result.request_id;
     result.ces_url = submission.target.url;
 
@@ -284,6 +356,8 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
         pending.deploy_hook = record.deploy_hook;
         pending.renewal = true;
         context.state.save_pending(pending);
+        discard_staged_key.keep();
+        audit_record(context, audit::EventType::Pending, event);
         result.status = RenewResult::Status::Pending;
         result.detail = "renewal request " + pending.request_id + " is pending CA manager approval";
         return result;
@@ -291,19 +365,36 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
 
     const auto trusted = policy && tmpl ? policy_ca_certificates(policy->policy, *tmpl)
                                         : std::vector<crypto::Certificate>{};
-    const auto issued = verify_issued(submission.result, new_key, trusted);
-    install_certificate(context.state, record.name, record.outputs, issued, new_key,
-                        options.pfx_password, staged_key);
-    if (options.store_on_token)
-        context.keys->store_on_token(same_key ? old_key : *fresh_key, issued.leaf.x509());
+    std::optional<IssuedChain> installed;
+    store::ManagedCertificate updated;
+    try {
+        const auto& issued = installed.emplace(verify_issued(submission.result, new_key, trusted));
+        // From here on the key belongs to an issued certificate: the replacement (or, after a
+        // crash, its journal) moves it into place.
+        discard_staged_key.keep();
+        install_certificate(context.state, record.name, record.outputs, issued, new_key,
+                            options.pfx_password, staged_key);
+        if (options.store_on_token)
+            context.keys->store_on_token(same_key ? old_key : *fresh_key, issued.leaf.x509());
+        // A replaced token key stays on the token (like key.pem.prev on disk) until removed by
+        // hand.
+        updated =
+            managed_record(record.name, record.template_name, record.endpoint, new_backend,
+                           new_reference, record.outputs, issued.leaf,
+                           tmpl != nullptr ? tmpl->renewal_seconds : record.renewal_period_seconds,
+                           context.clock());
+        updated.deploy_hook = record.deploy_hook;
+        context.state.save_certificate(updated);
+    } catch (const Error& error) {
+        // The CA issued a certificate that is not in place: the record names its serial.
+        audit_certificate_der(event, submission.result.certificate_der);
+        audit_error(context, event, error);
+        throw;
+    }
+    const auto& issued = *installed;
+    event.certificate = audit_certificate(issued.leaf);
+    audit_record(context, audit::EventType::Renewed, event);
     const std::string previous_serial = old_cert.serial_hex();
-    // A replaced token key stays on the token (like key.pem.prev on disk) until removed by hand.
-    auto updated = managed_record(
-        record.name, record.template_name, record.endpoint, new_backend, new_reference,
-        record.outputs, issued.leaf,
-        tmpl != nullptr ? tmpl->renewal_seconds : record.renewal_period_seconds, context.clock());
-    updated.deploy_hook = record.deploy_hook;
-    context.state.save_certificate(updated);
     result.status = RenewResult::Status::Renewed;
     result.certificate = describe(issued.leaf);
     result.detail = "renewed, serial " + issued.leaf.serial_hex();
@@ -420,9 +511,10 @@ RenewResult renew_files(const Context& context, const std::string& name,
     store::check_record_name(name);
     store::DirectoryLock lock(context.state.root(), options.lock_wait);
     store::complete_interrupted_replacements(context.state.journal_dir());
-    const auto certificate = load_certificate(certificate_file, name);
     store::ManagedCertificate record;
     record.name = name;
+    record.outputs.certificate = certificate_file;
+    const auto certificate = load_certificate(record, {});
     record.template_name = template_name.empty() ? certificate.template_name() : template_name;
     if (record.template_name.empty() && !certificate.template_oid().empty() &&
         !options.connection.cep_url.empty()) {

@@ -1,6 +1,7 @@
 #include "flows/retrieve_pending.hpp"
 
 #include "error.hpp"
+#include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
 #include "keys/pkcs11_uri.hpp"
 
@@ -32,6 +33,13 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
         request.password) {
         credentials.password = request.password(credentials.username);
     }
+    auto event = audit_event(context, connection, pending.name, pending.template_name);
+    event.cep_url = pending.endpoint.cep_url;
+    event.ces_url = pending.endpoint.ces_url;
+    event.ca_name = pending.endpoint.ca_name;
+    event.request_id = pending.request_id;
+    event.renewal = pending.renewal;
+    event.key_backend = pending.key_backend;
     wstep::SubmitResult result;
     try {
         result = query_pending(context, connection, pending.endpoint.ces_url, pending.request_id);
@@ -41,33 +49,46 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
             auto denied = pending;
             denied.denied = error.message();
             context.state.save_pending(denied);
+            audit_error(context, event, error);
         }
         throw;
     }
+    // Still pending is no event: cron polls every few minutes, and nothing changed.
     if (result.disposition == wstep::Disposition::Pending) {
         outcome.status = EnrollOutcome::Status::Pending;
         return outcome;
     }
 
-    const keys::Key key = context.keys->load(pending.key_reference, request.key_passphrase);
-    outcome.key_description = keys::describe(keys::spec_of(key.get()));
-    outcome.key_reference = pending.key_reference;
-    const auto issued = verify_issued(result, key.get(), {});
-    // A renewal's new key file waits beside the old one until its certificate arrives; a token
-    // key is already where it stays.
-    const bool key_file = !keys::is_pkcs11_uri(pending.key_reference);
-    const std::filesystem::path staged_key =
-        key_file && pending.key_reference != pending.outputs.key.string() ? pending.key_reference
-                                                                          : "";
-    install_certificate(context.state, pending.name, pending.outputs, issued, key.get(),
-                        request.pfx_password, staged_key);
-    outcome.status = EnrollOutcome::Status::Issued;
-    outcome.certificate = describe(issued.leaf);
-    context.state.save_certificate(managed_record(
-        pending.name, pending.template_name, pending.endpoint, pending.key_backend,
-        key_file ? pending.outputs.key.string() : pending.key_reference, pending.outputs,
-        issued.leaf, pending.renewal_period_seconds, context.clock()));
-    context.state.remove_pending(pending);
+    try {
+        const keys::Key key = context.keys->load(pending.key_reference, request.key_passphrase);
+        audit_key(event, key);
+        outcome.key_description = keys::describe(keys::spec_of(key.get()));
+        outcome.key_reference = pending.key_reference;
+        const auto issued = verify_issued(result, key.get(), {});
+        // A renewal's new key file waits beside the old one until its certificate arrives; a
+        // token key is already where it stays.
+        const bool key_file = !keys::is_pkcs11_uri(pending.key_reference);
+        const std::filesystem::path staged_key =
+            key_file && pending.key_reference != pending.outputs.key.string()
+                ? pending.key_reference
+                : "";
+        install_certificate(context.state, pending.name, pending.outputs, issued, key.get(),
+                            request.pfx_password, staged_key);
+        outcome.status = EnrollOutcome::Status::Issued;
+        outcome.certificate = describe(issued.leaf);
+        context.state.save_certificate(managed_record(
+            pending.name, pending.template_name, pending.endpoint, pending.key_backend,
+            key_file ? pending.outputs.key.string() : pending.key_reference, pending.outputs,
+            issued.leaf, pending.renewal_period_seconds, context.clock()));
+        context.state.remove_pending(pending);
+        event.certificate = audit_certificate(issued.leaf);
+        audit_record(context, audit::EventType::Retrieved, event);
+    } catch (const Error& error) {
+        // The CA issued a certificate that is not in place: the record names its serial.
+        audit_certificate_der(event, result.certificate_der);
+        audit_error(context, event, error);
+        throw;
+    }
     return outcome;
 }
 

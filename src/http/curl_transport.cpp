@@ -14,18 +14,19 @@
 #include <utility>
 
 #include "error.hpp"
+#include "http/curl_api.hpp"
 
 namespace certenroll::http {
 
 namespace {
 
 struct CurlEasyDeleter {
-    void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+    void operator()(CURL* curl) const { curl_api().easy_cleanup(curl); }
 };
 using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
 
 struct SlistDeleter {
-    void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+    void operator()(curl_slist* list) const { curl_api().slist_free_all(list); }
 };
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 
@@ -38,10 +39,11 @@ using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 void global_init() {
     static std::once_flag once;
     std::call_once(once, [] {
-        if (const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT); code != CURLE_OK) {
-            throw Error(ErrorKind::Internal,
-                        std::string("libcurl initialisation failed: ") + curl_easy_strerror(code),
-                        "check the libcurl and OpenSSL installation");
+        if (const CURLcode code = curl_api().global_init(CURL_GLOBAL_DEFAULT); code != CURLE_OK) {
+            throw Error(
+                ErrorKind::Internal,
+                std::string("libcurl initialisation failed: ") + curl_api().easy_strerror(code),
+                "check the libcurl and OpenSSL installation");
         }
     });
 }
@@ -187,10 +189,10 @@ CURLcode on_ssl_ctx(CURL*, void* ssl_ctx, void* user) {
 
 template <typename T>
 void set_option(CURL* curl, CURLoption option, T value) {
-    if (const CURLcode code = curl_easy_setopt(curl, option, value); code != CURLE_OK) {
+    if (const CURLcode code = curl_api().easy_setopt(curl, option, value); code != CURLE_OK) {
         throw Error(ErrorKind::Internal,
                     "libcurl rejected option " + std::to_string(static_cast<int>(option)) + ": " +
-                        curl_easy_strerror(code),
+                        curl_api().easy_strerror(code),
                     "check that libcurl is built with OpenSSL");
     }
 }
@@ -249,11 +251,25 @@ bool is_client_certificate_alert(std::string_view detail) {
     return false;
 }
 
+bool peer_dropped_after_handshake(CURLcode code, const CurlTransport::Impl& impl,
+                                  const Transfer& transfer) {
+    if (transfer.header_bytes != 0 || !transfer.response.body.empty()) {
+        return false;
+    }
+    if (code != CURLE_RECV_ERROR && code != CURLE_SEND_ERROR && code != CURLE_GOT_NOTHING &&
+        code != CURLE_COULDNT_CONNECT) {
+        return false;
+    }
+    curl_off_t tls_done_us = 0;
+    curl_api().easy_getinfo(impl.curl.get(), CURLINFO_APPCONNECT_TIME_T, &tls_done_us);
+    return tls_done_us > 0;
+}
+
 Error transfer_error(CURLcode code, const CurlTransport::Impl& impl, const Transfer& transfer,
                      const std::string& url, const std::string& errbuf) {
     const Settings& settings = impl.settings;
     const std::string host = url_host(url);
-    const std::string detail = errbuf.empty() ? curl_easy_strerror(code) : errbuf;
+    const std::string detail = errbuf.empty() ? curl_api().easy_strerror(code) : errbuf;
     if (transfer.too_large) {
         return Error(ErrorKind::Protocol,
                      "response from " + host + " exceeds " +
@@ -266,13 +282,24 @@ Error transfer_error(CURLcode code, const CurlTransport::Impl& impl, const Trans
                          ? "use a client certificate issued by a CA the server trusts"
                          : "this endpoint needs a client certificate: use --auth certificate");
     }
+    if (settings.client_certificate && peer_dropped_after_handshake(code, impl, transfer)) {
+        // Under TLS 1.3 the client finishes its handshake before the server has judged the
+        // client certificate; a server that refuses it may reset the connection before its
+        // alert can be read, which leaves only a broken socket as evidence.
+        return Error(ErrorKind::Auth,
+                     host +
+                         " dropped the connection right after the TLS handshake, most "
+                         "likely because it refused the TLS client certificate (" +
+                         detail + ")",
+                     "use a client certificate issued by a CA the server trusts");
+    }
     switch (code) {
         case CURLE_PEER_FAILED_VERIFICATION:
         case CURLE_SSL_ISSUER_ERROR:
         case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
         case CURLE_SSL_INVALIDCERTSTATUS: {
             long verify_result = X509_V_OK;
-            curl_easy_getinfo(impl.curl.get(), CURLINFO_SSL_VERIFYRESULT, &verify_result);
+            curl_api().easy_getinfo(impl.curl.get(), CURLINFO_SSL_VERIFYRESULT, &verify_result);
             return tls_verification_error(host, verify_result, detail);
         }
         case CURLE_SSL_CONNECT_ERROR:
@@ -361,7 +388,7 @@ CurlTransport::CurlTransport(Settings settings) : impl_(std::make_unique<Impl>()
             impl_->client_chain.push_back(parse_certificate(der, "client certificate chain entry"));
         }
     }
-    impl_->curl.reset(curl_easy_init());
+    impl_->curl.reset(curl_api().easy_init());
     if (!impl_->curl) {
         throw Error(ErrorKind::Internal, "libcurl could not create a handle",
                     "check available memory");
@@ -375,12 +402,12 @@ Response CurlTransport::post(const Request& request) {
     const Settings& s = impl.settings;
     CURL* curl = impl.curl.get();
     // reset() keeps the connection cache, so the next post reuses the TLS connection.
-    curl_easy_reset(curl);
+    curl_api().easy_reset(curl);
     impl.ssl_ctx_error.clear();
 
     SlistPtr headers;
     auto add_header = [&headers](const std::string& line) {
-        curl_slist* head = curl_slist_append(headers.get(), line.c_str());
+        curl_slist* head = curl_api().slist_append(headers.get(), line.c_str());
         if (head == nullptr) {
             throw Error(ErrorKind::Internal, "out of memory building HTTP headers", "");
         }
@@ -437,20 +464,20 @@ Response CurlTransport::post(const Request& request) {
         s.trace("> POST " + redact_userinfo(request.url));
     }
 
-    const CURLcode code = curl_easy_perform(curl);
+    const CURLcode code = curl_api().easy_perform(curl);
     // The handle must not keep pointers into this frame once post() returns.
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+    curl_api().easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+    curl_api().easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
     if (code != CURLE_OK) {
         const std::string detail(trim(std::string_view(errbuf.data())));
         if (s.trace) {
-            s.trace("! " + std::string(curl_easy_strerror(code)) + ": " + detail);
+            s.trace("! " + std::string(curl_api().easy_strerror(code)) + ": " + detail);
         }
         throw transfer_error(code, impl, transfer, request.url, detail);
     }
 
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_api().easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     transfer.response.status = status;
     if (s.trace) {
         s.trace("< HTTP " + std::to_string(status));

@@ -19,13 +19,14 @@
 #include <system_error>
 
 #include "error.hpp"
+#include "http/curl_api.hpp"
 
 namespace certenroll::http {
 
 namespace {
 
 struct CurlEasyDeleter {
-    void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
+    void operator()(CURL* curl) const { curl_api().easy_cleanup(curl); }
 };
 using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
 
@@ -54,12 +55,12 @@ struct NamesDeleter {
 
 void global_init() {
     static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    std::call_once(once, [] { curl_api().global_init(CURL_GLOBAL_DEFAULT); });
 }
 
 CurlEasyPtr new_handle() {
     global_init();
-    CurlEasyPtr curl(curl_easy_init());
+    CurlEasyPtr curl(curl_api().easy_init());
     if (!curl) {
         throw Error(ErrorKind::Internal, "libcurl could not create a handle",
                     "check available memory");
@@ -326,10 +327,10 @@ SystemTrust system_trust(CURL* curl) {
     SystemTrust trust;
 #if LIBCURL_VERSION_NUM >= 0x075400
     char* file = nullptr;
-    if (curl_easy_getinfo(curl, CURLINFO_CAINFO, &file) == CURLE_OK && file != nullptr)
+    if (curl_api().easy_getinfo(curl, CURLINFO_CAINFO, &file) == CURLE_OK && file != nullptr)
         trust.file = file;
     char* path = nullptr;
-    if (curl_easy_getinfo(curl, CURLINFO_CAPATH, &path) == CURLE_OK && path != nullptr)
+    if (curl_api().easy_getinfo(curl, CURLINFO_CAPATH, &path) == CURLE_OK && path != nullptr)
         trust.path = path;
 #else
     static_cast<void>(curl);
@@ -405,10 +406,10 @@ CURLcode on_ssl_ctx(CURL*, void* ssl_ctx, void* user) {
 
 template <typename T>
 void set_option(CURL* curl, CURLoption option, T value) {
-    if (const CURLcode code = curl_easy_setopt(curl, option, value); code != CURLE_OK) {
+    if (const CURLcode code = curl_api().easy_setopt(curl, option, value); code != CURLE_OK) {
         throw Error(ErrorKind::Internal,
                     "libcurl rejected option " + std::to_string(static_cast<int>(option)) + ": " +
-                        curl_easy_strerror(code),
+                        curl_api().easy_strerror(code),
                     "check that libcurl is built with OpenSSL");
     }
 }
@@ -565,23 +566,23 @@ TcpResult probe_tcp(const std::string& address, int port, std::chrono::milliseco
     set_option(curl.get(), CURLOPT_NOSIGNAL, 1L);
     set_option(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
     set_option(curl.get(), CURLOPT_ERRORBUFFER, errbuf.data());
-    const CURLcode code = curl_easy_perform(curl.get());
+    const CURLcode code = curl_api().easy_perform(curl.get());
     curl_off_t connect_time = 0;
-    curl_easy_getinfo(curl.get(), CURLINFO_CONNECT_TIME_T, &connect_time);
+    curl_api().easy_getinfo(curl.get(), CURLINFO_CONNECT_TIME_T, &connect_time);
     result.elapsed = std::chrono::microseconds(connect_time);
     if (code == CURLE_OK) {
         result.connected = true;
         return result;
     }
     long os_error = 0;
-    curl_easy_getinfo(curl.get(), CURLINFO_OS_ERRNO, &os_error);
+    curl_api().easy_getinfo(curl.get(), CURLINFO_OS_ERRNO, &os_error);
     if (code == CURLE_OPERATION_TIMEDOUT) {
         result.error = "no answer within " + describe_seconds(timeout.count()) +
                        " (a firewall may be dropping the packets)";
     } else if (os_error != 0) {
         result.error = std::system_category().message(static_cast<int>(os_error));
     } else {
-        result.error = errbuf[0] != '\0' ? trim(errbuf.data()) : curl_easy_strerror(code);
+        result.error = errbuf[0] != '\0' ? trim(errbuf.data()) : curl_api().easy_strerror(code);
     }
     return result;
 }
@@ -665,14 +666,14 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
     if (!settings.proxy.empty())
         set_option(curl.get(), CURLOPT_PROXY, settings.proxy.c_str());
 
-    const CURLcode code = curl_easy_perform(curl.get());
-    curl_easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, nullptr);
+    const CURLcode code = curl_api().easy_perform(curl.get());
+    curl_api().easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, nullptr);
     result.client_certificate_requested = state.client_certificate_requested;
     if (code != CURLE_OK) {
         long proxy_status = 0;
-        curl_easy_getinfo(curl.get(), CURLINFO_HTTP_CONNECTCODE, &proxy_status);
+        curl_api().easy_getinfo(curl.get(), CURLINFO_HTTP_CONNECTCODE, &proxy_status);
         const std::string detail =
-            errbuf[0] != '\0' ? trim(errbuf.data()) : curl_easy_strerror(code);
+            errbuf[0] != '\0' ? trim(errbuf.data()) : curl_api().easy_strerror(code);
         result.error = proxy_status != 0 && proxy_status != 200
                            ? "the proxy answered CONNECT with HTTP " +
                                  std::to_string(proxy_status) + " (" + detail + ")"

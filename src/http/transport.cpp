@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <utility>
 
 #include "error.hpp"
 
@@ -78,6 +80,70 @@ std::vector<std::string> Response::authentication_schemes() const {
         }
     }
     return schemes;
+}
+
+std::optional<std::chrono::milliseconds> retry_delay(const RetryPolicy& policy,
+                                                     const Request& request,
+                                                     const Response& response, int attempt) {
+    if (!request.idempotent || (response.status != 503 && response.status != 429) ||
+        attempt >= policy.max_attempts) {
+        return std::nullopt;
+    }
+    std::chrono::milliseconds delay = policy.first_delay * (1LL << std::min(attempt - 1, 20));
+    if (const auto value = response.header("Retry-After")) {
+        // delta-seconds; an HTTP-date (rare from IIS) falls back to the backoff above.
+        std::string_view text = *value;
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+            text.remove_suffix(1);
+        while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
+            text.remove_prefix(1);
+        long long seconds = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+        if (error == std::errc() && end == text.data() + text.size() && seconds >= 0) {
+            if (seconds > policy.max_delay.count() / 1000)
+                return std::nullopt;
+            delay = std::chrono::seconds(seconds);
+        } else if (error == std::errc::result_out_of_range) {
+            return std::nullopt;
+        }
+    }
+    return std::min(delay, policy.max_delay);
+}
+
+RetryTransport::RetryTransport(std::unique_ptr<Transport> inner, RetryPolicy policy, Sleep sleep,
+                               std::function<void(std::string_view)> trace)
+    : inner_(std::move(inner)),
+      policy_(policy),
+      sleep_(std::move(sleep)),
+      trace_(std::move(trace)) {}
+
+Response RetryTransport::post(const Request& request) {
+    for (int attempt = 1;; ++attempt) {
+        Response response = inner_->post(request);
+        response.attempts = attempt;
+        const auto delay = retry_delay(policy_, request, response, attempt);
+        if (!delay) {
+            if (trace_ && (response.status == 503 || response.status == 429)) {
+                trace_(url_host(request.url) + " answered HTTP " + std::to_string(response.status) +
+                       " (Retry-After: " +
+                       std::string(response.header("Retry-After").value_or("none")) +
+                       "); not sending again: " +
+                       (request.idempotent
+                            ? "attempt " + std::to_string(attempt) + " of at most " +
+                                  std::to_string(policy_.max_attempts) + " (or too long a wait)"
+                            : std::string("the request is not idempotent")));
+            }
+            return response;
+        }
+        if (trace_) {
+            trace_(url_host(request.url) + " answered HTTP " + std::to_string(response.status) +
+                   "; retrying in " + std::to_string(delay->count()) + " ms (attempt " +
+                   std::to_string(attempt + 1) + " of " + std::to_string(policy_.max_attempts) +
+                   ")");
+        }
+        if (sleep_)
+            sleep_(*delay);
+    }
 }
 
 void throw_if_unauthorized(const Response& response, const Request& request) {

@@ -33,12 +33,18 @@ struct Request {
     /// Hand an HTTP 401 back like any other status instead of throwing, so that a caller probing
     /// the server (diagnose) can read its WWW-Authenticate challenge.
     bool return_unauthorized = false;
+    /// Safe to send again (GetPolicies, QueryTokenStatus): a RetryTransport may repeat it when the
+    /// server answers "come back later". Never set for an Issue, which the CA may have processed.
+    bool idempotent = false;
 };
 
 struct Response {
     long status = 0;
     std::vector<Header> headers;
     std::string body;
+    /// How often the request was sent to get this answer: more than 1 when a RetryTransport
+    /// repeated it after 503/429.
+    int attempts = 1;
 
     /// Case-insensitive header lookup; the first match.
     std::optional<std::string_view> header(std::string_view name) const;
@@ -77,6 +83,40 @@ class Transport {
   public:
     virtual ~Transport() = default;
     virtual Response post(const Request& request) = 0;
+};
+
+/// When to send an idempotent request again after HTTP 503 (Service Unavailable) or 429 (Too Many
+/// Requests): after the server's Retry-After (delta-seconds), else after `first_delay`, doubled
+/// for each further attempt.
+struct RetryPolicy {
+    int max_attempts = 3;  ///< the first one included
+    std::chrono::milliseconds first_delay{std::chrono::seconds(1)};
+    /// The longest wait; a server asking for longer is not waited for (its answer is returned).
+    std::chrono::milliseconds max_delay{std::chrono::seconds(30)};
+};
+
+/// How long to wait before attempt `attempt + 1` (`attempt` counts from 1) after `response` to
+/// `request`, or nothing: not idempotent, not a 503/429, attempts used up, or a Retry-After over
+/// `policy.max_delay`.
+std::optional<std::chrono::milliseconds> retry_delay(const RetryPolicy& policy,
+                                                     const Request& request,
+                                                     const Response& response, int attempt);
+
+/// Wraps a transport and re-sends idempotent requests as retry_delay() says, sleeping through
+/// `sleep`; anything else (and the last answer) is returned unchanged. Transport failures are not
+/// retried: an Issue is never re-sent, and the callers decide about failover.
+class RetryTransport : public Transport {
+  public:
+    using Sleep = std::function<void(std::chrono::milliseconds)>;
+    RetryTransport(std::unique_ptr<Transport> inner, RetryPolicy policy, Sleep sleep,
+                   std::function<void(std::string_view)> trace = {});
+    Response post(const Request& request) override;
+
+  private:
+    std::unique_ptr<Transport> inner_;
+    RetryPolicy policy_;
+    Sleep sleep_;
+    std::function<void(std::string_view)> trace_;
 };
 
 /// The host part of `url` ("ca.example.com", "[::1]"), for error messages; the whole url if

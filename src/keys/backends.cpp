@@ -75,6 +75,14 @@ std::optional<std::string> KeyBackends::key_file_content(const Key& key,
     return private_key_to_pem(key.get(), passphrase);
 }
 
+TokenProbe KeyBackends::probe_token(const KeySpec& spec) {
+    return pkcs11().probe(spec);
+}
+
+std::string KeyBackends::tpm_tcti() const {
+    return TpmKeyBackend(devices_.tpm).tcti();
+}
+
 void KeyBackends::store_on_token(const Key& key, x509_st* certificate) {
     if (key.backend() != "pkcs11") {
         throw Error(ErrorKind::Usage, "--store-on-token needs a key on a PKCS#11 token",

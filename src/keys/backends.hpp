@@ -38,6 +38,11 @@ class KeyBackends {
     std::optional<std::string> key_file_content(const Key& key, const std::string& passphrase);
     /// Stores the certificate next to a token key (same label and ID).
     void store_on_token(const Key& key, x509_st* certificate);
+    /// For diagnose: the token generate("pkcs11", spec) would use, checked without creating
+    /// anything on it (see Pkcs11KeyBackend::probe).
+    TokenProbe probe_token(const KeySpec& spec);
+    /// The TCTI the TPM backend uses; empty for the provider's default.
+    std::string tpm_tcti() const;
 
   private:
     DeviceSettings devices_;

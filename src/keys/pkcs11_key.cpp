@@ -211,6 +211,39 @@ void login(PKCS11_SLOT& slot, const Pkcs11Uri& uri,
     }
 }
 
+// The key size in bits that generating `spec` asks of the token; a usage Error when the token
+// has no mechanism for it or refuses that size.
+CK_ULONG require_mechanism(CK_FUNCTION_LIST_PTR functions, CK_SLOT_ID slot_id, const KeySpec& spec,
+                           const std::string& token_label) {
+    const bool rsa = spec.algorithm == KeyAlgorithm::Rsa;
+    const CK_MECHANISM_TYPE mechanism = rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
+    CK_MECHANISM_INFO info{};
+    const CK_ULONG bits = rsa ? static_cast<CK_ULONG>(spec.rsa_bits)
+                              : (spec.ec_curve == "P-256"   ? 256
+                                 : spec.ec_curve == "P-384" ? 384
+                                                            : 521);
+    if (functions->C_GetMechanismInfo(slot_id, mechanism, &info) != CKR_OK) {
+        throw Error(ErrorKind::Usage,
+                    "token '" + token_label + "' cannot generate " + describe(spec) + " keys",
+                    "choose a key type the token supports (pkcs11-tool --list-mechanisms)");
+    }
+    if ((info.ulMinKeySize != 0 && bits < info.ulMinKeySize) ||
+        (info.ulMaxKeySize != 0 && bits > info.ulMaxKeySize)) {
+        throw Error(ErrorKind::Usage,
+                    "token '" + token_label + "' cannot generate " + describe(spec) +
+                        " keys (it supports " + std::to_string(info.ulMinKeySize) + " to " +
+                        std::to_string(info.ulMaxKeySize) + " bits)",
+                    "choose a key size the token supports, or another token");
+    }
+    return bits;
+}
+
+std::optional<unsigned long> known_size(CK_ULONG value) {
+    if (value == CK_UNAVAILABLE_INFORMATION)
+        return std::nullopt;
+    return static_cast<unsigned long>(value);
+}
+
 bool same_id(const PKCS11_KEY& key, const encoding::Bytes& id) {
     return key.id_len == id.size() && std::equal(id.begin(), id.end(), key.id);
 }
@@ -229,24 +262,7 @@ Key Pkcs11KeyBackend::generate(const KeySpec& spec) {
     const CK_SLOT_ID slot_id = PKCS11_get_slotid_from_slot(&slot);
     CK_MECHANISM mechanism{rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, nullptr, 0};
     // Refuse before generating (and before any request) what the token cannot make.
-    CK_MECHANISM_INFO info{};
-    const CK_ULONG bits = rsa ? static_cast<CK_ULONG>(spec.rsa_bits)
-                              : (spec.ec_curve == "P-256"   ? 256
-                                 : spec.ec_curve == "P-384" ? 384
-                                                            : 521);
-    if (module.functions->C_GetMechanismInfo(slot_id, mechanism.mechanism, &info) != CKR_OK) {
-        throw Error(ErrorKind::Usage,
-                    "token '" + token_label + "' cannot generate " + describe(spec) + " keys",
-                    "choose a key type the token supports (pkcs11-tool --list-mechanisms)");
-    }
-    if ((info.ulMinKeySize != 0 && bits < info.ulMinKeySize) ||
-        (info.ulMaxKeySize != 0 && bits > info.ulMaxKeySize)) {
-        throw Error(ErrorKind::Usage,
-                    "token '" + token_label + "' cannot generate " + describe(spec) +
-                        " keys (it supports " + std::to_string(info.ulMinKeySize) + " to " +
-                        std::to_string(info.ulMaxKeySize) + " bits)",
-                    "choose a key size the token supports, or another token");
-    }
+    const CK_ULONG bits = require_mechanism(module.functions, slot_id, spec, token_label);
 
     encoding::Bytes id(16);
     if (RAND_bytes(id.data(), static_cast<int>(id.size())) != 1)
@@ -350,6 +366,35 @@ Key Pkcs11KeyBackend::load(const std::string& reference) {
         ErrorKind::Local,
         "no private key matching " + reference + " on token '" + trimmed(slot.token->label) + "'",
         "check object= and id= against pkcs11-tool --list-objects --login");
+}
+
+TokenProbe Pkcs11KeyBackend::probe(const KeySpec& spec) {
+    const Pkcs11Uri where =
+        settings_.token_uri.empty() ? Pkcs11Uri{} : parse_pkcs11_uri(settings_.token_uri);
+    Module& module = open(where.module_path);
+    PKCS11_SLOT& slot = module.find_slot(where);
+    TokenProbe found;
+    found.module = module.path;
+    found.label = trimmed(slot.token->label);
+    found.manufacturer = trimmed(slot.token->manufacturer);
+    found.model = trimmed(slot.token->model);
+    found.serial = trimmed(slot.token->serialnr);
+    const CK_SLOT_ID slot_id = PKCS11_get_slotid_from_slot(&slot);
+    CK_TOKEN_INFO info{};
+    if (module.functions->C_GetTokenInfo(slot_id, &info) == CKR_OK) {
+        found.free_private_memory = known_size(info.ulFreePrivateMemory);
+        found.free_public_memory = known_size(info.ulFreePublicMemory);
+    }
+    require_mechanism(module.functions, slot_id, spec, found.label);
+    if (!slot.token->loginRequired) {
+        found.login = TokenProbe::Login::NotRequired;
+    } else if (where.pin_source.empty() && !settings_.pin) {
+        found.login = TokenProbe::Login::NoPin;
+    } else {
+        login(slot, where, settings_.pin);
+        found.login = TokenProbe::Login::LoggedIn;
+    }
+    return found;
 }
 
 void Pkcs11KeyBackend::store_certificate(const std::string& key_uri, x509_st* certificate) {

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "keys/key_backend.hpp"
@@ -23,6 +24,24 @@ struct Pkcs11Settings {
     std::function<std::string(const std::string& token_label)> pin;
 };
 
+/// What probe() found: the token that new keys would be generated on.
+struct TokenProbe {
+    std::string module;  ///< the module loaded
+    std::string label;
+    std::string manufacturer;
+    std::string model;
+    std::string serial;
+    /// Free memory for private and public objects, in bytes, when the token tells.
+    std::optional<unsigned long> free_private_memory;
+    std::optional<unsigned long> free_public_memory;
+    enum class Login {
+        NotRequired,  ///< the token needs no login
+        LoggedIn,     ///< the PIN was available without asking, and the token accepted it
+        NoPin,        ///< a login is needed but no PIN is available without a prompt
+    };
+    Login login = Login::NotRequired;
+};
+
 class Pkcs11KeyBackend : public KeyBackend {
   public:
     explicit Pkcs11KeyBackend(Pkcs11Settings settings);
@@ -38,6 +57,11 @@ class Pkcs11KeyBackend : public KeyBackend {
     Key load(const std::string& reference) override;
     /// Stores `certificate` on the token beside the key `key_uri` names (same label and id).
     void store_certificate(const std::string& key_uri, x509_st* certificate);
+    /// Checks, without creating anything on the token, what generate(spec) needs: the module
+    /// loads, the token is present, it offers the mechanism for `spec`, and the PIN (from the
+    /// URI's pin-source or `settings.pin`, which must not prompt here; leave it empty when no PIN
+    /// is at hand) is accepted. Throws the Error generate() would throw.
+    TokenProbe probe(const KeySpec& spec);
 
   private:
     struct Module;

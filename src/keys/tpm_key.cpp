@@ -23,8 +23,10 @@ constexpr std::string_view tss2_pem_header = "-----BEGIN TSS2 PRIVATE KEY-----";
 constexpr const char* tpm_only = "provider=tpm2";
 
 std::string tcti_hint() {
-    return "check that the TPM is reachable: --tpm-tcti device:/dev/tpmrm0 (membership of the tss "
-           "group) or swtpm:host=...,port=...; tpm2_getcap properties-fixed tests it";
+    return "check that the TPM is reachable: --tpm-tcti (else TPM2OPENSSL_TCTI) "
+           "device:/dev/tpmrm0 (the kernel's resource manager; needs membership of the tss "
+           "group), tabrmd (the tpm2-abrmd resource manager) or swtpm:host=...,port=...; "
+           "tpm2_getcap properties-fixed tests it";
 }
 
 // Loaded once, and only when a TPM key is used: software keys never see the provider. Loading
@@ -78,6 +80,13 @@ Key TpmKeyBackend::generate(const KeySpec& spec) {
                               "ecc-curves); choose one of those");
     }
     return Key(own(key), std::string(name()), {});
+}
+
+std::string TpmKeyBackend::tcti() const {
+    if (!settings_.tcti.empty())
+        return settings_.tcti;
+    const char* from_environment = std::getenv("TPM2OPENSSL_TCTI");
+    return from_environment ? from_environment : "";
 }
 
 Key TpmKeyBackend::load(const std::string& reference) {

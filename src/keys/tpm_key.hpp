@@ -25,6 +25,8 @@ class TpmKeyBackend : public KeyBackend {
     Key generate(const KeySpec& spec) override;
     /// Loads a TSS2 PRIVATE KEY file into the TPM it was made in.
     Key load(const std::string& reference) override;
+    /// The TCTI used: the settings', else $TPM2OPENSSL_TCTI; empty for the provider's default.
+    std::string tcti() const;
 
   private:
     TpmSettings settings_;

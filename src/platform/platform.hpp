@@ -47,6 +47,46 @@ class FileLock {
     std::intptr_t handle_ = -1;
 };
 
+/// A file that records are appended to (the audit log), open for this process's lifetime.
+class AppendFile {
+  public:
+    /// Opens `path` for appending, creating it with exactly `mode` when it does not exist (an
+    /// existing file keeps its owner and mode). Throws a local Error naming the path.
+    static AppendFile open(const std::filesystem::path& path, std::filesystem::perms mode);
+
+    /// Appends `record` at the end of the file with one write, so records of concurrent
+    /// processes never interleave, and flushes it to stable storage. Throws a local Error.
+    void append(std::string_view record);
+
+    const std::filesystem::path& path() const { return path_; }
+
+    AppendFile(AppendFile&& other) noexcept;
+    AppendFile& operator=(AppendFile&& other) noexcept;
+    AppendFile(const AppendFile&) = delete;
+    AppendFile& operator=(const AppendFile&) = delete;
+    ~AppendFile();
+
+  private:
+    AppendFile(std::intptr_t handle, std::filesystem::path path)
+        : handle_(handle), path_(std::move(path)) {}
+    std::intptr_t handle_ = -1;
+    std::filesystem::path path_;
+};
+
+/// How urgent a system-log message is (mapped to syslog severities / event log types).
+enum class LogSeverity { Info, Notice, Warning };
+
+/// Sends one message to the system log as `ident` (which must be a string literal): syslog(3)
+/// with facility authpriv on POSIX (journald reads it too), the Application event log on
+/// Windows. Best effort: neither reports whether the message arrived.
+void system_log(const char* ident, LogSeverity severity, std::string_view message);
+
+/// This machine's host name ("" when the system will not say).
+std::string host_name();
+
+/// The current process's ID.
+std::uint64_t process_id();
+
 /// True when standard input is a terminal (a prompt can be answered).
 bool stdin_is_terminal();
 

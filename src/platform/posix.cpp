@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -156,6 +157,103 @@ FileLock::~FileLock() {
         ::flock(static_cast<int>(handle_), LOCK_UN);
         ::close(static_cast<int>(handle_));
     }
+}
+
+AppendFile AppendFile::open(const fs::path& path, fs::perms mode) {
+    // Created exclusively when missing, so only a file made here gets `mode` (and fchmod undoes
+    // the umask); an existing log keeps the owner and mode its administrator gave it.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        FileDescriptor created(::open(path.c_str(),
+                                      O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+                                      static_cast<mode_t>(mode)));
+        if (created.get() >= 0) {
+            if (::fchmod(created.get(), static_cast<mode_t>(mode)) != 0) {
+                fail(path, "set permissions on", errno);
+            }
+            return AppendFile(created.release(), path);
+        }
+        if (errno != EEXIST) {
+            fail(path, "create", errno);
+        }
+        FileDescriptor existing(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+        if (existing.get() >= 0) {
+            return AppendFile(existing.release(), path);
+        }
+        if (errno != ENOENT) {  // ENOENT: removed (rotated) in between; create it again
+            fail(path, "open", errno);
+        }
+    }
+    fail(path, "open", ENOENT);
+}
+
+void AppendFile::append(std::string_view record) {
+    const int fd = static_cast<int>(handle_);
+    ssize_t n = -1;
+    do {
+        n = ::write(fd, record.data(), record.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        fail(path_, "append to", errno);
+    }
+    // With O_APPEND a regular file takes the whole record in one go unless it is full; a second
+    // write could land after another process's record, so a short write is a failure.
+    if (static_cast<std::size_t>(n) != record.size()) {
+        fail(path_, "append a whole record to", ENOSPC);
+    }
+    // EINVAL: a pipe or terminal (e.g. /dev/stderr) has nothing to flush.
+    if (::fsync(fd) != 0 && errno != EINVAL) {
+        fail(path_, "flush", errno);
+    }
+}
+
+AppendFile::AppendFile(AppendFile&& other) noexcept
+    : handle_(std::exchange(other.handle_, -1)), path_(std::move(other.path_)) {}
+
+AppendFile& AppendFile::operator=(AppendFile&& other) noexcept {
+    std::swap(handle_, other.handle_);
+    std::swap(path_, other.path_);
+    return *this;
+}
+
+AppendFile::~AppendFile() {
+    if (handle_ >= 0) {
+        ::close(static_cast<int>(handle_));
+    }
+}
+
+void system_log(const char* ident, LogSeverity severity, std::string_view message) {
+#ifdef LOG_AUTHPRIV
+    constexpr int facility = LOG_AUTHPRIV;  // security records, kept from world-readable logs
+#else
+    constexpr int facility = LOG_AUTH;
+#endif
+    int priority = LOG_INFO;
+    switch (severity) {
+        case LogSeverity::Info:
+            priority = LOG_INFO;
+            break;
+        case LogSeverity::Notice:
+            priority = LOG_NOTICE;
+            break;
+        case LogSeverity::Warning:
+            priority = LOG_WARNING;
+            break;
+    }
+    ::openlog(ident, LOG_PID, facility);
+    const std::string text(message);  // syslog wants a C string
+    ::syslog(facility | priority, "%s", text.c_str());
+}
+
+std::string host_name() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0) {
+        return {};
+    }
+    return name;
+}
+
+std::uint64_t process_id() {
+    return static_cast<std::uint64_t>(::getpid());
 }
 
 bool stdin_is_terminal() {

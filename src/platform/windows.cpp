@@ -173,6 +173,85 @@ FileLock::~FileLock() {
     }
 }
 
+AppendFile AppendFile::open(const fs::path& path, fs::perms mode) {
+    SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), nullptr, FALSE};
+    PSECURITY_DESCRIPTOR descriptor = nullptr;
+    // Applies only when the file is created: an existing log keeps its ACL.
+    if (owner_only(mode) && ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                                L"D:P(A;;FA;;;OW)", SDDL_REVISION_1, &descriptor, nullptr)) {
+        attributes.lpSecurityDescriptor = descriptor;
+    }
+    // FILE_APPEND_DATA without FILE_WRITE_DATA: every write goes to the current end of file.
+    Handle file(CreateFileW(path.wstring().c_str(), FILE_APPEND_DATA | SYNCHRONIZE,
+                            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &attributes,
+                            OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr));
+    const DWORD error = GetLastError();
+    if (descriptor != nullptr) {
+        LocalFree(descriptor);
+    }
+    if (!file.valid()) {
+        fail(path, "open", error);
+    }
+    return AppendFile(reinterpret_cast<std::intptr_t>(file.release()), path);
+}
+
+void AppendFile::append(std::string_view record) {
+    const HANDLE file = reinterpret_cast<HANDLE>(handle_);
+    DWORD written = 0;
+    if (!WriteFile(file, record.data(), static_cast<DWORD>(record.size()), &written, nullptr)) {
+        fail(path_, "append to", GetLastError());
+    }
+    if (written != record.size()) {
+        fail(path_, "append a whole record to", ERROR_DISK_FULL);
+    }
+    FlushFileBuffers(file);  // fails harmlessly for consoles and pipes
+}
+
+AppendFile::AppendFile(AppendFile&& other) noexcept
+    : handle_(std::exchange(other.handle_, -1)), path_(std::move(other.path_)) {}
+
+AppendFile& AppendFile::operator=(AppendFile&& other) noexcept {
+    std::swap(handle_, other.handle_);
+    std::swap(path_, other.path_);
+    return *this;
+}
+
+AppendFile::~AppendFile() {
+    if (handle_ != -1) {
+        CloseHandle(reinterpret_cast<HANDLE>(handle_));
+    }
+}
+
+void system_log(const char* ident, LogSeverity severity, std::string_view message) {
+    // The Application event log; without a registered message file the viewer shows the text
+    // as the event's insertion string.
+    HANDLE source = RegisterEventSourceA(nullptr, ident);
+    if (source == nullptr) {
+        return;
+    }
+    WORD type = EVENTLOG_INFORMATION_TYPE;
+    if (severity == LogSeverity::Warning) {
+        type = EVENTLOG_WARNING_TYPE;
+    }
+    const std::string text(message);
+    const char* strings[] = {text.c_str()};
+    ReportEventA(source, type, 0, 1, nullptr, 1, 0, strings, nullptr);
+    DeregisterEventSource(source);
+}
+
+std::string host_name() {
+    char name[256] = {};
+    DWORD size = sizeof name;
+    if (!GetComputerNameExA(ComputerNameDnsHostname, name, &size)) {
+        return {};
+    }
+    return std::string(name, size);
+}
+
+std::uint64_t process_id() {
+    return GetCurrentProcessId();
+}
+
 bool stdin_is_terminal() {
     return _isatty(_fileno(stdin)) != 0;
 }

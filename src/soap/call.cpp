@@ -1,6 +1,7 @@
 #include "soap/call.hpp"
 
 #include "error.hpp"
+#include "soap/namespaces.hpp"
 #include "soap/redact.hpp"
 
 namespace certenroll::soap {
@@ -18,6 +19,9 @@ Response call(http::Transport& transport, const std::string& url, std::string_vi
     http::Request request;
     request.url = url;
     request.body = build_request(headers, payload);
+    // GetPolicies only reads the policy, whoever sends it; RST (Issue or QueryTokenStatus) is
+    // idempotent only when the caller says so.
+    request.idempotent = options.idempotent || action == action::get_policies;
     request.headers.push_back(
         {"Content-Type", "application/soap+xml; charset=utf-8; action=\"" + headers.action + "\""});
     if (options.username_token) {
@@ -31,7 +35,22 @@ Response call(http::Transport& transport, const std::string& url, std::string_vi
     if (options.trace) {
         options.trace("response HTTP " + std::to_string(reply.status) + ":\n" + redact(reply.body));
     }
-    auto response = parse_response(reply.status, reply.body, options.limits);
+    auto response = [&] {
+        try {
+            return parse_response(reply.status, reply.body, options.limits);
+        } catch (const Error& error) {
+            // "Come back later" answered to every retry: say that it was not the first try.
+            if (reply.attempts <= 1 || (reply.status != 503 && reply.status != 429))
+                throw;
+            Error retried(
+                error.kind(),
+                error.message() + " after " + std::to_string(reply.attempts) + " attempts",
+                error.hint());
+            if (error.hresult())
+                retried.with_hresult(*error.hresult());
+            throw retried;
+        }
+    }();
     if (!response.relates_to.empty() && response.relates_to != headers.message_id) {
         throw Error(ErrorKind::Protocol,
                     "the response's RelatesTo (" + response.relates_to +

@@ -19,6 +19,9 @@ struct CallOptions {
     /// Receives the redacted request and the response body, for --verbose.
     std::function<void(std::string_view)> trace;
     xml::Limits limits;
+    /// The request may be sent again unchanged (QueryTokenStatus; never Issue). GetPolicies always
+    /// may.
+    bool idempotent = false;
 };
 
 /// Posts `payload` to `url` with `action` and returns the parsed response (faults throw).

@@ -59,6 +59,21 @@ std::string text_of(const xml::Element* element) {
     return element != nullptr ? std::string(element->trimmed_text()) : std::string();
 }
 
+// The server's reason goes into the error message and so to the terminal: control characters
+// (escape sequences) become '?', and a reason longer than kMaxReason is cut.
+constexpr std::size_t kMaxReason = 1024;
+
+std::string printable(std::string_view text) {
+    std::string out;
+    for (const char c : text.substr(0, kMaxReason)) {
+        const auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 && c != '\t') || u == 0x7f ? '?' : c;
+    }
+    if (text.size() > kMaxReason)
+        out += "...";
+    return out;
+}
+
 std::string reason_text(const xml::Element& fault) {
     const auto* reason = fault.find(ns::soap12, "Reason");
     if (reason == nullptr)
@@ -67,9 +82,29 @@ std::string reason_text(const xml::Element& fault) {
     for (const auto* text : texts) {
         auto lang = text->attribute(ns::xml, "lang");
         if (lang && lang->starts_with("en"))
-            return std::string(text->trimmed_text());
+            return printable(text->trimmed_text());
     }
-    return texts.empty() ? std::string() : std::string(texts.front()->trimmed_text());
+    return texts.empty() ? std::string() : printable(texts.front()->trimmed_text());
+}
+
+// The fault's RequestID ends up in messages, --json output and state records: an id no CA
+// could have issued (longer than 64 characters, spaces, control characters) is refused.
+void check_request_id(std::string_view id) {
+    bool plausible = id.size() <= 64;
+    for (const char c : id) {
+        plausible = plausible && c > 0x20 && c < 0x7f;
+    }
+    if (!plausible) {
+        std::string shown;
+        for (const char c : id.substr(0, 40)) {
+            shown += (c > 0x20 && c < 0x7f) ? c : '?';
+        }
+        throw Error(ErrorKind::Protocol,
+                    "the SOAP fault's RequestID '" + shown + (id.size() > 40 ? "..." : "") +
+                        "' is not a plausible request id (1-64 printable characters)",
+                    "the server sent a fault this client cannot use; retry with --verbose and "
+                    "report it");
+    }
 }
 
 }  // namespace
@@ -96,6 +131,7 @@ Fault parse_fault(const xml::Element& fault) {
             d.invalid_request = invalid->as_bool();
         }
         d.request_id = text_of(ws_detail->find_non_nil(ns::wstep, "RequestID"));
+        check_request_id(d.request_id);
         if (const auto* binary = ws_detail->find_non_nil(ns::wstep, "BinaryResponse")) {
             d.binary_response = encoding::base64_decode(binary->text(), "BinaryResponse");
         }

@@ -23,13 +23,8 @@ namespace {
 void write_file_atomic(const fs::path& path, std::string_view data, fs::perms mode) {
     const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
     std::error_code ec;
-    if (!fs::exists(parent, ec)) {
-        fs::create_directories(parent, ec);
-        if (ec) {
-            fail(parent, "create directory", ec);
-        }
-        fs::permissions(parent, fs::perms::owner_all, ec);
-    }
+    if (!fs::exists(parent, ec))
+        create_private_directories(parent);
     const fs::path temporary = fs::path(path).concat(platform::temporary_suffix());
     try {
         platform::write_new_file_durably(temporary, data, mode);
@@ -39,6 +34,31 @@ void write_file_atomic(const fs::path& path, std::string_view data, fs::perms mo
         throw;
     }
     platform::sync_directory(parent);
+}
+
+namespace {
+
+// Creates `dir` below its existing ancestors, each new directory 0700; errors name `requested`.
+void create_private(const fs::path& dir, const fs::path& requested) {
+    std::error_code ec;
+    if (dir.empty() || fs::is_directory(dir, ec))
+        return;
+    if (fs::exists(fs::symlink_status(dir, ec)))
+        fail(requested, "create directory", std::make_error_code(std::errc::not_a_directory));
+    const fs::path parent = dir.parent_path();
+    if (!parent.empty() && parent != dir)
+        create_private(parent, requested);
+    const bool created = fs::create_directory(dir, ec);
+    if (ec)
+        fail(requested, "create directory", ec);
+    if (created)
+        fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+}
+
+}  // namespace
+
+void create_private_directories(const fs::path& dir) {
+    create_private(dir, dir);
 }
 
 std::optional<std::string> read_file(const fs::path& path) {

@@ -15,6 +15,10 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view data,
                        std::filesystem::perms mode = std::filesystem::perms::owner_read |
                                                      std::filesystem::perms::owner_write);
 
+/// Creates `dir` and its missing parents, each new one 0700 (private keys live below the state
+/// directory); directories that already exist keep their mode. Throws a local Error.
+void create_private_directories(const std::filesystem::path& dir);
+
 /// The whole file, or nullopt when it does not exist; other failures throw a local Error.
 std::optional<std::string> read_file(const std::filesystem::path& path);
 

@@ -5,14 +5,14 @@
 
 #include "error.hpp"
 #include "platform/platform.hpp"
+#include "store/atomic_file.hpp"
 
 namespace certenroll::store {
 
 namespace fs = std::filesystem;
 
 DirectoryLock::DirectoryLock(const fs::path& dir, std::chrono::milliseconds wait) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
+    create_private_directories(dir);
     const fs::path path = dir / "lock";
     const auto deadline = std::chrono::steady_clock::now() + wait;
     while (!(lock_ = platform::FileLock::try_acquire(path))) {

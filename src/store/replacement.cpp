@@ -65,11 +65,20 @@ FileSetReplacement::FileSetReplacement(fs::path journal_dir, std::string name)
     check_record_name(name_);
 }
 
+FileSetReplacement::~FileSetReplacement() {
+    if (journaled_)
+        return;
+    std::error_code ec;
+    for (const auto& path : written_)
+        fs::remove(path, ec);
+}
+
 void FileSetReplacement::stage(const fs::path& path, std::string_view data, fs::perms mode) {
     if (path.empty())
         return;
     const fs::path staged = fs::path(path).concat(".new");
     write_file_atomic(staged, data, mode);
+    written_.push_back(staged);
     staged_.emplace_back(staged, path);
 }
 
@@ -87,6 +96,7 @@ void FileSetReplacement::commit() {
         renames.push_back({staged.string(), path.string()});
     const fs::path journal = journal_path(journal_dir_, name_);
     write_file_atomic(journal, json{{"renames", renames}}.dump(2) + "\n");
+    journaled_ = true;
     run_journal(journal);
     staged_.clear();
 }

@@ -20,6 +20,11 @@ class FileSetReplacement {
     /// `journal_dir` is where the journal lives while renames are in flight; `name` identifies the
     /// set (e.g. the managed-certificate name) and must be a valid record name.
     FileSetReplacement(std::filesystem::path journal_dir, std::string name);
+    /// Without a commit() (a later stage() failed, e.g. the disk is full), removes the `.new`
+    /// files stage() wrote, so no partial set is left behind; stage_existing() files stay.
+    ~FileSetReplacement();
+    FileSetReplacement(const FileSetReplacement&) = delete;
+    FileSetReplacement& operator=(const FileSetReplacement&) = delete;
 
     /// Writes `data` to `<path>.new` with `mode`, to be switched in by commit().
     void stage(const std::filesystem::path& path, std::string_view data,
@@ -35,7 +40,9 @@ class FileSetReplacement {
     std::filesystem::path journal_dir_;
     std::string name_;
     std::vector<std::pair<std::filesystem::path, std::filesystem::path>>
-        staged_;  // (staged, final)
+        staged_;                                  // (staged, final)
+    std::vector<std::filesystem::path> written_;  // the `.new` files stage() wrote
+    bool journaled_ = false;  // from then on the next run rolls forward: keep the files
 };
 
 /// Rolls forward replacements a crash interrupted; returns the names of the sets completed.

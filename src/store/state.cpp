@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "error.hpp"
 #include "platform/platform.hpp"
@@ -19,8 +20,27 @@ std::int64_t to_unix(TimePoint t) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-TimePoint from_unix(std::int64_t seconds) {
-    return TimePoint(std::chrono::seconds(seconds));
+// A value that is valid JSON but unusable; reported like a missing or mistyped field.
+class BadField : public std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// The largest number of seconds the clock can hold (about 292 years either side of 1970): a
+// corrupt or hand-edited record may hold any number, and converting a larger one would overflow.
+constexpr std::int64_t kMaxSeconds =
+    std::chrono::duration_cast<std::chrono::seconds>(TimePoint::duration::max()).count();
+
+std::int64_t seconds_field(const json& j, const char* key) {
+    const auto value = j.value(key, std::int64_t{0});
+    if (value > kMaxSeconds || value < -kMaxSeconds) {
+        throw BadField(std::string("field '") + key + "' is out of range (" +
+                       std::to_string(value) + ")");
+    }
+    return value;
+}
+
+TimePoint time_field(const json& j, const char* key) {
+    return TimePoint(std::chrono::seconds(seconds_field(j, key)));
 }
 
 json to_json(const OutputPaths& o) {
@@ -77,6 +97,11 @@ std::vector<fs::path> json_files(const fs::path& dir) {
     return files;
 }
 
+[[noreturn]] void incomplete(const fs::path& path, const char* what) {
+    throw Error(ErrorKind::Local, "state record " + path.string() + " is incomplete: " + what,
+                "move the file aside; the certificate files themselves are untouched");
+}
+
 template <typename T, typename Parse>
 std::vector<T> load_all(const fs::path& dir, Parse parse) {
     std::vector<T> records;
@@ -84,9 +109,9 @@ std::vector<T> load_all(const fs::path& dir, Parse parse) {
         try {
             records.push_back(parse(read_record(path)));
         } catch (const json::exception& e) {
-            throw Error(ErrorKind::Local,
-                        "state record " + path.string() + " is incomplete: " + e.what(),
-                        "move the file aside; the certificate files themselves are untouched");
+            incomplete(path, e.what());
+        } catch (const BadField& e) {
+            incomplete(path, e.what());
         }
     }
     return records;
@@ -101,8 +126,8 @@ PendingRequest pending_from_json(const json& j) {
     p.key_backend = j.value("key_backend", "software");
     p.key_reference = j.value("key_reference", "");
     p.outputs = outputs_from_json(j.at("outputs"));
-    p.renewal_period_seconds = j.value("renewal_period_seconds", 0LL);
-    p.submitted_at = from_unix(j.value("submitted_at", std::int64_t{0}));
+    p.renewal_period_seconds = seconds_field(j, "renewal_period_seconds");
+    p.submitted_at = time_field(j, "submitted_at");
     p.deploy_hook = j.value("deploy_hook", "");
     p.renewal = j.value("renewal", false);
     p.denied = j.value("denied", "");
@@ -118,10 +143,10 @@ ManagedCertificate certificate_from_json(const json& j) {
     c.key_reference = j.value("key_reference", "");
     c.outputs = outputs_from_json(j.at("outputs"));
     c.serial = j.value("serial", "");
-    c.not_before = from_unix(j.value("not_before", std::int64_t{0}));
-    c.not_after = from_unix(j.value("not_after", std::int64_t{0}));
-    c.renewal_period_seconds = j.value("renewal_period_seconds", 0LL);
-    c.updated_at = from_unix(j.value("updated_at", std::int64_t{0}));
+    c.not_before = time_field(j, "not_before");
+    c.not_after = time_field(j, "not_after");
+    c.renewal_period_seconds = seconds_field(j, "renewal_period_seconds");
+    c.updated_at = time_field(j, "updated_at");
     c.deploy_hook = j.value("deploy_hook", "");
     return c;
 }
@@ -215,8 +240,9 @@ std::optional<ManagedCertificate> StateDirectory::find_certificate(const std::st
     try {
         return certificate_from_json(read_record(path));
     } catch (const json::exception& e) {
-        throw Error(ErrorKind::Local,
-                    "state record " + path.string() + " is incomplete: " + e.what());
+        incomplete(path, e.what());
+    } catch (const BadField& e) {
+        incomplete(path, e.what());
     }
 }
 

@@ -36,7 +36,10 @@ SubmitResult query_token_status(http::Transport& transport, const std::string& c
                                 std::string_view request_id,
                                 std::chrono::system_clock::time_point now,
                                 const soap::CallOptions& options) {
-    auto result = call_ces(transport, ces_url, build_query_token_status(request_id), now, options);
+    soap::CallOptions idempotent = options;
+    idempotent.idempotent = true;  // asking about a request changes nothing; Issue is not retried
+    auto result =
+        call_ces(transport, ces_url, build_query_token_status(request_id), now, idempotent);
     // Some servers leave the id out of an issued reply; it can only be the one we asked about.
     if (result.request_id.empty()) {
         result.request_id = std::string(request_id);

@@ -36,12 +36,30 @@ std::string text_of(const xml::Element& element) {
     return std::string(element.trimmed_text());
 }
 
+// The child with this name, of which the schema allows at most one (maxOccurs 1): a duplicate
+// means we cannot know which one the server meant, so it is refused rather than the first taken.
+const xml::Element* single_child(const xml::Element& parent, std::string_view name) {
+    const xml::Element* found = nullptr;
+    for (const auto& child : parent.children()) {
+        if (child.name() == name && child.ns() == xcep_ns) {
+            if (found) {
+                throw protocol_error("duplicated <" + std::string(name) + "> in <" + parent.name() +
+                                     ">");
+            }
+            found = &child;
+        }
+    }
+    return found;
+}
+
 const xml::Element* optional_child(const xml::Element& parent, std::string_view name) {
-    return parent.find_non_nil(xcep_ns, name);
+    const auto* child = single_child(parent, name);
+    return child && !child->is_nil() ? child : nullptr;
 }
 
 const xml::Element& required_child(const xml::Element& parent, std::string_view name) {
-    const auto& child = parent.get(xcep_ns, name);
+    const auto* found = single_child(parent, name);
+    const auto& child = found ? *found : parent.get(xcep_ns, name);  // get() names the absence
     if (child.is_nil()) {
         throw protocol_error("<" + std::string(name) + "> is nil but is required");
     }
@@ -404,7 +422,7 @@ Template parse_template(const xml::Element& element, std::size_t position, const
 }
 
 void parse_response(const xml::Element& response, const OidTable& oids, Policy& policy) {
-    policy.policy_id = text_of(response.get(xcep_ns, "policyID"));
+    policy.policy_id = text_of(required_child(response, "policyID"));
     if (const auto* name = optional_child(response, "policyFriendlyName")) {
         policy.friendly_name = text_of(*name);
     }
@@ -418,13 +436,15 @@ void parse_response(const xml::Element& response, const OidTable& oids, Policy& 
     if (const auto* policies = optional_child(response, "policies")) {
         const auto elements = policies->find_all(xcep_ns, "policy");
         policy.templates.reserve(elements.size());
-        std::unordered_set<std::string> names;
+        // Views of the names held by policy.templates, which never reallocates (reserved above).
+        std::unordered_set<std::string_view> names;
+        names.reserve(elements.size());
         for (std::size_t i = 0; i < elements.size(); ++i) {
-            auto tmpl = parse_template(*elements[i], i, oids, policy.cas);
+            const auto& tmpl =
+                policy.templates.emplace_back(parse_template(*elements[i], i, oids, policy.cas));
             if (!names.insert(tmpl.common_name).second) {
                 throw protocol_error("two policies are named '" + tmpl.common_name + "'");
             }
-            policy.templates.push_back(std::move(tmpl));
         }
     }
 }

@@ -82,14 +82,17 @@ bool starts_with_keyword(std::string_view text, std::string_view keyword) {
 }
 
 // Any markup declaration is refused: DTDs are how XXE and entity-expansion attacks arrive.
+// Each "<!" is found from its '!', which is far rarer than '<' in a SOAP document.
 bool contains_doctype_or_entity(std::string_view document) {
     std::size_t pos = 0;
-    while ((pos = document.find("<!", pos)) != std::string_view::npos) {
-        const std::string_view rest = document.substr(pos + 2);
-        if (starts_with_keyword(rest, "DOCTYPE") || starts_with_keyword(rest, "ENTITY")) {
-            return true;
+    while ((pos = document.find('!', pos)) != std::string_view::npos) {
+        if (pos > 0 && document[pos - 1] == '<') {
+            const std::string_view rest = document.substr(pos + 1);
+            if (starts_with_keyword(rest, "DOCTYPE") || starts_with_keyword(rest, "ENTITY")) {
+                return true;
+            }
         }
-        pos += 2;
+        ++pos;
     }
     return false;
 }
@@ -150,25 +153,31 @@ class Parser {
   public:
     explicit Parser(const Limits& limits) : limits_(limits) {}
 
-    Element convert(const tinyxml2::XMLElement& source, int depth) {
+    /// Fills `out`, a default-constructed element, from `source`. Children are converted in
+    /// place (their vector is sized first, so it never reallocates): no element is moved.
+    void convert(const tinyxml2::XMLElement& source, int depth, Element& out) {
         if (depth > limits_.max_depth) {
             throw protocol_error("XML document nested deeper than " +
                                  std::to_string(limits_.max_depth) + " elements");
         }
         const auto mark = scope_.mark();
+        bool other_attributes = false;
         for (const auto* a = source.FirstAttribute(); a != nullptr; a = a->Next()) {
             const std::string_view qname = a->Name();
             if (qname == "xmlns") {
                 scope_.bind("", a->Value());
             } else if (qname.starts_with("xmlns:")) {
                 scope_.bind(std::string(qname.substr(6)), a->Value());
+            } else {
+                other_attributes = true;
             }
         }
-        auto [prefix, local] = split_qname(source.Name());
-        Element out;
-        out.ns_ = resolve(prefix, source.Name(), true);
+        const std::string_view element_qname = source.Name();
+        const auto [prefix, local] = split_qname(element_qname);
+        out.ns_ = resolve(prefix, element_qname, true);
         out.name_.assign(local);
-        for (const auto* a = source.FirstAttribute(); a != nullptr; a = a->Next()) {
+        for (const auto* a = source.FirstAttribute(); other_attributes && a != nullptr;
+             a = a->Next()) {
             const std::string_view qname = a->Name();
             if (qname == "xmlns" || qname.starts_with("xmlns:"))
                 continue;
@@ -185,16 +194,15 @@ class Parser {
         out.children_.reserve(element_count);
         for (const auto* node = source.FirstChild(); node != nullptr; node = node->NextSibling()) {
             if (const auto* element = node->ToElement()) {
-                out.children_.push_back(convert(*element, depth + 1));
+                convert(*element, depth + 1, out.children_.emplace_back());
             } else if (const auto* text = node->ToText()) {
-                if (text->Value() != nullptr)
-                    out.text_ += text->Value();
+                if (const char* value = text->Value(); value != nullptr)
+                    out.text_ += value;
             } else if (node->ToUnknown() != nullptr) {
                 throw protocol_error("unsupported markup declaration in XML document");
             }
         }
         scope_.pop_to(mark);
-        return out;
     }
 
   private:
@@ -369,7 +377,9 @@ Element parse(std::string_view document, const Limits& limits) {
     if (root == nullptr)
         throw protocol_error("XML document has no root element");
     Parser parser(limits);
-    return parser.convert(*root, 1);
+    Element tree;
+    parser.convert(*root, 1, tree);
+    return tree;
 }
 
 namespace {

@@ -250,6 +250,78 @@ class HardwareKeyTest(cli.SandboxTest):
         self.assertEqual(self.sandbox.requests()[-1]["identity"], "alice")
         self.assertNoPrivateKeyIn(self.state)
 
+    # diagnose --key-backend: the device is checked for real, and nothing is left on it.
+
+    def diagnose(self, *flags):
+        return self.run_cli("diagnose", *self.cep(), *self.user(), "--template", "WebServer",
+                            *flags)
+
+    def key_check(self, result):
+        self.assertIsNotNone(result.json, repr(result))
+        return [c for c in result.json["checks"] if c["id"] == "key-backend"][0]
+
+    def test_diagnose_pkcs11_token_present_missing_pin_and_wrong_label(self):
+        self.requireSoftHsm()
+        objects = [self.devices.token_objects(kind) for kind in ("privkey", "pubkey")]
+        found = self.diagnose(*self.devices.pkcs11_flags())
+        self.assertExit(found, 0)
+        check = self.key_check(found)
+        self.assertEqual(check["status"], "pass", check)
+        self.assertIn("token 'e2e' (SoftHSM project", check["evidence"])
+        self.assertIn("RSA 2048 key generation (what WebServer requires)", check["evidence"])
+        self.assertIn("logged in with the PIN", check["evidence"])
+        self.assertNotIn(PIN, found.stdout + found.stderr)
+        # Without a PIN at hand diagnose warns (enroll would prompt); it never prompts itself.
+        flags = self.devices.pkcs11_flags()
+        at = flags.index("--pin-file")
+        del flags[at:at + 2]
+        no_pin = self.diagnose(*flags)
+        self.assertExit(no_pin, 0)
+        check = self.key_check(no_pin)
+        self.assertEqual(check["status"], "warn", check)
+        self.assertIn("needs its PIN", check["evidence"])
+        self.assertIn("enroll will prompt", check["fix"])
+        self.assertIn("CERTENROLL_PKCS11_PIN", check["fix"])
+        # A token label that is not there: the tokens that are, and how to name one.
+        flags = self.devices.pkcs11_flags()
+        flags[flags.index("pkcs11:token=e2e")] = "pkcs11:token=nosuch"
+        wrong = self.diagnose(*flags)
+        self.assertExit(wrong, 9)
+        self.assertEqual(wrong.json["first_failure"], "key-backend")
+        check = self.key_check(wrong)
+        self.assertEqual(check["status"], "fail", check)
+        self.assertIn("no token labelled 'nosuch'", check["evidence"])
+        self.assertIn("(tokens: e2e)", check["evidence"])
+        self.assertIn("pkcs11:token=LABEL", check["fix"])
+        # No key (or anything else) was made on the token.
+        self.assertEqual([self.devices.token_objects(kind) for kind in ("privkey", "pubkey")],
+                         objects)
+        self.assertFalse(os.path.exists(self.state))
+
+    def test_diagnose_tpm_reachable_and_unreachable(self):
+        self.requireTpm()
+        reachable = self.diagnose(*self.devices.tpm_flags())
+        self.assertExit(reachable, 0)
+        check = self.key_check(reachable)
+        self.assertEqual(check["status"], "pass", check)
+        self.assertIn(f"TCTI {self.devices.tcti}", check["evidence"])
+        self.assertIn("generated a transient RSA 2048 key", check["evidence"])
+        self.assertIn("nothing was stored", check["evidence"])
+        self.assertFalse(os.path.exists(self.state))
+        # Nothing listens there: the fix names the ways to reach a TPM.
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+            unreachable = self.diagnose("--key-backend", "tpm", "--tpm-tcti",
+                                        f"swtpm:host=127.0.0.1,port={port}")
+        self.assertExit(unreachable, 9)
+        self.assertEqual(unreachable.json["first_failure"], "key-backend")
+        check = self.key_check(unreachable)
+        self.assertEqual(check["status"], "fail", check)
+        self.assertIn(f"TCTI swtpm:host=127.0.0.1,port={port}", check["evidence"])
+        for words in ("--tpm-tcti", "TPM2OPENSSL_TCTI", "tss group", "resource manager"):
+            self.assertIn(words, check["fix"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -223,8 +223,9 @@ class RenewTest(cli.SandboxTest):
         self.assertExit(result, 3)
         entry = result.json["certificates"][0]
         self.assertEqual(entry["status"], "pending")
-        # Nothing replaced yet.
+        # Nothing replaced yet; the new key waits beside the old one for retrieve-pending.
         self.assertEqual(pubkey_of_key(files["key"]), old_pub)
+        self.assertTrue(os.path.exists(files["key"] + ".new"))
         # A second run does not submit again.
         again = self.renew("approval", "--force")
         self.assertExit(again, 3)
@@ -306,6 +307,101 @@ class RenewTest(cli.SandboxTest):
         due = self.renew("-v", "--all", "--force", "--random-delay", "1s")
         self.assertExit(due, 0)
         self.assertIn("(--random-delay) before contacting the CA", due.stderr)
+
+    def leftovers(self, name):
+        live = os.path.join(self.state, "live", name)
+        return sorted(f for f in os.listdir(live) if f.endswith(".new") or ".tmp" in f)
+
+    def test_failed_or_denied_renewal_leaves_no_new_key_behind(self):
+        files = self.enroll("WebServer", "nodebris")
+        old_key = read(files["key"])
+        # The state directories the key lives below are private.
+        for d in (self.state, os.path.join(self.state, "live"),
+                  os.path.join(self.state, "live", "nodebris")):
+            self.assertEqual(os.stat(d).st_mode & 0o777, 0o700, d)
+        self.sandbox.inject_fault("fault:0x80094012", match="CES")
+        try:
+            denied = self.renew("nodebris", "--force")
+        finally:
+            self.sandbox.clear_faults()
+        self.assertExit(denied, 4)
+        self.assertEqual(denied.json["certificates"][0]["status"], "failed")
+        self.assertEqual(self.leftovers("nodebris"), [])
+        self.assertEqual(read(files["key"]), old_key)
+        # A CES that cannot be reached: the new key was written, then removed again.
+        gone = self.renew("nodebris", "--force", "--ces-url", "https://127.0.0.1:9/CES",
+                          "--connect-timeout", "2")
+        self.assertNotEqual(gone.code, 0, repr(gone))
+        self.assertEqual(self.leftovers("nodebris"), [])
+        self.assertEqual(read(files["key"]), old_key)
+        # And a later renewal still works.
+        self.assertExit(self.renew("nodebris", "--force"), 0)
+        self.assertNotEqual(read(files["key"]), old_key)
+
+    def serial_of_der(self, path):
+        return openssl("x509", "-inform", "DER", "-in", path, "-noout",
+                       "-serial").strip().split("=")[1].lower()
+
+    def pfx_certificate(self, path, password):
+        return openssl("pkcs12", "-in", path, "-nokeys", "-clcerts", "-passin",
+                       "pass:" + password)
+
+    def test_der_only_and_der_plus_pfx_certificates_are_renewed_in_their_formats(self):
+        # Enrolled without any PEM certificate: renew finds it in the DER file.
+        files = self.enroll("WebServer", "deronly", "--format", "der")
+        self.assertEqual(sorted(os.listdir(os.path.join(self.state, "live", "deronly"))),
+                         ["cert.der", "key.pem"])
+        old_serial = self.serial_of_der(files["der"])
+        result = self.renew("deronly", "--force")
+        self.assertExit(result, 0)
+        self.assertEqual(result.json["certificates"][0]["status"], "renewed")
+        self.assertNotEqual(self.serial_of_der(files["der"]), old_serial)
+        self.assertEqual(self.serial_of_der(files["der"] + ".prev"), old_serial)
+        der_pub = openssl("x509", "-inform", "DER", "-in", files["der"], "-noout",
+                          "-pubkey")
+        self.assertEqual(der_pub, pubkey_of_key(files["key"]))
+        live = sorted(f for f in os.listdir(os.path.join(self.state, "live", "deronly"))
+                      if not f.endswith(".prev"))
+        self.assertEqual(live, ["cert.der", "key.pem"])  # still no PEM certificate
+        # DER and PFX: the successor is written in both.
+        pw = os.path.join(self.tmp, "pfx-password")
+        with open(pw, "w") as f:
+            f.write("pfx-secret\n")
+        files = self.enroll("WebServer", "derpfx", "--format", "der", "--format", "pfx",
+                            "--pfx-password-file", pw)
+        old_serial = self.serial_of_der(files["der"])
+        result = self.renew("derpfx", "--force", "--pfx-password-file", pw)
+        self.assertExit(result, 0)
+        new_serial = self.serial_of_der(files["der"])
+        self.assertNotEqual(new_serial, old_serial)
+        in_pfx = self.pfx_certificate(files["pfx"], "pfx-secret")
+        with open(os.path.join(self.tmp, "from-pfx.pem"), "w") as f:
+            f.write(in_pfx)
+        self.assertEqual(serial_of(os.path.join(self.tmp, "from-pfx.pem")), new_serial)
+
+    def test_pfx_only_certificate_is_renewed_with_its_password(self):
+        pw = os.path.join(self.tmp, "pfx-password")
+        with open(pw, "w") as f:
+            f.write("pfx-secret\n")
+        files = self.enroll("WebServer", "pfxonly", "--format", "pfx", "--pfx-password-file", pw)
+        self.assertEqual(sorted(os.listdir(os.path.join(self.state, "live", "pfxonly"))),
+                         ["cert.pfx", "key.pem"])
+        before = os.path.join(self.tmp, "before.pem")
+        with open(before, "w") as f:
+            f.write(self.pfx_certificate(files["pfx"], "pfx-secret"))
+        # Without the password the certificate cannot even be read: said before any request.
+        requests = len(self.sandbox.requests())
+        refused = self.renew("pfxonly", "--force")
+        self.assertExit(refused, 2)
+        self.assertIn("needs a password", refused.json["certificates"][0]["error"]["message"])
+        self.assertEqual(len(self.sandbox.requests()), requests)
+        result = self.renew("pfxonly", "--force", "--pfx-password-file", pw)
+        self.assertExit(result, 0)
+        after = os.path.join(self.tmp, "after.pem")
+        with open(after, "w") as f:
+            f.write(self.pfx_certificate(files["pfx"], "pfx-secret"))
+        self.assertNotEqual(serial_of(after), serial_of(before))
+        self.assertEqual(pubkey_of_cert(after), pubkey_of_key(files["key"]))
 
     def test_usage_errors(self):
         self.assertExit(self.renew(), 2)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The architecture, checked: cmd/ never includes curl, OpenSSL or tinyxml2; src/ never includes
 # CLI11 and never prints (except src/platform, which owns the terminal for no-echo prompts); only
-# src/xml includes tinyxml2; only src/http includes curl.
+# src/xml includes tinyxml2; only src/http includes curl; src/audit depends on core and platform
+# only.
 set -u
 cd "$(dirname "$0")/../.."
 status=0
@@ -20,4 +21,13 @@ hits=$(grep -rnlE '#include *[<"]tinyxml2' src/ | grep -v '^src/xml/' || true)
 [ -z "$hits" ] || fail "tinyxml2 outside src/xml: $hits"
 hits=$(grep -rnlE '#include *[<"]curl/' src/ | grep -v '^src/http/' || true)
 [ -z "$hits" ] || fail "curl outside src/http: $hits"
+# The audit trail knows events, not protocols: src/audit sees only core and the platform layer
+# (the flows fill its events), and only src/platform talks to syslog.
+hits=$(grep -rnE '#include *"' src/audit/ | grep -vE '#include *"(audit/|platform/|encoding/|error\.hpp)' || true)
+[ -z "$hits" ] || fail "src/audit includes a module other than core and platform:
+$hits"
+hits=$(grep -rnE '(^|[^a-zA-Z_])(openlog|syslog) *\(' src/ | grep -vE '^[^:]+:[0-9]+: *//' |
+       grep -v '^src/platform/' || true)
+[ -z "$hits" ] || fail "syslog outside src/platform:
+$hits"
 exit $status

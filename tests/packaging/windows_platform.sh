@@ -28,9 +28,13 @@ int main(int argc, char**) {
     (void)p::user_state_base();
     (void)p::user_config_base();
     (void)p::resolve_host("localhost");
+    auto log = p::AppendFile::open("audit.jsonl", std::filesystem::perms::owner_read);
+    log.append("{}\n");
+    p::system_log("certenroll-cli", p::LogSeverity::Notice, "{}");
   }
   return p::system_state_dir().empty() || p::system_config_file().empty() ||
-         p::temporary_suffix().empty() || (p::stdin_is_terminal() && p::is_privileged() && false);
+         p::temporary_suffix().empty() || p::host_name().empty() ||
+         p::process_id() == 0 || (p::stdin_is_terminal() && p::is_privileged() && false);
 }
 CPP
 "$cxx" -std=c++20 -Wall -Wextra -Werror -Isrc -o "$out/platform-check.exe" \

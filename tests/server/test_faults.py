@@ -91,6 +91,27 @@ class FaultTest(sbtest.SandboxCase):
         self.inject("http401")
         self.assertEqual(self.cep().status, 401)
 
+    def test_http503_with_and_without_retry_after(self):
+        self.inject("http503:7", count=2, match="CES")
+        for _ in range(2):
+            reply = self.ces(sbtest.rst_body(self.csr()))
+            self.assertEqual(reply.status, 503)
+            self.assertIn("Retry-After: 7", reply.headers)
+            self.assertIn(b"Service Unavailable", reply.body)
+        entry = self.log()[-1]
+        self.assertEqual((entry["fault_injected"], entry["http_status"]), ("http503:7", 503))
+        self.assertEqual(entry["request_type"], "Issue")  # logged although never processed
+        self.assertEqual(entry["outcome"], "fault")
+        # Answered before the CA saw anything: the next request is the first one it processes.
+        self.assertEqual(self.ces(sbtest.rst_body(self.csr())).status, 200)
+        self.assertEqual(self.log()[-1]["outcome"], "issued")
+        self.inject("http503", match="CEP")
+        reply = self.cep()
+        self.assertEqual(reply.status, 503)
+        self.assertNotIn("Retry-After", reply.headers)
+        self.assertEqual(self.log()[-1]["request_type"], "GetPolicies")
+        self.assertEqual(self.cep().status, 200)
+
     def test_soap_fault_with_hresult(self):
         self.inject("fault:0x80094012", match="CES")
         reply = self.ces(sbtest.rst_body(self.csr()))
@@ -104,7 +125,8 @@ class FaultTest(sbtest.SandboxCase):
 
     def test_invalid_fault_requests_are_400(self):
         for doc in ({"mode": "explode"}, {"mode": "http500", "match": "XYZ"},
-                    {"mode": "http500", "count": 0}, {"count": 1}):
+                    {"mode": "http500", "count": 0}, {"count": 1}, {"mode": "http503:soon"},
+                    {"mode": "http503:1.5"}):
             self.assertEqual(self.admin("POST", "/faults", doc)[0], 400, doc)
         self.assertEqual(self.admin("GET", "/faults")[1]["faults"], [])
 

@@ -290,9 +290,7 @@ class KerberosLifecycleTest(unittest.TestCase):
         self.assertEqual(auths, {"1", "4", "8"})
 
     def test_restart_reuses_the_realm_and_stop_leaves_no_kdc(self):
-        started = time.monotonic()
         info = self.start()
-        self.assertLess(time.monotonic() - started, 3.0)
         self.assertEqual(len(kdc_processes(self.dir)), 1)
         self.assertTrue(self.kinit_works(info))
         with open(info["kerberos"]["users"]["alice"]["keytab"], "rb") as f:

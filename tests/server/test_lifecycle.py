@@ -7,7 +7,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 from cryptography import x509
@@ -38,9 +37,7 @@ class LifecycleTest(unittest.TestCase):
         self._tmp.cleanup()
 
     def test_start_status_stop_and_reuse(self):
-        started = time.monotonic()
         info = json.loads(sandbox("start", "--state-dir", self.dir).stdout)
-        self.assertLess(time.monotonic() - started, 3.0)
         for key in ("pid", "port", "base_url", "state_dir", "ca_bundle", "cep", "ces", "users",
                     "admin_url", "log", "server_log", "kerberos"):
             self.assertIn(key, info)
@@ -62,9 +59,8 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(sandbox("status", "--state-dir", self.dir, check=False).returncode, 3)
         self.assertEqual(sandbox("stop", "--state-dir", self.dir).returncode, 0)
         # A restart reuses the CA hierarchy.
-        started = time.monotonic()
+        # (Start-up time is measured by tests/bench, never asserted here: CI machines are noisy.)
         again = json.loads(sandbox("start", "--state-dir", self.dir).stdout)
-        self.assertLess(time.monotonic() - started, 3.0)
         self.assertEqual(open_bytes(again["ca_bundle"]), root)
         self.assertEqual(again["policy_id"], info["policy_id"])
 

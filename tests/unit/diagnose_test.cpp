@@ -7,8 +7,10 @@
 #include <string>
 
 #include "diagnose/assess.hpp"
+#include "diagnose/diagnose.hpp"
 #include "diagnose/report.hpp"
 #include "encoding/time_text.hpp"
+#include "temp_dir.hpp"
 
 using namespace certenroll;
 using namespace certenroll::diagnose;
@@ -54,6 +56,12 @@ http::TlsResult sandbox_handshake() {
 }
 
 const TimePoint now = at(2026, 11, 25, 12, 0);
+
+// A context for the local checks only: no transport, the real clock.
+flows::Context local_context(const std::filesystem::path& state) {
+    return flows::Context{
+        store::StateDirectory(state), {}, [] { return std::chrono::system_clock::now(); }, {}};
+}
 
 }  // namespace
 
@@ -359,4 +367,43 @@ TEST_CASE("the cached policy against nextUpdateHours and the server's current po
     finding = assess_cache(future, now);
     CHECK(finding.status == Status::Warn);
     CHECK(contains(finding.evidence, "in the future"));
+}
+
+TEST_CASE("without a URL only the local checks run; a state directory that cannot exist fails") {
+    test::TempDir tmp;
+    const auto file = tmp.write("file", "not a directory\n");
+    diagnose::Request request;  // no --url: nothing goes to the network
+
+    // Under a regular file: creating it fails whoever runs this (root included).
+    const auto under_file = local_context(file / "state");
+    auto report = diagnose::run(under_file, request);
+    CHECK(report.find("configuration")->status == Status::Warn);
+    CHECK(report.find("dns")->status == Status::Skip);
+    CHECK(report.find("key-backend")->status == Status::Pass);
+    const Finding* state = report.find("state-dir");
+    REQUIRE(state != nullptr);
+    CHECK(state->status == Status::Fail);
+    CHECK(state->kind == ErrorKind::Local);
+    CHECK(contains(state->evidence, (file / "state").string() +
+                                        " does not exist and cannot be "
+                                        "created: " +
+                                        file.string() + " is not a directory"));
+    CHECK(contains(state->fix, "--state-dir"));
+    CHECK(report.exit_code() == 9);
+
+    // The state directory itself is a file.
+    const auto is_file = local_context(file);
+    report = diagnose::run(is_file, request);
+    state = report.find("state-dir");
+    CHECK(state->status == Status::Fail);
+    CHECK(contains(state->evidence, "exists but is not a directory"));
+    CHECK_FALSE(contains(state->fix, "permissions"));
+
+    // Not there yet, under a writable directory: created on first use.
+    const auto fresh = local_context(tmp.path / "new" / "state");
+    report = diagnose::run(fresh, request);
+    CHECK(report.find("state-dir")->status == Status::Pass);
+    CHECK(contains(report.find("state-dir")->evidence, "does not exist yet"));
+    CHECK(report.exit_code() == 0);
+    CHECK_FALSE(std::filesystem::exists(tmp.path / "new"));  // diagnose creates nothing
 }

@@ -1,12 +1,20 @@
 // The decisions the flows make before any traffic: what to request, whether a template can be
-// used, when a certificate is due, where files go.
+// used, when a certificate is due, where files go; and the audit events they record.
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+
+#include "audit/log.hpp"
 #include "error.hpp"
+#include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
+#include "flows/policy.hpp"
 #include "flows/renew.hpp"
 #include "flows/template_rules.hpp"
+#include "http/memory_transport.hpp"
+#include "temp_dir.hpp"
+#include "test_pki.hpp"
 
 using namespace certenroll;
 
@@ -189,4 +197,112 @@ TEST_CASE("default output paths per place and format") {
     CHECK(error_of([&] {
               flows::default_outputs(state, "web", {}, {}, {false, false, false});
           }).kind() == ErrorKind::Usage);
+}
+
+// The audit trail of the flows: what policy fetches record, and identities that never carry a
+// secret.
+
+namespace {
+
+struct RecordingSink : audit::Sink {
+    std::vector<audit::Event> events;
+    bool broken = false;
+    void write(const audit::Event& event) override {
+        if (broken)
+            throw Error(ErrorKind::Local, "cannot append: disk full");
+        events.push_back(event);
+    }
+};
+
+std::string policy_fixture() {
+    std::ifstream in(std::string(CERTENROLL_TEST_DATA_DIR) + "/xcep/spec_example.xml",
+                     std::ios::binary);
+    REQUIRE(in.good());
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("a policy fetch is an audit event, a cache hit is not, and an unwritable log stops") {
+    test::TempDir dir;
+    int posts = 0;
+    const auto now = std::chrono::system_clock::now();
+    flows::Context context{
+        store::StateDirectory(dir.path / "state"),
+        [&](const http::Settings&) -> std::unique_ptr<http::Transport> {
+            return std::make_unique<http::MemoryTransport>([&](const http::Request&) {
+                ++posts;
+                return http::Response{200, {}, policy_fixture()};
+            });
+        },
+        [now] { return now; },
+        {}};
+    auto sink = std::make_shared<RecordingSink>();
+    context.audit = audit::Log(sink, {"host1", 1, "0.0.0", "policy"}, {});
+    flows::Connection connection;
+    connection.cep_url =
+        "https://alice:pw@cep.example.com/ADPolicyProvider_CEP_UsernamePassword/service.svc/CEP";
+    connection.credentials.mode = xcep::AuthMode::UsernamePassword;
+    connection.credentials.username = "EXAMPLE\\alice";
+    connection.credentials.password = "s3cret-password";
+
+    const auto fetched = flows::load_policy(context, connection, false);
+    REQUIRE(sink->events.size() == 1);
+    const auto& event = sink->events[0];
+    CHECK(event.type == audit::EventType::PolicyFetched);
+    CHECK(event.time == now);
+    CHECK(event.host == "host1");
+    CHECK(event.auth == "password");
+    CHECK(event.identity == "EXAMPLE\\alice");
+    CHECK(event.policy_id == fetched.policy.policy_id);
+    CHECK(event.policy_changed == true);
+    CHECK(event.template_count == fetched.policy.templates.size());
+    const std::string line = audit::to_json_line(event);
+    CHECK(line.find("s3cret") == std::string::npos);
+    CHECK(line.find("alice:pw") == std::string::npos);
+
+    flows::load_policy(context, connection, false);  // fresh in the cache: no traffic, no event
+    CHECK(posts == 1);
+    CHECK(sink->events.size() == 1);
+
+    sink->broken = true;
+    try {
+        flows::load_policy(context, connection, true);
+        FAIL("expected an Error");
+    } catch (const Error& error) {
+        CHECK(error.kind() == ErrorKind::Local);
+        CHECK(error.message().find("audit log") != std::string::npos);
+    }
+}
+
+TEST_CASE("audit identities are user names, principals and certificate subjects, never secrets") {
+    flows::Credentials password;
+    password.mode = xcep::AuthMode::UsernamePassword;
+    password.username = "EXAMPLE\\svc-web";
+    password.password = "s3cret";
+    CHECK(flows::audit_identity(password) == "EXAMPLE\\svc-web");
+
+    flows::Credentials kerberos;
+    kerberos.mode = xcep::AuthMode::Kerberos;
+    kerberos.principal = "WEB1$@EXAMPLE.COM";
+    kerberos.keytab = "/etc/certenroll/web1.keytab";
+    CHECK(flows::audit_identity(kerberos) == "WEB1$@EXAMPLE.COM");
+
+    test::TempDir dir;
+    const auto key = test::make_key();
+    const auto cert = test::issue("CN=alice,O=Example", key.get(), nullptr, key.get());
+    flows::Credentials certificate;
+    certificate.mode = xcep::AuthMode::Certificate;
+    certificate.client_certificate = dir.write("client.pem", cert.to_pem()).string();
+    certificate.client_key_passphrase = "key-passphrase";
+    CHECK(flows::audit_identity(certificate) == "CN=alice,O=Example");
+    certificate.client_certificate = (dir.path / "missing.pem").string();
+    CHECK(flows::audit_identity(certificate) ==
+          "certificate file " + certificate.client_certificate);
+
+    const auto facts = flows::audit_certificate(cert);
+    CHECK(facts.serial == cert.serial_hex());
+    CHECK(facts.sha1_thumbprint == cert.sha1_thumbprint());
+    CHECK(facts.sha256_thumbprint == cert.sha256_thumbprint());
+    CHECK(facts.not_after == cert.not_after());
 }

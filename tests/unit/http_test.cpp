@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -154,6 +155,139 @@ TEST_CASE("MemoryTransport records requests and applies the 401 rule") {
     CHECK(transport.requests()[0].body == "first");
     CHECK(transport.requests()[1].url == "https://b.test/two");
     CHECK(transport.requests()[1].headers.at(0).name == "Content-Type");
+}
+
+namespace {
+
+Response answer(long status, std::vector<Header> headers = {}) {
+    Response response;
+    response.status = status;
+    response.headers = std::move(headers);
+    response.body = status == 200 ? "<ok/>" : "<html>Service Unavailable</html>";
+    return response;
+}
+
+// A server answering with `statuses` in turn (the last one repeated), and a RetryTransport over
+// it whose sleeps are recorded instead of waited.
+struct RetryFixture {
+    std::vector<Response> answers;
+    std::vector<std::chrono::milliseconds> sleeps;
+    MemoryTransport* server = nullptr;
+    std::unique_ptr<RetryTransport> transport;
+    std::vector<std::string> trace;
+
+    explicit RetryFixture(std::vector<Response> script, RetryPolicy policy = {})
+        : answers(std::move(script)) {
+        auto memory = std::make_unique<MemoryTransport>([this](const Request&) {
+            const std::size_t n = server->requests().size();
+            return answers.at(std::min(n, answers.size()) - 1);
+        });
+        server = memory.get();
+        transport = std::make_unique<RetryTransport>(
+            std::move(memory), policy,
+            [this](std::chrono::milliseconds delay) { sleeps.push_back(delay); },
+            [this](std::string_view line) { trace.emplace_back(line); });
+    }
+
+    Response post(bool idempotent) {
+        Request request = soap_request("https://ces.test/CES");
+        request.idempotent = idempotent;
+        return transport->post(request);
+    }
+};
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+}  // namespace
+
+TEST_CASE("RetryTransport repeats an idempotent request after 503 as Retry-After says") {
+    RetryFixture f(
+        {answer(503, {{"Retry-After", "2"}}), answer(503, {{"retry-after", " 0 "}}), answer(200)});
+    const Response response = f.post(true);
+    CHECK(response.status == 200);
+    CHECK(f.server->requests().size() == 3);
+    CHECK(f.sleeps == std::vector<milliseconds>{seconds(2), seconds(0)});
+    REQUIRE(f.trace.size() == 2);
+    CHECK(contains(f.trace[0], "HTTP 503; retrying in 2000 ms (attempt 2 of 3)"));
+    // Each attempt sends the same request.
+    CHECK(f.server->requests()[2].body == f.server->requests()[0].body);
+}
+
+TEST_CASE("RetryTransport backs off exponentially without Retry-After and stops at the bound") {
+    RetryFixture f({answer(503)});
+    const Response response = f.post(true);
+    CHECK(response.status == 503);  // the last answer, for the SOAP layer to report
+    CHECK(f.server->requests().size() == 3);
+    CHECK(response.attempts == 3);  // ... "after 3 attempts"
+    CHECK(f.sleeps == std::vector<milliseconds>{seconds(1), seconds(2)});
+    CHECK(contains(f.trace.back(), "not sending again: attempt 3 of at most 3"));
+
+    RetryFixture five({answer(429), answer(429), answer(429), answer(429), answer(200)},
+                      RetryPolicy{5, milliseconds(100), milliseconds(250)});
+    CHECK(five.post(true).status == 200);
+    CHECK(five.sleeps == std::vector<milliseconds>{milliseconds(100), milliseconds(200),
+                                                   milliseconds(250),
+                                                   milliseconds(250)});  // capped at max_delay
+}
+
+TEST_CASE("RetryTransport never repeats a request that is not idempotent (an Issue)") {
+    RetryFixture f({answer(503, {{"Retry-After", "1"}}), answer(200)});
+    CHECK(f.post(false).status == 503);
+    CHECK(f.server->requests().size() == 1);
+    CHECK(f.sleeps.empty());
+    REQUIRE(f.trace.size() == 1);
+    CHECK(contains(f.trace[0], "not idempotent"));
+}
+
+TEST_CASE("RetryTransport: other statuses, long Retry-After and transport errors are final") {
+    for (const long status : {200L, 400L, 500L, 502L, 504L}) {
+        RetryFixture f({answer(status), answer(200)});
+        CHECK(f.post(true).status == status);
+        CHECK(f.server->requests().size() == 1);
+    }
+    // Asked to come back in an hour: not waited for.
+    RetryFixture hour({answer(503, {{"Retry-After", "3600"}}), answer(200)});
+    CHECK(hour.post(true).status == 503);
+    CHECK(hour.server->requests().size() == 1);
+    CHECK(hour.sleeps.empty());
+    RetryFixture huge({answer(503, {{"Retry-After", "99999999999999999999999"}}), answer(200)});
+    CHECK(huge.post(true).status == 503);
+    CHECK(huge.server->requests().size() == 1);
+    // An HTTP-date is not parsed: the backoff applies.
+    RetryFixture date(
+        {answer(503, {{"Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"}}), answer(200)});
+    CHECK(date.post(true).status == 200);
+    CHECK(date.sleeps == std::vector<milliseconds>{seconds(1)});
+    // A 401 still throws Auth through the wrapper, once.
+    RetryFixture unauthorized({answer(401)});
+    CHECK(expect_error([&] { unauthorized.post(true); }).kind() == ErrorKind::Auth);
+    CHECK(unauthorized.server->requests().size() == 1);
+    // A transport failure (timeout, cut connection) is not repeated: the caller decides.
+    int calls = 0;
+    RetryTransport failing(std::make_unique<MemoryTransport>([&](const Request&) -> Response {
+                               ++calls;
+                               throw Error(ErrorKind::Network, "connection broke");
+                           }),
+                           RetryPolicy{}, [](milliseconds) { FAIL("no sleep expected"); });
+    Request request = soap_request("https://cep.test/CEP");
+    request.idempotent = true;
+    CHECK(expect_error([&] { failing.post(request); }).kind() == ErrorKind::Network);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("retry_delay follows the policy") {
+    Request idempotent = soap_request("https://cep.test/CEP");
+    idempotent.idempotent = true;
+    const RetryPolicy policy;
+    CHECK(retry_delay(policy, idempotent, answer(503), 1) == milliseconds(1000));
+    CHECK(retry_delay(policy, idempotent, answer(503), 2) == milliseconds(2000));
+    CHECK_FALSE(retry_delay(policy, idempotent, answer(503), 3).has_value());
+    CHECK(retry_delay(policy, idempotent, answer(503, {{"Retry-After", "30"}}), 1) == seconds(30));
+    CHECK_FALSE(retry_delay(policy, idempotent, answer(503, {{"Retry-After", "31"}}), 1));
+    // Not delta-seconds: the backoff applies.
+    CHECK(retry_delay(policy, idempotent, answer(503, {{"Retry-After", "-1"}}), 1) == seconds(1));
+    CHECK_FALSE(retry_delay(policy, soap_request("https://ces.test/CES"), answer(503), 1));
 }
 
 TEST_CASE("CurlTransport posts over verified TLS and reuses the connection") {

@@ -128,3 +128,50 @@ TEST_CASE("PKCS#11 failures are named: wrong PIN, unknown token, unknown key") {
     const Error key = error_of([&] { backend.load("pkcs11:token=unit;object=missing"); });
     CHECK(key.message().find("no private key matching") != std::string::npos);
 }
+
+TEST_CASE("probe() finds the token and logs in without creating anything on it") {
+    SoftHsm hsm;
+    if (!hsm.available) {
+        MESSAGE("SoftHSM2 not installed: skipped");
+        return;
+    }
+    // SoftHSM2 keeps each token object in a file of the token directory.
+    const auto files = [&] {
+        std::size_t count = 0;
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(hsm.dir.path))
+            count += entry.is_regular_file() ? 1 : 0;
+        return count;
+    };
+    const std::size_t before = files();
+    {
+        Pkcs11KeyBackend backend(hsm.settings());
+        const TokenProbe token = backend.probe(parse_key_type("rsa:2048"));
+        CHECK(token.label == "unit");
+        CHECK(token.manufacturer == "SoftHSM project");
+        CHECK(token.model.find("SoftHSM") != std::string::npos);
+        CHECK(token.module == softhsm_module);
+        CHECK(token.login == TokenProbe::Login::LoggedIn);
+        CHECK(backend.probe(parse_key_type("ec:P-384")).label == "unit");
+    }
+    {
+        // No PIN at hand: reported, not asked for.
+        Pkcs11Settings settings = hsm.settings();
+        settings.pin = nullptr;
+        Pkcs11KeyBackend backend(settings);
+        CHECK(backend.probe(parse_key_type("ec")).login == TokenProbe::Login::NoPin);
+    }
+    {
+        Pkcs11KeyBackend wrong_pin(hsm.settings("9999"));
+        CHECK(error_of([&] { wrong_pin.probe(parse_key_type("ec")); }).kind() == ErrorKind::Auth);
+    }
+    {
+        Pkcs11Settings settings = hsm.settings();
+        settings.token_uri = "pkcs11:token=absent";
+        Pkcs11KeyBackend backend(settings);
+        const Error error = error_of([&] { backend.probe(parse_key_type("ec")); });
+        CHECK(error.kind() == ErrorKind::Local);
+        CHECK(error.message().find("no token labelled 'absent'") != std::string::npos);
+        CHECK(error.message().find("tokens: unit") != std::string::npos);
+    }
+    CHECK(files() == before);
+}

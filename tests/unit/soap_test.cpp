@@ -273,7 +273,51 @@ TEST_CASE("call posts one SOAP 1.2 request and checks RelatesTo") {
     CHECK(request.body.find("topsecret") != std::string::npos);
     CHECK(traced.find("topsecret") == std::string::npos);
     CHECK(traced.find("GetPolicies") != std::string::npos);
+    CHECK(request.idempotent);  // GetPolicies only reads: a RetryTransport may repeat it
+
+    // Any other action is repeatable only when the caller says so.
+    (void)soap::call(transport, "https://x/", soap::action::request_security_token,
+                     sample_payload(), kNow);
+    CHECK_FALSE(transport.requests.back().idempotent);
+    soap::CallOptions repeatable;
+    repeatable.idempotent = true;
+    (void)soap::call(transport, "https://x/", soap::action::request_security_token,
+                     sample_payload(), kNow, repeatable);
+    CHECK(transport.requests.back().idempotent);
 
     transport.wrong_relates_to = true;
     CHECK_THROWS_AS(soap::call(transport, "https://x/", "urn:a", sample_payload(), kNow), Error);
+}
+
+TEST_CASE("a 503 answered to every retry names the number of attempts") {
+    class Busy : public http::Transport {
+      public:
+        explicit Busy(int attempts) : attempts_(attempts) {}
+        http::Response post(const http::Request&) override {
+            http::Response response;
+            response.status = 503;
+            response.body = "<html>Service Unavailable</html>";
+            response.attempts = attempts_;  // as a RetryTransport reports it
+            return response;
+        }
+
+      private:
+        int attempts_;
+    };
+    Busy retried(3);
+    try {
+        (void)soap::call(retried, "https://x/", soap::action::get_policies, sample_payload(), kNow);
+        FAIL("no Error");
+    } catch (const Error& error) {
+        CHECK(error.kind() == ErrorKind::Network);
+        CHECK(error.message().starts_with("HTTP 503 without a SOAP body"));
+        CHECK(error.message().ends_with(" after 3 attempts"));
+    }
+    Busy once(1);
+    try {
+        (void)soap::call(once, "https://x/", soap::action::get_policies, sample_payload(), kNow);
+        FAIL("no Error");
+    } catch (const Error& error) {
+        CHECK(error.message().find("attempts") == std::string::npos);
+    }
 }

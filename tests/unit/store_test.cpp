@@ -51,6 +51,26 @@ TEST_CASE("write_file_atomic creates parents, sets the mode exactly and replaces
     CHECK(entries == 1);
 }
 
+TEST_CASE("the directories created for keys and state are private (0700)") {
+    TempDir dir;
+    fs::permissions(dir.path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+    const auto old_umask = ::umask(022);
+    store::write_file_atomic(dir.path / "state" / "live" / "web" / "key.pem", "secret");
+    { store::DirectoryLock lock(dir.path / "other" / "state", std::chrono::milliseconds(0)); }
+    store::create_private_directories(dir.path / "state" / "journal");
+    ::umask(old_umask);
+    for (const char* created :
+         {"state", "state/live", "state/live/web", "state/journal", "other", "other/state"}) {
+        CAPTURE(created);
+        CHECK(mode_of(dir.path / created) == 0700);
+    }
+    CHECK(mode_of(dir.path) == 0755);  // an existing directory keeps its mode
+    CHECK_THROWS_AS(
+        store::create_private_directories(dir.path / "state" / "live" / "web" / "key.pem" / "x"),
+        Error);
+}
+
 TEST_CASE("read_file distinguishes absent from unreadable") {
     TempDir dir;
     CHECK_FALSE(store::read_file(dir.path / "missing").has_value());
@@ -196,6 +216,29 @@ TEST_CASE("a file set is switched in together, old versions kept as .prev") {
     CHECK(store::complete_interrupted_replacements(journal).empty());
 }
 
+TEST_CASE("a file set abandoned before commit leaves no staged file behind") {
+    TempDir dir;
+    store::write_file_atomic(dir.path / "cert.pem", "old cert");
+    store::write_file_atomic(dir.path / "key.pem.next", "new key");
+    store::write_file_atomic(dir.path / "a-file", "x");
+    const auto mode = fs::perms::owner_read | fs::perms::owner_write;
+    {
+        store::FileSetReplacement set(dir.path / "journal", "web1");
+        set.stage(dir.path / "cert.pem", "new cert", mode);
+        set.stage(dir.path / "chain.pem", "chain", mode);
+        set.stage_existing(dir.path / "key.pem.next", dir.path / "key.pem");
+        CHECK(fs::exists(dir.path / "chain.pem.new"));
+        // The next file cannot be written (as with a full disk): the set is given up.
+        CHECK_THROWS_AS(set.stage(dir.path / "a-file" / "fullchain.pem", "full", mode), Error);
+    }
+    CHECK_FALSE(fs::exists(dir.path / "cert.pem.new"));
+    CHECK_FALSE(fs::exists(dir.path / "chain.pem.new"));
+    CHECK(*store::read_file(dir.path / "cert.pem") == "old cert");
+    CHECK(*store::read_file(dir.path / "key.pem.next") == "new key");  // the caller's file
+    CHECK_FALSE(fs::exists(dir.path / "key.pem"));
+    CHECK_FALSE(fs::exists(dir.path / "journal" / "web1.json"));
+}
+
 TEST_CASE("an interrupted replacement is rolled forward on the next run") {
     TempDir dir;
     const auto journal = dir.path / "journal";
@@ -218,4 +261,52 @@ TEST_CASE("an interrupted replacement is rolled forward on the next run") {
     CHECK(*store::read_file(dir.path / "key.pem") == "new key");
     CHECK(*store::read_file(dir.path / "key.pem.prev") == "old key");
     CHECK_FALSE(std::filesystem::exists(journal / "web1.json"));
+}
+
+// Regression (tests/fuzz, fuzz_state): a time or period beyond what the clock can hold
+// (9223372036854775807 seconds) overflowed converting to nanoseconds (UBSan: signed integer
+// overflow in <chrono>). Such a record is now incomplete, like one with a missing field.
+TEST_CASE("a state record with an out-of-range time is refused, not overflowed") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    const std::string endpoint = R"("endpoint": {"cep_url": "https://cep/CEP"}, "outputs": {})";
+    for (const char* field : {"not_before", "not_after", "updated_at", "renewal_period_seconds"}) {
+        for (const char* value : {"9223372036854775807", "-9223372036854775807", "10000000000"}) {
+            CAPTURE(field);
+            CAPTURE(value);
+            store::write_file_atomic(
+                dir.path / "certificates" / "web1.json",
+                R"({"name": "web1", )" + endpoint + ", \"" + field + "\": " + value + "}");
+            for (int call = 0; call < 2; ++call) {
+                try {
+                    if (call == 0) {
+                        (void)state.find_certificate("web1");
+                    } else {
+                        (void)state.list_certificates();
+                    }
+                    FAIL("accepted " << field << " = " << value);
+                } catch (const Error& e) {
+                    CHECK(e.kind() == ErrorKind::Local);
+                    CHECK(e.message().find("web1.json is incomplete") != std::string::npos);
+                    CHECK(e.message().find(field) != std::string::npos);
+                }
+            }
+        }
+    }
+    fs::remove(dir.path / "certificates" / "web1.json");
+    store::write_file_atomic(dir.path / "pending" / "x-1.json",
+                             R"({"name": "web1", "request_id": "1", )" + endpoint +
+                                 R"(, "submitted_at": 9223372036854775807})");
+    try {
+        (void)state.list_pending();
+        FAIL("accepted submitted_at = 9223372036854775807");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::Local);
+        CHECK(e.message().find("submitted_at") != std::string::npos);
+    }
+    // The largest representable time still loads.
+    store::write_file_atomic(
+        dir.path / "pending" / "x-1.json",
+        R"({"name": "web1", "request_id": "1", )" + endpoint + R"(, "submitted_at": 9223372036})");
+    CHECK(state.list_pending().size() == 1);
 }

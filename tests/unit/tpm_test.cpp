@@ -102,3 +102,16 @@ TEST_CASE("TPM keys are made in the TPM, stored wrapped, reloaded and sign there
     const auto software = tpm.dir.write("software.pem", "-----BEGIN PRIVATE KEY-----\n");
     CHECK_THROWS_AS(backend.load(software.string()), Error);
 }
+
+TEST_CASE("the TCTI in use: the setting, else TPM2OPENSSL_TCTI, else the provider's default") {
+    const char* saved = std::getenv("TPM2OPENSSL_TCTI");
+    const std::string previous = saved ? saved : "";
+    CHECK(TpmKeyBackend({"device:/dev/tpmrm0"}).tcti() == "device:/dev/tpmrm0");
+    setenv("TPM2OPENSSL_TCTI", "tabrmd", 1);
+    CHECK(TpmKeyBackend({""}).tcti() == "tabrmd");
+    CHECK(TpmKeyBackend({"swtpm:port=1"}).tcti() == "swtpm:port=1");
+    unsetenv("TPM2OPENSSL_TCTI");
+    CHECK(TpmKeyBackend({""}).tcti().empty());
+    if (saved)
+        setenv("TPM2OPENSSL_TCTI", previous.c_str(), 1);
+}

@@ -296,6 +296,7 @@ TEST_CASE("submit posts one Issue to the CES URL and decodes the reply") {
 
     REQUIRE(ces.requests.size() == 1);
     CHECK(ces.requests[0].url == kCesUrl);
+    CHECK_FALSE(ces.requests[0].idempotent);  // an Issue is never sent twice
     const auto sent = xml::parse(ces.requests[0].body);
     CHECK(sent.get(ns::soap12, "Header").get(ns::addressing, "Action").text() ==
           soap::action::request_security_token);
@@ -358,6 +359,7 @@ TEST_CASE("query_token_status asks about one request id and checks the answer") 
     CHECK(pending.disposition == wstep::Disposition::Pending);
     CHECK(pending.reference_uri == kCesUrl);
     REQUIRE(ces.requests.size() == 1);
+    CHECK(ces.requests[0].idempotent);  // asking again after HTTP 503 changes nothing
     const auto sent = xml::parse(ces.requests[0].body);
     const auto& rst = sent.get(ns::soap12, "Body").get(ns::wst, "RequestSecurityToken");
     CHECK(rst.get(ns::wst, "RequestType").text() == uri::request_query_token_status);

@@ -23,6 +23,15 @@ class Injection:
         return None
 
     @property
+    def retry_after(self) -> str | None:
+        """http503:<seconds>: the Retry-After header of the 503 ("" for a bare http503)."""
+        if self.mode == "http503":
+            return ""
+        if self.mode.startswith("http503:"):
+            return self.mode.split(":", 1)[1]
+        return None
+
+    @property
     def delay(self) -> float | None:
         if self.mode.startswith("slow:"):
             return float(self.mode.split(":", 1)[1])
@@ -40,8 +49,10 @@ def validate(mode: str, match: str, count: int) -> None:
         return
     if re.fullmatch(r"slow:\d+(\.\d+)?", mode):
         return
-    raise ValueError(f"unknown fault mode {mode!r}: use {', '.join(MODES)}, fault:0xHHHHHHHH or "
-                     f"slow:<seconds>")
+    if re.fullmatch(r"http503(:\d+)?", mode):
+        return
+    raise ValueError(f"unknown fault mode {mode!r}: use {', '.join(MODES)}, fault:0xHHHHHHHH, "
+                     f"slow:<seconds> or http503[:<seconds>]")
 
 
 class FaultQueue:

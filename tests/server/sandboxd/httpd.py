@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 import ssl
@@ -117,6 +118,9 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"endpoint": route.endpoint, "path": path, "auth": route.auth, "ca": route.ca}
         if injection is not None:
             entry["fault_injected"] = injection.mode
+            # Logged even when the fault answers before SOAP processing, so that tests can count
+            # which requests (Issue, QueryTokenStatus, GetPolicies) reached the server.
+            entry["request_type"] = _sniff_request_type(body)
             if injection.delay:
                 time.sleep(injection.delay)
             elif self._inject_early(injection, entry):
@@ -138,6 +142,17 @@ class Handler(BaseHTTPRequestHandler):
             page = (b"<!DOCTYPE html><html><head><title>Runtime Error</title></head><body>"
                     b"<h1>Server Error in '/' Application.</h1><p>Injected failure.</p></body></html>")
             self._send(500, page, "text/html; charset=utf-8")
+            return True
+        if injection.retry_after is not None:
+            # IIS/HTTP.sys when the application pool is stopped or its queue is full: an HTML
+            # 503 before any SOAP processing, optionally with Retry-After (delta-seconds).
+            entry.update(outcome="fault", http_status=503)
+            self.sandbox.log.write(**entry)
+            page = (b"<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\"><HTML><HEAD>"
+                    b"<TITLE>Service Unavailable</TITLE></HEAD><BODY><h2>Service Unavailable</h2>"
+                    b"<hr><p>HTTP Error 503. The service is unavailable.</p></BODY></HTML>")
+            extra = {"Retry-After": injection.retry_after} if injection.retry_after else {}
+            self._send(503, page, "text/html; charset=us-ascii", extra)
             return True
         if mode == "http401":
             entry.update(outcome="unauthorized", http_status=401)
@@ -331,6 +346,14 @@ def _check_to(to: str | None, path: str) -> None:
                              f"to an AddressFilter mismatch at the EndpointDispatcher.  Check that "
                              f"the sender and receiver's EndpointAddresses agree.", "s:Sender",
                              "a:DestinationUnreachable")
+
+
+def _sniff_request_type(body: bytes) -> str | None:
+    """GetPolicies, Issue or QueryTokenStatus, from the raw body without parsing it."""
+    if b"GetPolicies" in body:
+        return "GetPolicies"
+    found = re.search(rb"RequestType[^>]*>\s*([^<]+?)\s*<", body)
+    return _short_type(found.group(1).decode("ascii", "replace")) if found else None
 
 
 def _short_type(request_type: str | None) -> str | None:
