@@ -367,11 +367,12 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
                                         : std::vector<crypto::Certificate>{};
     std::optional<IssuedChain> installed;
     store::ManagedCertificate updated;
+    // From here on the key belongs to a certificate the CA issued: the replacement (or, after a
+    // crash, its journal) moves it into place, and if the certificate fails verification the key
+    // stays beside it for whoever investigates.
+    discard_staged_key.keep();
     try {
         const auto& issued = installed.emplace(verify_issued(submission.result, new_key, trusted));
-        // From here on the key belongs to an issued certificate: the replacement (or, after a
-        // crash, its journal) moves it into place.
-        discard_staged_key.keep();
         install_certificate(context.state, record.name, record.outputs, issued, new_key,
                             options.pfx_password, staged_key);
         if (options.store_on_token)
