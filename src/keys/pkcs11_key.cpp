@@ -238,8 +238,10 @@ CK_ULONG require_mechanism(CK_FUNCTION_LIST_PTR functions, CK_SLOT_ID slot_id, c
     return bits;
 }
 
+// A memory figure worth reporting: not "unavailable", and not 0, which PKCS#11 defines as
+// CK_EFFECTIVELY_INFINITE (SoftHSM reports it), not as a full token.
 std::optional<unsigned long> known_size(CK_ULONG value) {
-    if (value == CK_UNAVAILABLE_INFORMATION)
+    if (value == CK_UNAVAILABLE_INFORMATION || value == 0)
         return std::nullopt;
     return static_cast<unsigned long>(value);
 }
