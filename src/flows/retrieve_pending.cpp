@@ -1,5 +1,7 @@
 #include "flows/retrieve_pending.hpp"
 
+#include <filesystem>
+
 #include "error.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
@@ -44,11 +46,18 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
     try {
         result = query_pending(context, connection, pending.endpoint.ces_url, pending.request_id);
     } catch (const Error& error) {
-        // A denial is final: remember it so later runs do not ask again (the key stays on disk).
+        // A denial is final: remember it so later runs do not ask again. An enrollment's key
+        // stays on disk (enroll --key can reuse it); a renewal's staged key beside the current
+        // one (key.pem.new) will never be switched in, so it goes.
         if (error.kind() == ErrorKind::Denied) {
             auto denied = pending;
             denied.denied = error.message();
             context.state.save_pending(denied);
+            if (pending.renewal && !keys::is_pkcs11_uri(pending.key_reference) &&
+                pending.key_reference != pending.outputs.key.string()) {
+                std::error_code ignored;
+                std::filesystem::remove(pending.key_reference, ignored);
+            }
             audit_error(context, event, error);
         }
         throw;

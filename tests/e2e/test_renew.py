@@ -238,6 +238,24 @@ class RenewTest(cli.SandboxTest):
         self.assertNotEqual(pubkey_of_key(files["key"]), old_pub)
         self.assertConsistent(files)
 
+    def test_pending_renewal_denied_later_removes_the_new_key(self):
+        files = self.enroll_pending_then_issue()
+        old_key = read(files["key"])
+        result = self.renew("approval", "--force")
+        self.assertExit(result, 3)
+        rid = result.json["certificates"][0]["request_id"]
+        self.assertTrue(os.path.exists(files["key"] + ".new"))
+        ca = [r for r in self.ces_requests() if r.get("request_id") == rid][0]["ca"]
+        self.sandbox.deny(ca, rid)
+        denied = self.cli("retrieve-pending", rid, *self.user(), "--ca-bundle",
+                          self.info["ca_bundle"])
+        self.assertExit(denied, 4)
+        # The denial is final: the key no certificate will ever be issued for is removed; the
+        # current key and certificate are untouched.
+        self.assertFalse(os.path.exists(files["key"] + ".new"))
+        self.assertEqual(read(files["key"]), old_key)
+        self.assertConsistent(files)
+
     def enroll_pending_then_issue(self):
         result = self.cli("enroll", *self.cep(), *self.user(), "--template", "ApprovalRequired",
                           "--name", "approval", "--cn", "approval.example.test")
