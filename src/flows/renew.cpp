@@ -415,18 +415,32 @@ RenewResult failed(const std::string& name, const Error& error) {
 // Due check first (no traffic), then the renewal; errors are isolated into the result.
 RenewResult renew_record(const Context& context, const store::ManagedCertificate& record,
                          const RenewOptions& options, bool delay_first) {
+    const auto skipped = [&](TimePoint due_at, TimePoint not_after) {
+        RenewResult result;
+        result.name = record.name;
+        result.status = RenewResult::Status::Skipped;
+        result.due_at = due_at;
+        result.old_not_after = not_after;
+        result.files = record.outputs;
+        result.detail = "not due until " + format_time_utc(due_at);
+        return result;
+    };
     try {
-        Subject subject = examine(record, options);
-        if (!options.force && context.clock() < subject.due_at) {
-            RenewResult skipped;
-            skipped.name = record.name;
-            skipped.status = RenewResult::Status::Skipped;
-            skipped.due_at = subject.due_at;
-            skipped.old_not_after = subject.certificate.not_after();
-            skipped.files = record.outputs;
-            skipped.detail = "not due until " + format_time_utc(subject.due_at);
-            return skipped;
+        // A certificate kept only in a PFX cannot be read without its password; until it is due,
+        // the validity the record saved at install time is enough to say so, so cron runs
+        // without the password stay quiet.
+        const bool pfx_only =
+            record.outputs.certificate.empty() && record.outputs.certificate_der.empty();
+        if (!options.force && pfx_only && options.pfx_password.empty() &&
+            record.not_after != TimePoint{}) {
+            const auto due_at = renewal_due_at(record.not_before, record.not_after,
+                                               record.renewal_period_seconds, options.renew_before);
+            if (context.clock() < due_at)
+                return skipped(due_at, record.not_after);
         }
+        Subject subject = examine(record, options);
+        if (!options.force && context.clock() < subject.due_at)
+            return skipped(subject.due_at, subject.certificate.not_after());
         if (const auto pending = pending_renewal(context, record.name)) {
             RenewResult waiting;
             waiting.name = record.name;

@@ -407,6 +407,10 @@ class RenewTest(cli.SandboxTest):
         before = os.path.join(self.tmp, "before.pem")
         with open(before, "w") as f:
             f.write(self.pfx_certificate(files["pfx"], "pfx-secret"))
+        # Not due: a cron run without the password skips it quietly (the record's validity).
+        quiet = self.renew("--all")
+        self.assertExit(quiet, 0)
+        self.assertEqual(quiet.json["certificates"][0]["status"], "skipped")
         # Without the password the certificate cannot even be read: said before any request.
         requests = len(self.sandbox.requests())
         refused = self.renew("pfxonly", "--force")
