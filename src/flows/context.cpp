@@ -85,9 +85,18 @@ http::ClientCertificate load_client_certificate(keys::KeyBackends& backends,
         key.emplace(std::move(pfx.key), "software", path);
     } else {
         certificates = crypto::Certificate::all_from_pem(*content);
+        // A DER certificate (e.g. one enrolled with --format der, renewed key-based).
+        if (certificates.empty() && content->find("-----BEGIN") == std::string::npos) {
+            try {
+                certificates.push_back(crypto::Certificate::from_der(
+                    encoding::Bytes(content->begin(), content->end())));
+            } catch (const Error&) {
+                // Neither PEM nor DER: reported below.
+            }
+        }
         if (certificates.empty()) {
             throw Error(ErrorKind::Usage, "no certificate in " + path,
-                        "pass a PEM certificate (or a .pfx/.p12 file) to --client-cert");
+                        "pass a PEM or DER certificate (or a .pfx/.p12 file) to --client-cert");
         }
         if (credentials.client_key.empty()) {
             throw Error(ErrorKind::Usage, "--client-cert " + path + " needs --client-key",

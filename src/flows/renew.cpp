@@ -124,21 +124,24 @@ Connection connection_for(const store::ManagedCertificate& record, const RenewOp
     if (connection.ca_name.empty())
         connection.ca_name = record.endpoint.ca_name;
     auto& credentials = connection.credentials;
-    if (options.key_based) {
-        // The certificate being renewed is the credential, presented at the TLS layer.
-        credentials.mode = xcep::AuthMode::Anonymous;
-        credentials.client_certificate = record.outputs.certificate.string();
+    // The certificate being renewed as the TLS client credential, from whichever file holds it
+    // (a PFX brings its own key, opened with the PFX password).
+    const auto present_current_certificate = [&] {
+        const fs::path file = certificate_file(record.outputs);
+        credentials.client_certificate = file.string();
         credentials.client_key = record.key_reference;
-        credentials.client_key_passphrase = options.key_passphrase;
+        credentials.client_key_passphrase =
+            file == record.outputs.pfx ? options.pfx_password : options.key_passphrase;
+    };
+    if (options.key_based) {
+        credentials.mode = xcep::AuthMode::Anonymous;
+        present_current_certificate();
         return connection;
     }
     if (options.auth_from_record)
         apply_recorded_auth(credentials, record.endpoint);
-    if (credentials.mode == xcep::AuthMode::Anonymous) {
-        credentials.client_certificate = record.outputs.certificate.string();
-        credentials.client_key = record.key_reference;
-        credentials.client_key_passphrase = options.key_passphrase;
-    }
+    if (credentials.mode == xcep::AuthMode::Anonymous)
+        present_current_certificate();
     if (credentials.mode == xcep::AuthMode::UsernamePassword && credentials.password.empty() &&
         options.password) {
         credentials.password = options.password(credentials.username);

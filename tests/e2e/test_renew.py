@@ -117,6 +117,15 @@ class RenewTest(cli.SandboxTest):
         self.assertIn(result.json["certificates"][0]["ces_url"], key_based_urls)
         self.assertEqual(self.ces_requests()[-1]["outcome"], "issued")
 
+    def test_key_based_renewal_of_a_der_only_certificate(self):
+        der = self.enroll("KeyBasedRenewal", "kbrder", "--format", "der")["der"]
+        old_serial = self.serial_of_der(der)
+        renewed = self.cli("renew", "kbrder", "--force", "--key-based", "--ca-bundle",
+                           self.info["ca_bundle"])
+        self.assertExit(renewed, 0)
+        self.assertNotEqual(self.serial_of_der(der), old_serial)
+        self.assertEqual(self.ces_requests()[-1]["outcome"], "issued")
+
     def test_not_due_is_skipped_without_network_traffic(self):
         self.enroll("WebServer", "fresh")
         before = len(self.sandbox.requests())
