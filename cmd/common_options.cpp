@@ -78,8 +78,8 @@ void add_connection_options(CLI::App& app, ConnectionOptions& o, bool with_cep) 
                    "File holding the password (else $CERTENROLL_PASSWORD, else a prompt)")
         ->group(group);
     app.add_option("--client-cert", o.client_cert,
-                   "TLS client certificate for --auth certificate: PEM (with --client-key) or "
-                   "a .pfx/.p12 holding the key")
+                   "TLS client certificate for --auth certificate: PEM or DER (with "
+                   "--client-key) or a .pfx/.p12 holding the key")
         ->group(group);
     app.add_option("--client-key", o.client_key,
                    "Private key of --client-cert: PEM file, TPM key file or pkcs11: URI")
