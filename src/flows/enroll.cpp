@@ -191,18 +191,8 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
     // 4. Submit, failing over between CES URLs on network errors only.
     audit_key(event, key);
     audit_request(event, plan.csr);
-    const auto submission = [&] {
-        try {
-            return submit_with_failover(context, request.connection, targets,
-                                        {csr, wstep::TokenFormat::Pkcs10, {}}, event);
-        } catch (const Error& error) {
-            audit_error(context, event, error);
-            throw;
-        }
-    }();
-    event.request_id = submission.result.request_id;
-    event.ces_url = submission.target.url;
-    event.ca_name = submission.target.ca_name;
+    const auto submission = submit_with_failover(context, request.connection, targets,
+                                                 {csr, wstep::TokenFormat::Pkcs10, {}}, event);
     outcome.request_id = submission.result.request_id;
     outcome.ces_url = submission.target.url;
     outcome.ca_name = submission.target.ca_name;

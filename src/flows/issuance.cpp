@@ -30,9 +30,11 @@ std::string pem_of(const std::vector<crypto::Certificate>& certificates) {
 
 }  // namespace
 
-Submission submit_with_failover(const Context& context, const Connection& connection,
-                                const std::vector<CesTarget>& targets,
-                                const wstep::IssueRequest& request, audit::Event& about) {
+namespace {
+
+Submission submit_in_order(const Context& context, const Connection& connection,
+                           const std::vector<CesTarget>& targets,
+                           const wstep::IssueRequest& request, audit::Event& about) {
     if (targets.empty()) {
         throw Error(ErrorKind::Usage, "no CES URL to submit to",
                     "pass --ces-url, or check with 'certenroll-cli policy --template NAME' which "
@@ -59,6 +61,21 @@ Submission submit_with_failover(const Context& context, const Connection& connec
         }
     }
     throw *last_network_error;
+}
+
+}  // namespace
+
+Submission submit_with_failover(const Context& context, const Connection& connection,
+                                const std::vector<CesTarget>& targets,
+                                const wstep::IssueRequest& request, audit::Event& about) {
+    try {
+        auto submission = submit_in_order(context, connection, targets, request, about);
+        about.request_id = submission.result.request_id;
+        return submission;
+    } catch (const Error& error) {
+        audit_error(context, about, error);
+        throw;
+    }
 }
 
 wstep::SubmitResult query_pending(const Context& context, const Connection& connection,

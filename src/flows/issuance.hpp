@@ -31,7 +31,9 @@ struct Submission {
 /// or an authentication failure would be the same at the next URL, and resubmitting could
 /// create duplicate requests at the CA. Each attempt is first recorded in the audit log as
 /// `request_submitted`: the facts of `about`, which is updated with the URL and CA of each
-/// target tried (so an error's event names where the request went).
+/// target tried (so an error's event names where the request went), then with the request ID.
+/// A request that ends in an error is recorded as `denied` or `failed` before the Error
+/// propagates.
 Submission submit_with_failover(const Context& context, const Connection& connection,
                                 const std::vector<CesTarget>& targets,
                                 const wstep::IssueRequest& request, audit::Event& about);

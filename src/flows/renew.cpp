@@ -325,18 +325,8 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     }
     audit_key(event, same_key ? old_key : *fresh_key);
     audit_request(event, plan.csr);
-    const auto submission = [&] {
-        try {
-            return submit_with_failover(context, connection, targets,
-                                        {token, wstep::TokenFormat::Cms, {}}, event);
-        } catch (const Error& error) {
-            audit_error(context, event, error);
-            throw;
-        }
-    }();
-    event.request_id = submission.result.request_id;
-    event.ces_url = submission.target.url;
-    event.ca_name = submission.target.ca_name;
+    const auto submission = submit_with_failover(context, connection, targets,
+                                                 {token, wstep::TokenFormat::Cms, {}}, event);
     result.request_id = submission.result.request_id;
     result.ces_url = submission.target.url;
 
