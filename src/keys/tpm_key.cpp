@@ -32,17 +32,44 @@ std::string tcti_hint() {
 // Loaded once, and only when a TPM key is used: software keys never see the provider. Loading
 // any provider explicitly disables the implicit default one, so "default" is loaded too, and
 // preferred for everything that does not ask for the TPM (hashing, TLS key exchange).
+struct LoadedProviders {
+    OSSL_PROVIDER* base = nullptr;
+    OSSL_PROVIDER* tpm = nullptr;
+};
+
+LoadedProviders& loaded_providers() {
+    static LoadedProviders providers;
+    return providers;
+}
+
+// OSSL_PROVIDER_load() hands out a reference that OpenSSL's own clean-up at exit does not drop:
+// without this the providers are never torn down and the TPM's ESYS context is never finalised.
+void unload_providers() {
+    auto& providers = loaded_providers();
+    if (providers.tpm != nullptr)
+        OSSL_PROVIDER_unload(providers.tpm);
+    if (providers.base != nullptr)
+        OSSL_PROVIDER_unload(providers.base);
+    providers = {};
+}
+
 void load_provider(const std::string& tcti) {
     static std::once_flag once;
     static std::string failure;
     std::call_once(once, [&] {
         if (!tcti.empty())
             setenv("TPM2OPENSSL_TCTI", tcti.c_str(), 1);
-        if (!OSSL_PROVIDER_load(nullptr, "default") || !OSSL_PROVIDER_load(nullptr, "tpm2")) {
+        auto& providers = loaded_providers();
+        providers.base = OSSL_PROVIDER_load(nullptr, "default");
+        providers.tpm = providers.base ? OSSL_PROVIDER_load(nullptr, "tpm2") : nullptr;
+        if (providers.tpm == nullptr) {
+            unload_providers();
             ERR_clear_error();
             failure = "the tpm2 OpenSSL provider cannot be loaded";
             return;
         }
+        // Registered after OpenSSL's own exit handler, so it runs before it (atexit order).
+        std::atexit(unload_providers);
         EVP_set_default_properties(nullptr, "?provider=default");
     });
     if (!failure.empty()) {
