@@ -72,17 +72,21 @@ Endpoint endpoint_from_json(const json& j) {
             j.value("spn", ""),      j.value("keytab", ""),  j.value("principal", "")};
 }
 
-json read_record(const fs::path& path) {
-    const auto text = read_file(path);
+json parse_record_text(std::string_view text, const std::string& where) {
+    try {
+        return json::parse(text);
+    } catch (const json::exception& e) {
+        throw Error(ErrorKind::Local, "state record " + where + " is corrupt: " + e.what(),
+                    "move the file aside; the certificate files themselves are untouched");
+    }
+}
+
+std::string read_record_text(const fs::path& path) {
+    auto text = read_file(path);
     if (!text) {
         throw Error(ErrorKind::Local, "state record " + path.string() + " disappeared");
     }
-    try {
-        return json::parse(*text);
-    } catch (const json::exception& e) {
-        throw Error(ErrorKind::Local, "state record " + path.string() + " is corrupt: " + e.what(),
-                    "move the file aside; the certificate files themselves are untouched");
-    }
+    return std::move(*text);
 }
 
 std::vector<fs::path> json_files(const fs::path& dir) {
@@ -97,22 +101,28 @@ std::vector<fs::path> json_files(const fs::path& dir) {
     return files;
 }
 
-[[noreturn]] void incomplete(const fs::path& path, const char* what) {
-    throw Error(ErrorKind::Local, "state record " + path.string() + " is incomplete: " + what,
+[[noreturn]] void incomplete(const std::string& where, const char* what) {
+    throw Error(ErrorKind::Local, "state record " + where + " is incomplete: " + what,
                 "move the file aside; the certificate files themselves are untouched");
+}
+
+// The record's text to its struct; every malformed shape becomes a local Error naming `where`.
+template <typename Parse>
+auto parse_record(std::string_view text, const std::string& where, Parse parse) {
+    try {
+        return parse(parse_record_text(text, where));
+    } catch (const json::exception& e) {
+        incomplete(where, e.what());
+    } catch (const BadField& e) {
+        incomplete(where, e.what());
+    }
 }
 
 template <typename T, typename Parse>
 std::vector<T> load_all(const fs::path& dir, Parse parse) {
     std::vector<T> records;
     for (const auto& path : json_files(dir)) {
-        try {
-            records.push_back(parse(read_record(path)));
-        } catch (const json::exception& e) {
-            incomplete(path, e.what());
-        } catch (const BadField& e) {
-            incomplete(path, e.what());
-        }
+        records.push_back(parse_record(read_record_text(path), path.string(), parse));
     }
     return records;
 }
@@ -163,6 +173,14 @@ std::string url_tag(const std::string& url) {
 }
 
 }  // namespace
+
+PendingRequest parse_pending_record(std::string_view text, const std::string& where) {
+    return parse_record(text, where, pending_from_json);
+}
+
+ManagedCertificate parse_certificate_record(std::string_view text, const std::string& where) {
+    return parse_record(text, where, certificate_from_json);
+}
 
 StateDirectory::StateDirectory(fs::path root) : root_(std::move(root)) {}
 
@@ -234,16 +252,11 @@ std::vector<ManagedCertificate> StateDirectory::list_certificates() const {
 std::optional<ManagedCertificate> StateDirectory::find_certificate(const std::string& name) const {
     check_record_name(name);
     const fs::path path = root_ / "certificates" / (name + ".json");
-    if (!read_file(path)) {
+    const auto text = read_file(path);
+    if (!text) {
         return std::nullopt;
     }
-    try {
-        return certificate_from_json(read_record(path));
-    } catch (const json::exception& e) {
-        incomplete(path, e.what());
-    } catch (const BadField& e) {
-        incomplete(path, e.what());
-    }
+    return parse_certificate_record(*text, path.string());
 }
 
 std::vector<std::string> StateDirectory::certificate_names() const {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace certenroll::store {
@@ -99,6 +100,12 @@ class StateDirectory {
     std::filesystem::path pending_path(const PendingRequest& request) const;
     std::filesystem::path root_;
 };
+
+/// A record's JSON text to its struct, without touching the file system (what the StateDirectory
+/// readers and the fuzz target use). Throws a local Error naming `where` for corrupt JSON or a
+/// missing, mistyped or out-of-range field.
+PendingRequest parse_pending_record(std::string_view text, const std::string& where);
+ManagedCertificate parse_certificate_record(std::string_view text, const std::string& where);
 
 /// The default state directory: $CERTENROLL_STATE_DIR, else /var/lib/certenroll for root, else
 /// $XDG_STATE_HOME/certenroll or ~/.local/state/certenroll.

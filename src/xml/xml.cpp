@@ -1,10 +1,10 @@
 #include "xml/xml.hpp"
 
-#include <tinyxml2.h>
-
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -27,16 +27,19 @@ bool is_xml_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-void check_utf8(std::string_view text) {
+/// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) and no C0 control
+/// character but tab, LF and CR, which XML 1.0 does not allow in a document at all.
+void check_characters(std::string_view text) {
     const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t size = text.size();
     std::size_t i = 0;
     while (i < size) {
-        // Fast path: eight ASCII bytes at a time (SOAP documents are almost entirely ASCII).
+        // Fast path: eight printable ASCII bytes at a time (SOAP documents are almost entirely
+        // that); the second test is "some byte below 0x20", valid once no byte is above 0x7F.
         if (std::uint64_t word = 0; i + sizeof word <= size) {
             std::memcpy(&word, bytes + i, sizeof word);
-            if ((word & 0x8080808080808080ull) == 0) {
+            if ((word & 0x8080808080808080ull) == 0 &&
+                ((word - 0x2020202020202020ull) & ~word & 0x8080808080808080ull) == 0) {
                 i += sizeof word;
                 continue;
             }
@@ -46,6 +49,15 @@ void check_utf8(std::string_view text) {
         std::uint32_t code = 0;
         std::uint32_t minimum = 0;
         if (lead < 0x80) {
+            if (lead < 0x20 && lead != '\t' && lead != '\n' && lead != '\r') {
+                char hex[8];
+                std::snprintf(hex, sizeof hex, "%02X", lead);
+                throw protocol_error("malformed XML: " +
+                                     std::string(lead == 0
+                                                     ? "NUL character"
+                                                     : std::string("control character 0x") + hex) +
+                                     " at byte " + std::to_string(i));
+            }
             ++i;
             continue;
         } else if ((lead & 0xE0) == 0xC0) {
@@ -81,27 +93,43 @@ bool starts_with_keyword(std::string_view text, std::string_view keyword) {
         [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; });
 }
 
-// Any markup declaration is refused: DTDs are how XXE and entity-expansion attacks arrive.
-// Each "<!" is found from its '!', which is far rarer than '<' in a SOAP document.
-bool contains_doctype_or_entity(std::string_view document) {
-    std::size_t pos = 0;
-    while ((pos = document.find('!', pos)) != std::string_view::npos) {
-        if (pos > 0 && document[pos - 1] == '<') {
-            const std::string_view rest = document.substr(pos + 1);
-            if (starts_with_keyword(rest, "DOCTYPE") || starts_with_keyword(rest, "ENTITY")) {
-                return true;
-            }
-        }
-        ++pos;
+// XML name characters, ASCII subset plus every byte of a multi-byte UTF-8 sequence (already
+// validated by check_characters): 1 = may start a name, 2 = may continue one.
+constexpr auto kNameClass = [] {
+    std::array<unsigned char, 256> table{};
+    for (int c = 0; c < 256; ++c) {
+        const bool start =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':' || c >= 0x80;
+        const bool more = start || (c >= '0' && c <= '9') || c == '-' || c == '.';
+        table[static_cast<std::size_t>(c)] =
+            static_cast<unsigned char>((start ? 1 : 0) | (more ? 2 : 0));
     }
-    return false;
+    return table;
+}();
+
+bool name_start(char c) {
+    return (kNameClass[static_cast<unsigned char>(c)] & 1) != 0;
+}
+bool name_char(char c) {
+    return (kNameClass[static_cast<unsigned char>(c)] & 2) != 0;
 }
 
-std::pair<std::string_view, std::string_view> split_qname(std::string_view qname) {
-    const auto colon = qname.find(':');
-    if (colon == std::string_view::npos)
-        return {{}, qname};
-    return {qname.substr(0, colon), qname.substr(colon + 1)};
+void append_utf8(std::string& out, std::uint32_t code) {
+    if (code < 0x80) {
+        out += static_cast<char>(code);
+    } else if (code < 0x800) {
+        out += static_cast<char>(0xC0 | (code >> 6));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+        out += static_cast<char>(0xE0 | (code >> 12));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (code >> 18));
+        out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (code & 0x3F));
+    }
 }
 
 using SharedNamespace = std::shared_ptr<const std::string>;
@@ -149,63 +177,348 @@ class Scope {
 
 }  // namespace
 
+/// One pass over the document that builds the Element tree directly (no intermediate DOM: a
+/// 1,000-template GetPolicies response is about 1.7 MB and this is the hot path of `policy`).
+/// Non-validating XML 1.0 + Namespaces: elements, attributes, character data, the five predefined
+/// entities and character references, CDATA, comments, and the XML declaration. Anything else
+/// (DOCTYPE, entity declarations, processing instructions, undefined entities) is refused.
 class Parser {
   public:
-    explicit Parser(const Limits& limits) : limits_(limits) {}
+    Parser(std::string_view document, const Limits& limits) : doc_(document), limits_(limits) {}
 
-    /// Fills `out`, a default-constructed element, from `source`. Children are converted in
-    /// place (their vector is sized first, so it never reallocates): no element is moved.
-    void convert(const tinyxml2::XMLElement& source, int depth, Element& out) {
+    Element parse_document() {
+        if (doc_.starts_with("\xEF\xBB\xBF"))
+            pos_ = 3;  // UTF-8 byte order mark
+        if (doc_.substr(pos_).starts_with("<?xml") && pos_ + 5 < doc_.size() &&
+            (is_xml_space(doc_[pos_ + 5]) || doc_[pos_ + 5] == '?')) {
+            parse_declaration();
+        }
+        skip_misc();
+        if (pos_ >= doc_.size())
+            malformed("no root element");
+        if (doc_[pos_] != '<')
+            malformed("text outside the root element");
+        Element root;
+        parse_element(root, 1);
+        skip_misc();
+        if (pos_ < doc_.size())
+            malformed(doc_[pos_] == '<' ? "more than one root element"
+                                        : "text after the root element");
+        return root;
+    }
+
+  private:
+    [[noreturn]] void malformed(std::string_view what) const {
+        const auto line =
+            1 + std::count(doc_.begin(),
+                           doc_.begin() + static_cast<std::ptrdiff_t>(std::min(pos_, doc_.size())),
+                           '\n');
+        throw protocol_error("malformed XML: " + std::string(what) + " (line " +
+                             std::to_string(line) + ")");
+    }
+
+    /// <?xml version="1.0" encoding="..." standalone="..."?>: pseudo-attributes, read and
+    /// dropped (the document is UTF-8 whatever it says: check_characters made sure of that).
+    void parse_declaration() {
+        pos_ += 5;
+        for (;;) {
+            skip_space();
+            if (at("?>")) {
+                pos_ += 2;
+                return;
+            }
+            const auto name = scan_name();
+            if (name != "version" && name != "encoding" && name != "standalone")
+                malformed("invalid XML declaration");
+            skip_space();
+            if (pos_ >= doc_.size() || doc_[pos_] != '=')
+                malformed("invalid XML declaration");
+            ++pos_;
+            skip_space();
+            if (pos_ >= doc_.size() || (doc_[pos_] != '"' && doc_[pos_] != '\''))
+                malformed("invalid XML declaration");
+            const auto close = doc_.find(doc_[pos_], pos_ + 1);
+            if (close == std::string_view::npos)
+                malformed("unterminated XML declaration");
+            const auto value = doc_.substr(pos_ + 1, close - pos_ - 1);
+            if (value.empty() || !std::all_of(value.begin(), value.end(), name_char))
+                malformed("invalid XML declaration");
+            pos_ = close + 1;
+        }
+    }
+
+    bool at(std::string_view token) const { return doc_.substr(pos_).starts_with(token); }
+
+    void skip_space() {
+        while (pos_ < doc_.size() && is_xml_space(doc_[pos_]))
+            ++pos_;
+    }
+
+    /// Whitespace and comments between markup outside the root element.
+    void skip_misc() {
+        for (;;) {
+            skip_space();
+            if (at("<!--")) {
+                skip_comment();
+            } else if (at("<!")) {
+                refuse_declaration();
+            } else if (at("<?")) {
+                malformed("processing instruction refused");
+            } else {
+                return;
+            }
+        }
+    }
+
+    void skip_comment() {
+        const auto end = doc_.find("-->", pos_ + 4);
+        if (end == std::string_view::npos)
+            malformed("unterminated comment");
+        pos_ = end + 3;
+    }
+
+    // Any markup declaration is refused: DTDs are how XXE and entity-expansion attacks arrive.
+    [[noreturn]] void refuse_declaration() const {
+        const std::string_view rest = doc_.substr(pos_ + 2);
+        if (starts_with_keyword(rest, "DOCTYPE") || starts_with_keyword(rest, "ENTITY")) {
+            throw protocol_error("XML document contains a DOCTYPE or entity declaration, refused");
+        }
+        malformed("unsupported markup declaration");
+    }
+
+    std::string_view scan_name() {
+        const std::size_t start = pos_;
+        if (pos_ < doc_.size() && name_start(doc_[pos_])) {
+            ++pos_;
+            while (pos_ < doc_.size() && name_char(doc_[pos_]))
+                ++pos_;
+        }
+        return doc_.substr(start, pos_ - start);
+    }
+
+    /// Splits prefix:local; a name with an empty part or a second colon is not namespace-valid.
+    std::pair<std::string_view, std::string_view> split(std::string_view qname) {
+        const auto colon = qname.find(':');
+        if (colon == std::string_view::npos)
+            return {{}, qname};
+        const auto prefix = qname.substr(0, colon);
+        const auto local = qname.substr(colon + 1);
+        if (prefix.empty() || local.empty() || local.find(':') != std::string_view::npos ||
+            !name_start(local.front())) {
+            malformed("invalid qualified name '" + std::string(qname) + "'");
+        }
+        return {prefix, local};
+    }
+
+    /// Appends text with entity and character references decoded and line ends normalised;
+    /// `attribute` also turns whitespace into spaces (attribute-value normalisation).
+    void append_decoded(std::string& out, std::string_view raw, bool attribute) {
+        std::size_t i = 0;
+        while (i < raw.size()) {
+            const char c = raw[i];
+            if (c == '&') {
+                const auto semicolon = raw.find(';', i + 1);
+                if (semicolon == std::string_view::npos || semicolon - i > 12)
+                    malformed("'&' that does not start an entity reference (write &amp;)");
+                decode_reference(out, raw.substr(i + 1, semicolon - i - 1));
+                i = semicolon + 1;
+            } else if (c == '\r') {
+                out += attribute ? ' ' : '\n';
+                i += (i + 1 < raw.size() && raw[i + 1] == '\n') ? 2 : 1;
+            } else {
+                out += attribute && (c == '\n' || c == '\t') ? ' ' : c;
+                ++i;
+            }
+        }
+    }
+
+    void decode_reference(std::string& out, std::string_view name) {
+        if (name == "lt")
+            out += '<';
+        else if (name == "gt")
+            out += '>';
+        else if (name == "amp")
+            out += '&';
+        else if (name == "apos")
+            out += '\'';
+        else if (name == "quot")
+            out += '"';
+        else if (name.starts_with('#')) {
+            const bool hex = name.size() > 1 && name[1] == 'x';
+            const std::string_view digits = name.substr(hex ? 2 : 1);
+            std::uint32_t code = 0;
+            const auto [end, ec] =
+                std::from_chars(digits.data(), digits.data() + digits.size(), code, hex ? 16 : 10);
+            if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+                code == 0 || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+                malformed("invalid character reference '&" + std::string(name) + ";'");
+            }
+            append_utf8(out, code);
+        } else {
+            // Only the predefined entities exist: there is no DTD to declare others.
+            malformed("undefined entity '&" + std::string(name) + ";'");
+        }
+    }
+
+    /// Appends character data, taking the fast path when there is nothing to decode.
+    void append_text(std::string& out, std::string_view raw) {
+        if (raw.find_first_of("&\r") == std::string_view::npos) {
+            out.append(raw);
+        } else {
+            append_decoded(out, raw, false);
+        }
+    }
+
+    /// Parses the element starting at pos_ ('<') into `out` (default-constructed).
+    void parse_element(Element& out, int depth) {
         if (depth > limits_.max_depth) {
             throw protocol_error("XML document nested deeper than " +
                                  std::to_string(limits_.max_depth) + " elements");
         }
+        ++pos_;  // '<'
+        const std::string_view qname = scan_name();
+        if (qname.empty())
+            malformed("expected an element name after '<'");
         const auto mark = scope_.mark();
-        bool other_attributes = false;
-        for (const auto* a = source.FirstAttribute(); a != nullptr; a = a->Next()) {
-            const std::string_view qname = a->Name();
-            if (qname == "xmlns") {
-                scope_.bind("", a->Value());
-            } else if (qname.starts_with("xmlns:")) {
-                scope_.bind(std::string(qname.substr(6)), a->Value());
-            } else {
-                other_attributes = true;
-            }
-        }
-        const std::string_view element_qname = source.Name();
-        const auto [prefix, local] = split_qname(element_qname);
-        out.ns_ = resolve(prefix, element_qname, true);
+        const bool empty_element = parse_attributes(qname);
+        const auto [prefix, local] = split(qname);
+        out.ns_ = resolve(prefix, qname, true);
         out.name_.assign(local);
-        for (const auto* a = source.FirstAttribute(); other_attributes && a != nullptr;
-             a = a->Next()) {
-            const std::string_view qname = a->Name();
-            if (qname == "xmlns" || qname.starts_with("xmlns:"))
-                continue;
-            auto [attr_prefix, attr_local] = split_qname(qname);
+        for (auto& raw : attributes_) {
+            const auto [attr_prefix, attr_local] = split(raw.qname);
             // Unprefixed attributes are in no namespace, whatever the default namespace is.
             const SharedNamespace ns =
-                attr_prefix.empty() ? nullptr : resolve(attr_prefix, qname, false);
-            out.attributes_.push_back(
-                {ns ? *ns : std::string(), std::string(attr_local), a->Value()});
-        }
-        std::size_t element_count = 0;
-        for (const auto* e = source.FirstChildElement(); e != nullptr; e = e->NextSiblingElement())
-            ++element_count;
-        out.children_.reserve(element_count);
-        for (const auto* node = source.FirstChild(); node != nullptr; node = node->NextSibling()) {
-            if (const auto* element = node->ToElement()) {
-                convert(*element, depth + 1, out.children_.emplace_back());
-            } else if (const auto* text = node->ToText()) {
-                if (const char* value = text->Value(); value != nullptr)
-                    out.text_ += value;
-            } else if (node->ToUnknown() != nullptr) {
-                throw protocol_error("unsupported markup declaration in XML document");
+                attr_prefix.empty() ? nullptr : resolve(attr_prefix, raw.qname, false);
+            for (const auto& earlier : out.attributes_) {
+                if (earlier.name == attr_local && earlier.ns == (ns ? *ns : std::string()))
+                    malformed("attribute '" + std::string(raw.qname) + "' given twice");
             }
+            out.attributes_.push_back(
+                {ns ? *ns : std::string(), std::string(attr_local), std::move(raw.value)});
         }
+        if (!empty_element)
+            parse_content(out, depth, qname);
         scope_.pop_to(mark);
     }
 
-  private:
+    /// Reads the attributes of a start tag up to and including its '>' (or '/>'): namespace
+    /// declarations are bound in scope_, the others left in attributes_. True for '/>'.
+    bool parse_attributes(std::string_view element_qname) {
+        attributes_.clear();
+        qnames_.clear();
+        for (;;) {
+            const std::size_t before = pos_;
+            skip_space();
+            if (pos_ >= doc_.size())
+                malformed("unterminated start tag <" + std::string(element_qname) + ">");
+            if (doc_[pos_] == '>') {
+                ++pos_;
+                return false;
+            }
+            if (doc_[pos_] == '/') {
+                if (pos_ + 1 >= doc_.size() || doc_[pos_ + 1] != '>')
+                    malformed("expected '/>' in <" + std::string(element_qname) + ">");
+                pos_ += 2;
+                return true;
+            }
+            if (pos_ == before)
+                malformed("expected whitespace before an attribute in <" +
+                          std::string(element_qname) + ">");
+            const std::string_view qname = scan_name();
+            if (qname.empty())
+                malformed("expected an attribute name in <" + std::string(element_qname) + ">");
+            skip_space();
+            if (pos_ >= doc_.size() || doc_[pos_] != '=')
+                malformed("expected '=' after attribute " + std::string(qname));
+            ++pos_;
+            skip_space();
+            if (pos_ >= doc_.size() || (doc_[pos_] != '"' && doc_[pos_] != '\''))
+                malformed("expected a quoted value for attribute " + std::string(qname));
+            const char quote = doc_[pos_++];
+            const auto close = doc_.find(quote, pos_);
+            if (close == std::string_view::npos)
+                malformed("unterminated value of attribute " + std::string(qname));
+            const std::string_view raw = doc_.substr(pos_, close - pos_);
+            if (raw.find('<') != std::string_view::npos)
+                malformed("'<' in the value of attribute " + std::string(qname));
+            pos_ = close + 1;
+            std::string value;
+            if (raw.find_first_of("&\r\n\t") == std::string_view::npos) {
+                value.assign(raw);
+            } else {
+                append_decoded(value, raw, true);
+            }
+            if (std::find(qnames_.begin(), qnames_.end(), qname) != qnames_.end())
+                malformed("attribute '" + std::string(qname) + "' given twice");
+            qnames_.push_back(qname);
+            if (qname == "xmlns") {
+                scope_.bind("", value);
+            } else if (qname.starts_with("xmlns:")) {
+                if (value.empty())
+                    malformed("namespace prefix '" + std::string(qname.substr(6)) +
+                              "' bound to an empty name");
+                scope_.bind(std::string(qname.substr(6)), value);
+            } else {
+                attributes_.push_back({qname, std::move(value)});
+            }
+        }
+    }
+
+    /// Character data, children, CDATA and comments up to the matching end tag.
+    void parse_content(Element& out, int depth, std::string_view qname) {
+        for (;;) {
+            const auto lt = doc_.find('<', pos_);
+            if (lt == std::string_view::npos) {
+                pos_ = doc_.size();
+                malformed("<" + std::string(qname) + "> is not closed");
+            }
+            // A run of whitespace alone between markup is indentation, not data (tinyxml2, the
+            // reader's test oracle, drops it too); it would only bloat every container's text.
+            if (const auto raw = doc_.substr(pos_, lt - pos_);
+                !std::all_of(raw.begin(), raw.end(), is_xml_space))
+                append_text(out.text_, raw);
+            pos_ = lt;
+            const char next = pos_ + 1 < doc_.size() ? doc_[pos_ + 1] : '\0';
+            if (next == '/') {
+                pos_ += 2;
+                if (scan_name() != qname)
+                    malformed("end tag does not match <" + std::string(qname) + ">");
+                skip_space();
+                if (pos_ >= doc_.size() || doc_[pos_] != '>')
+                    malformed("expected '>' to end </" + std::string(qname) + ">");
+                ++pos_;
+                return;
+            }
+            if (next == '!') {
+                if (at("<!--")) {
+                    skip_comment();
+                } else if (at("<![CDATA[")) {
+                    const auto end = doc_.find("]]>", pos_ + 9);
+                    if (end == std::string_view::npos)
+                        malformed("unterminated CDATA section");
+                    const auto raw = doc_.substr(pos_ + 9, end - pos_ - 9);
+                    if (raw.find('\r') == std::string_view::npos) {
+                        out.text_.append(raw);
+                    } else {
+                        for (std::size_t i = 0; i < raw.size(); ++i) {
+                            if (raw[i] != '\r')
+                                out.text_ += raw[i];
+                            else if (i + 1 >= raw.size() || raw[i + 1] != '\n')
+                                out.text_ += '\n';
+                        }
+                    }
+                    pos_ = end + 3;
+                } else {
+                    refuse_declaration();
+                }
+            } else if (next == '?') {
+                malformed("processing instruction refused");
+            } else {
+                parse_element(out.children_.emplace_back(), depth + 1);
+            }
+        }
+    }
+
     SharedNamespace resolve(std::string_view prefix, std::string_view qname, bool element) {
         SharedNamespace ns;
         if (!scope_.lookup(prefix, ns)) {
@@ -216,8 +529,17 @@ class Parser {
         return ns;
     }
 
+    struct RawAttribute {
+        std::string_view qname;
+        std::string value;  // decoded
+    };
+
+    std::string_view doc_;
+    std::size_t pos_ = 0;
     const Limits& limits_;
     Scope scope_;
+    std::vector<RawAttribute> attributes_;  // of the start tag being read; reused
+    std::vector<std::string_view> qnames_;  // every attribute name of that tag, xmlns included
 };
 
 Element::Element(std::string ns, std::string name)
@@ -363,23 +685,8 @@ Element parse(std::string_view document, const Limits& limits) {
                              " bytes exceeds the limit of " + std::to_string(limits.max_bytes) +
                              " bytes");
     }
-    if (contains_doctype_or_entity(document)) {
-        throw protocol_error("XML document contains a DOCTYPE or entity declaration, refused");
-    }
-    check_utf8(document);
-    tinyxml2::XMLDocument doc(true, tinyxml2::PRESERVE_WHITESPACE);
-    if (doc.Parse(document.data(), document.size()) != tinyxml2::XML_SUCCESS) {
-        const char* detail = doc.ErrorStr();
-        throw protocol_error(std::string("malformed XML: ") +
-                             (detail != nullptr ? detail : "parse error"));
-    }
-    const auto* root = doc.RootElement();
-    if (root == nullptr)
-        throw protocol_error("XML document has no root element");
-    Parser parser(limits);
-    Element tree;
-    parser.convert(*root, 1, tree);
-    return tree;
+    check_characters(document);  // for the whole document: comments and CDATA included
+    return Parser(document, limits).parse_document();
 }
 
 namespace {

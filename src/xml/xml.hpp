@@ -1,5 +1,5 @@
 #pragma once
-/// Namespace-aware XML for SOAP messages: the only module that knows tinyxml2.
+/// Namespace-aware XML for SOAP messages: our own one-pass reader (parse) and writer (serialize).
 ///
 /// Elements and attributes are named by (namespace URI, local name). Prefixes are resolved while
 /// parsing and chosen only when writing, because CEP/CES servers use default namespaces, `s:`/`a:`
@@ -40,7 +40,8 @@ class Element {
     const std::vector<Element>& children() const { return children_; }
     const std::vector<Attribute>& attributes() const { return attributes_; }
 
-    /// Character data directly inside this element (not in children), entities decoded.
+    /// Character data directly inside this element (not in children), entities decoded. In a
+    /// parsed document, a run of only whitespace between two pieces of markup is not included.
     const std::string& text() const { return text_; }
     /// text() without leading and trailing XML whitespace.
     std::string_view trimmed_text() const;
@@ -93,8 +94,9 @@ class Element {
 };
 
 /// Parses a UTF-8 document and resolves every prefix. Throws a protocol Error for malformed XML,
-/// invalid UTF-8, an undeclared prefix, a DOCTYPE or entity declaration, a document larger than
-/// limits.max_bytes or nested deeper than limits.max_depth.
+/// invalid UTF-8, an undeclared prefix, a DOCTYPE or entity declaration, an undefined entity, a
+/// processing instruction, a document larger than limits.max_bytes or nested deeper than
+/// limits.max_depth. Text has line ends normalised (CRLF and CR to LF) and references decoded.
 Element parse(std::string_view document, const Limits& limits = {});
 
 /// A namespace and the prefix to write it with; an empty prefix declares the default namespace.

@@ -323,7 +323,7 @@ void BM_GetPolicies_1000_templates_20_CAs(benchmark::State& state) {
 }
 BENCHMARK(BM_GetPolicies_1000_templates_20_CAs)->Unit(benchmark::kMillisecond);
 
-// The XML layer alone, to tell tinyxml2 + tree conversion from the policy model.
+// The XML layer alone, to tell the XML reader from the policy model.
 void BM_GetPolicies_xml_only(benchmark::State& state) {
     const std::string& document = policy_document();
     for (auto _ : state) {

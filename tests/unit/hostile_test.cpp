@@ -113,11 +113,11 @@ TEST_CASE("hostile XML is refused by the SOAP layer before any protocol code see
     refuse(with_body(std::string("<r>a\0b</r>", 10)), "");
 }
 
-TEST_CASE("undeclared entities and XInclude are inert, processing instructions refused") {
-    // An entity that was never declared is not looked up anywhere: it stays literal text.
-    CHECK(
-        soap::parse_response(200, kEnvelopeStart + "<r>&xxe;</r>" + kEnvelopeEnd).payload.text() ==
-        "&xxe;");
+TEST_CASE("undeclared entities are refused, XInclude is inert, processing instructions refused") {
+    // There is no DTD, so no entity other than the five predefined ones exists.
+    check_refused(
+        [] { (void)soap::parse_response(200, kEnvelopeStart + "<r>&xxe;</r>" + kEnvelopeEnd); },
+        "undefined entity '&xxe;'");
     const auto response = soap::parse_response(
         200, kEnvelopeStart +
                  R"(<r xmlns:xi="http://www.w3.org/2001/XInclude">)"
@@ -216,7 +216,8 @@ TEST_CASE("a RequestID of absurd length is refused in responses and in faults") 
         CHECK(e.kind() == ErrorKind::Denied);
         CHECK_FALSE(e.request_id().empty());
     }
-    for (const auto& bad : {absurd, std::string("12 34"), std::string("12\x1b[2J")}) {
+    // The escape character as a reference: a literal one makes the whole document malformed.
+    for (const auto& bad : {absurd, std::string("12 34"), std::string("12&#x1b;[2J")}) {
         check_refused(
             [&] {
                 (void)soap::parse_response(500, replace_once(fault, original, "RequestID>" + bad));

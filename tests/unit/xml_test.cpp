@@ -183,6 +183,67 @@ TEST_CASE("hostile and malformed input is refused with a protocol error") {
     check_protocol_error("not xml at all", "malformed XML");
 }
 
+TEST_CASE("the reader: references, CDATA, comments, declaration, line ends") {
+    const auto root = xml::parse(
+        "\xEF\xBB\xBF<?xml version='1.0' encoding='utf-8'?>\n<!-- before -->\n"
+        "<r a='x &amp; &#65;&#x42;&quot;&apos;&lt;&gt;' b=\"l1\r\nl2\tl3\" >"
+        "1 &lt; 2<!-- inside -->&#x20AC;&#8364;<![CDATA[<not> &amp; markup]]>\r\nend"
+        "<c/><d></d ></r  >\n<!-- after -->\n");
+    CHECK(root.name() == "r");
+    CHECK(root.attribute("", "a") == "x & AB\"'<>");
+    CHECK(root.attribute("", "b") == "l1 l2 l3");  // attribute-value normalisation
+    CHECK(root.text() == "1 < 2\xE2\x82\xAC\xE2\x82\xAC<not> &amp; markup\nend");
+    REQUIRE(root.children().size() == 2);
+    CHECK(root.children()[0].name() == "c");
+    CHECK(root.children()[1].name() == "d");
+    CHECK(xml::parse("<r><![CDATA[a\r\nb\rc]]></r>").text() == "a\nb\nc");
+    CHECK(xml::parse("<r>a\rb</r>").text() == "a\nb");
+}
+
+TEST_CASE("the reader refuses what is not well-formed, naming the line") {
+    check_protocol_error("<r>\n<a>\n</b></r>", "end tag does not match <a> (line 3)");
+    check_protocol_error("<r a=\"1\" a=\"2\"/>", "attribute 'a' given twice");
+    check_protocol_error("<r xmlns:p=\"urn:x\" xmlns:q=\"urn:x\" p:a=\"1\" q:a=\"2\"/>",
+                         "given twice");
+    check_protocol_error("<r a=\"1\"b=\"2\"/>", "expected whitespace before an attribute");
+    check_protocol_error("<r a=1/>", "expected a quoted value");
+    check_protocol_error("<r a/>", "expected '=' after attribute a");
+    check_protocol_error("<r a=\"<\"/>", "'<' in the value");
+    check_protocol_error("<r a=\"x/>", "unterminated value");
+    check_protocol_error("<r/><s/>", "more than one root element");
+    check_protocol_error("<r/>tail", "text after the root element");
+    check_protocol_error("lead<r/>", "text outside the root element");
+    check_protocol_error("<r>", "<r> is not closed");
+    check_protocol_error("<r", "unterminated start tag");
+    check_protocol_error("<r>a & b</r>", "'&' that does not start an entity reference");
+    check_protocol_error("<r>&unknown;</r>", "undefined entity '&unknown;'");
+    check_protocol_error("<r>&#0;</r>", "invalid character reference");
+    check_protocol_error("<r>&#xD800;</r>", "invalid character reference");
+    check_protocol_error("<r>&#x110000;</r>", "invalid character reference");
+    check_protocol_error("<r>&#12a;</r>", "invalid character reference");
+    check_protocol_error("<r><?pi x?></r>", "processing instruction refused");
+    check_protocol_error("<r><!-- open</r>", "unterminated comment");
+    check_protocol_error("<r><![CDATA[ open</r>", "unterminated CDATA section");
+    check_protocol_error("<r><!ELEMENT r ANY></r>", "unsupported markup declaration");
+    check_protocol_error("<r><!ENTITY x \"y\"></r>", "entity declaration, refused");
+    check_protocol_error("<:r/>", "invalid qualified name");
+    check_protocol_error("<p:/>", "invalid qualified name");
+    check_protocol_error("<a:b:c xmlns:a=\"urn:a\"/>", "invalid qualified name");
+    check_protocol_error("<r xmlns:p=\"\"/>", "bound to an empty name");
+    check_protocol_error("< r/>", "expected an element name");
+    check_protocol_error("<?xml version=\"1.0", "unterminated XML declaration");
+    check_protocol_error("<?xml version=\"1.0\"", "invalid XML declaration");
+    check_protocol_error(std::string("<?xml version=\"1.0\" \0 ?><r/>", 24), "NUL character");
+    check_protocol_error("<?xml version=\"1.0\" ?? ?><r/>", "invalid XML declaration");
+    check_protocol_error("<?xml version=\"1.0\" evil=\"1\"?><r/>", "invalid XML declaration");
+    check_protocol_error(std::string("<r a=\"\0\"/>", 9), "NUL character at byte 6");
+    check_protocol_error(std::string("<r><!-- \0 --></r>", 17), "NUL character");
+    check_protocol_error("<r>\r\v</r>", "control character 0x0B at byte 4");
+    check_protocol_error("<r><![CDATA[\x1b[2J]]></r>", "control character 0x1B");
+    CHECK(xml::parse("<r>&#x1b;</r>").text() == "\x1b");  // a reference is decoded; callers clean
+    check_protocol_error("<r xmlns=\"urn:a\" xmlns=\"urn:a\"/>", "attribute 'xmlns' given twice");
+}
+
 TEST_CASE("valid multi-byte UTF-8 is accepted") {
     const auto root = xml::parse("<r>Zürich – 東京 – 😀</r>");
     CHECK(root.text() == "Zürich – 東京 – 😀");
