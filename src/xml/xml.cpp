@@ -114,6 +114,16 @@ bool name_char(char c) {
     return (kNameClass[static_cast<unsigned char>(c)] & 2) != 0;
 }
 
+/// True when character data holds a reference or a CR (attribute values: any whitespace but the
+/// space too). One pass: find_first_of would search the set once per character.
+bool needs_decoding(std::string_view raw, bool attribute) {
+    for (const char c : raw) {
+        if (c == '&' || c == '\r' || (attribute && (c == '\n' || c == '\t')))
+            return true;
+    }
+    return false;
+}
+
 void append_utf8(std::string& out, std::uint32_t code) {
     if (code < 0x80) {
         out += static_cast<char>(code);
@@ -362,7 +372,7 @@ class Parser {
 
     /// Appends character data, taking the fast path when there is nothing to decode.
     void append_text(std::string& out, std::string_view raw) {
-        if (raw.find_first_of("&\r") == std::string_view::npos) {
+        if (!needs_decoding(raw, false)) {
             out.append(raw);
         } else {
             append_decoded(out, raw, false);
@@ -443,7 +453,7 @@ class Parser {
                 malformed("'<' in the value of attribute " + std::string(qname));
             pos_ = close + 1;
             std::string value;
-            if (raw.find_first_of("&\r\n\t") == std::string_view::npos) {
+            if (!needs_decoding(raw, true)) {
                 value.assign(raw);
             } else {
                 append_decoded(value, raw, true);
