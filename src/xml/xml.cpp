@@ -124,6 +124,18 @@ bool needs_decoding(std::string_view raw, bool attribute) {
     return false;
 }
 
+/// A name from the document as quoted in an error message: at most 64 bytes (a hostile document
+/// can hold a name of megabytes), cut at a UTF-8 character boundary.
+std::string shown(std::string_view name) {
+    constexpr std::size_t kMax = 64;
+    if (name.size() <= kMax)
+        return std::string(name);
+    std::size_t cut = kMax;
+    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80)
+        --cut;
+    return std::string(name.substr(0, cut)) + "...";
+}
+
 void append_utf8(std::string& out, std::uint32_t code) {
     if (code < 0x80) {
         out += static_cast<char>(code);
@@ -315,7 +327,7 @@ class Parser {
         const auto local = qname.substr(colon + 1);
         if (prefix.empty() || local.empty() || local.find(':') != std::string_view::npos ||
             !name_start(local.front())) {
-            malformed("invalid qualified name '" + std::string(qname) + "'");
+            malformed("invalid qualified name '" + shown(qname) + "'");
         }
         return {prefix, local};
     }
@@ -401,7 +413,7 @@ class Parser {
                 attr_prefix.empty() ? nullptr : resolve(attr_prefix, raw.qname, false);
             for (const auto& earlier : out.attributes_) {
                 if (earlier.name == attr_local && earlier.ns == (ns ? *ns : std::string()))
-                    malformed("attribute '" + std::string(raw.qname) + "' given twice");
+                    malformed("attribute '" + shown(raw.qname) + "' given twice");
             }
             out.attributes_.push_back(
                 {ns ? *ns : std::string(), std::string(attr_local), std::move(raw.value)});
@@ -420,37 +432,37 @@ class Parser {
             const std::size_t before = pos_;
             skip_space();
             if (pos_ >= doc_.size())
-                malformed("unterminated start tag <" + std::string(element_qname) + ">");
+                malformed("unterminated start tag <" + shown(element_qname) + ">");
             if (doc_[pos_] == '>') {
                 ++pos_;
                 return false;
             }
             if (doc_[pos_] == '/') {
                 if (pos_ + 1 >= doc_.size() || doc_[pos_ + 1] != '>')
-                    malformed("expected '/>' in <" + std::string(element_qname) + ">");
+                    malformed("expected '/>' in <" + shown(element_qname) + ">");
                 pos_ += 2;
                 return true;
             }
             if (pos_ == before)
-                malformed("expected whitespace before an attribute in <" +
-                          std::string(element_qname) + ">");
+                malformed("expected whitespace before an attribute in <" + shown(element_qname) +
+                          ">");
             const std::string_view qname = scan_name();
             if (qname.empty())
-                malformed("expected an attribute name in <" + std::string(element_qname) + ">");
+                malformed("expected an attribute name in <" + shown(element_qname) + ">");
             skip_space();
             if (pos_ >= doc_.size() || doc_[pos_] != '=')
-                malformed("expected '=' after attribute " + std::string(qname));
+                malformed("expected '=' after attribute " + shown(qname));
             ++pos_;
             skip_space();
             if (pos_ >= doc_.size() || (doc_[pos_] != '"' && doc_[pos_] != '\''))
-                malformed("expected a quoted value for attribute " + std::string(qname));
+                malformed("expected a quoted value for attribute " + shown(qname));
             const char quote = doc_[pos_++];
             const auto close = doc_.find(quote, pos_);
             if (close == std::string_view::npos)
-                malformed("unterminated value of attribute " + std::string(qname));
+                malformed("unterminated value of attribute " + shown(qname));
             const std::string_view raw = doc_.substr(pos_, close - pos_);
             if (raw.find('<') != std::string_view::npos)
-                malformed("'<' in the value of attribute " + std::string(qname));
+                malformed("'<' in the value of attribute " + shown(qname));
             pos_ = close + 1;
             std::string value;
             if (!needs_decoding(raw, true)) {
@@ -459,13 +471,14 @@ class Parser {
                 append_decoded(value, raw, true);
             }
             if (std::find(qnames_.begin(), qnames_.end(), qname) != qnames_.end())
-                malformed("attribute '" + std::string(qname) + "' given twice");
+                malformed("attribute '" + shown(qname) + "' given twice");
             qnames_.push_back(qname);
             if (qname == "xmlns") {
                 scope_.bind("", value);
             } else if (qname.starts_with("xmlns:")) {
+                (void)split(qname);  // "xmlns:" and "xmlns:a:b" declare nothing valid
                 if (value.empty())
-                    malformed("namespace prefix '" + std::string(qname.substr(6)) +
+                    malformed("namespace prefix '" + shown(qname.substr(6)) +
                               "' bound to an empty name");
                 scope_.bind(std::string(qname.substr(6)), value);
             } else {
@@ -480,7 +493,7 @@ class Parser {
             const auto lt = doc_.find('<', pos_);
             if (lt == std::string_view::npos) {
                 pos_ = doc_.size();
-                malformed("<" + std::string(qname) + "> is not closed");
+                malformed("<" + shown(qname) + "> is not closed");
             }
             // A run of whitespace alone between markup is indentation, not data (tinyxml2, the
             // reader's test oracle, drops it too); it would only bloat every container's text.
@@ -492,10 +505,10 @@ class Parser {
             if (next == '/') {
                 pos_ += 2;
                 if (scan_name() != qname)
-                    malformed("end tag does not match <" + std::string(qname) + ">");
+                    malformed("end tag does not match <" + shown(qname) + ">");
                 skip_space();
                 if (pos_ >= doc_.size() || doc_[pos_] != '>')
-                    malformed("expected '>' to end </" + std::string(qname) + ">");
+                    malformed("expected '>' to end </" + shown(qname) + ">");
                 ++pos_;
                 return;
             }
@@ -532,8 +545,8 @@ class Parser {
     SharedNamespace resolve(std::string_view prefix, std::string_view qname, bool element) {
         SharedNamespace ns;
         if (!scope_.lookup(prefix, ns)) {
-            throw protocol_error("undeclared namespace prefix '" + std::string(prefix) + "' on " +
-                                 (element ? "element <" : "attribute ") + std::string(qname) +
+            throw protocol_error("undeclared namespace prefix '" + shown(prefix) + "' on " +
+                                 (element ? "element <" : "attribute ") + shown(qname) +
                                  (element ? ">" : ""));
         }
         return ns;

@@ -230,6 +230,17 @@ TEST_CASE("the reader refuses what is not well-formed, naming the line") {
     check_protocol_error("<p:/>", "invalid qualified name");
     check_protocol_error("<a:b:c xmlns:a=\"urn:a\"/>", "invalid qualified name");
     check_protocol_error("<r xmlns:p=\"\"/>", "bound to an empty name");
+    check_protocol_error("<r xmlns:=\"urn:x\"/>", "invalid qualified name 'xmlns:'");
+    // A name of megabytes is quoted in the message cut to 64 bytes.
+    const std::string long_name(1 << 20, 'n');
+    try {
+        (void)xml::parse("<" + long_name + ">");
+        FAIL("accepted an unclosed element");
+    } catch (const Error& e) {
+        CHECK(std::string(e.what()).find("<" + std::string(64, 'n') + "...> is not closed") !=
+              std::string::npos);
+        CHECK(std::string(e.what()).size() < 300);
+    }
     check_protocol_error("< r/>", "expected an element name");
     check_protocol_error("<?xml version=\"1.0", "unterminated XML declaration");
     check_protocol_error("<?xml version=\"1.0\"", "invalid XML declaration");
