@@ -414,7 +414,7 @@ RenewResult renew_record(const Context& context, const store::ManagedCertificate
         result.status = RenewResult::Status::Skipped;
         result.due_at = due_at;
         result.old_not_after = not_after;
-        result.files = record.outputs;
+        // No files: renew --all keeps one result per record, and only renewals show them.
         result.detail = "not due until " + format_time_utc(due_at);
         return result;
     };

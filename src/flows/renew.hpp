@@ -50,7 +50,7 @@ struct RenewResult {
     std::string request_id;
     std::string ces_url;
     bool same_key = false;
-    store::OutputPaths files;
+    store::OutputPaths files;  ///< the certificate's files; not set when skipped
     std::optional<IssuedCertificate> certificate;
     std::optional<int> hook_status;
     std::vector<std::string> warnings;

@@ -10,8 +10,13 @@ sudo=""
 (cd "$build" && rm -f ./*.deb ./*.rpm && cpack -G "DEB;RPM" >/dev/null)
 deb="$(ls "$build"/certenroll-cli_*.deb)"
 rpm="$(ls "$build"/certenroll-cli-*.rpm)"
-dpkg-deb -f "$deb" Depends | grep -q libcurl4 || { echo "$deb lacks its library dependencies"; exit 1; }
-rpm -qpR "$rpm" 2>/dev/null | grep -q 'libcurl' || { echo "$rpm lacks its library dependencies"; exit 1; }
+# libcurl and Kerberos are loaded with dlopen, so their dependencies are declared by hand.
+for dep in libcurl4 libgssapi-krb5-2 libkrb5-3 libssl3; do
+  dpkg-deb -f "$deb" Depends | grep -q "$dep" || { echo "$deb does not depend on $dep"; exit 1; }
+done
+for dep in libcurl krb5-libs; do
+  rpm -qpR "$rpm" 2>/dev/null | grep -q "$dep" || { echo "$rpm does not require $dep"; exit 1; }
+done
 
 $sudo dpkg -i "$deb" >/dev/null
 trap '$sudo dpkg -r certenroll-cli >/dev/null' EXIT
