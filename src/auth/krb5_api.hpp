@@ -9,7 +9,8 @@
 ///
 /// kerberos.cpp and kerberos_inspect.cpp call the functions by their usual names: krb5_lazy.hpp,
 /// included last, redirects those names to this table (the signatures come from the library's
-/// own headers through decltype, so a mismatch does not compile).
+/// own headers through decltype, so a mismatch does not compile). A function called without an
+/// entry in the lists below fails to link on Linux, where the libraries are not linked.
 
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
