@@ -231,7 +231,7 @@ flows::Context make_context(const GlobalOptions& global) {
     flows::Context context{
         store::StateDirectory(global.state_dir.empty() ? store::default_state_dir()
                                                        : std::filesystem::path(global.state_dir)),
-        flows::curl_transport_factory(),
+        flows::https_transport_factory(),
         [] { return std::chrono::system_clock::now(); },
         {}};
     context.diagnostics.verbosity = global.verbose;

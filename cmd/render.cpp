@@ -10,15 +10,23 @@ int render_output(const Output& output, const GlobalOptions& global) {
     for (const auto& warning : output.warnings) {
         std::cerr << "certenroll-cli: warning: " << warning << "\n";
     }
-    if (global.json) {
+    if (prints_json(global)) {
         std::cout << output.json.dump(2) << "\n";
-    } else if (!global.quiet && !output.text.empty()) {
+    } else if (prints_text(global) && !output.text.empty()) {
         std::cout << output.text;
         if (output.text.back() != '\n') {
             std::cout << "\n";
         }
     }
     return output.exit_code;
+}
+
+bool prints_json(const GlobalOptions& global) {
+    return global.json;
+}
+
+bool prints_text(const GlobalOptions& global) {
+    return !global.json && !global.quiet;
 }
 
 nlohmann::json error_json(const Error& error) {

@@ -10,6 +10,10 @@ namespace certenroll::cli {
 
 /// Prints the output per the global options and returns its exit code.
 int render_output(const Output& output, const GlobalOptions& global);
+/// Whether render_output prints Output::json (--json), or Output::text (neither --json nor
+/// --quiet). A command whose output grows with its input (renew --all) builds only that one.
+bool prints_json(const GlobalOptions& global);
+bool prints_text(const GlobalOptions& global);
 /// Prints the error (stderr, or JSON on stdout with --json) and returns its exit code.
 int render_error(const Error& error, bool json);
 /// The exit-code table as help text.

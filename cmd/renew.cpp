@@ -62,18 +62,13 @@ int exit_code_of(const std::vector<flows::RenewResult>& results) {
     return 0;
 }
 
-nlohmann::json result_json(const flows::RenewResult& r) {
-    nlohmann::json j = {{"name", r.name}, {"status", status_name(r.status)}, {"detail", r.detail}};
-    if (r.due_at.time_since_epoch().count() != 0)
-        j["due_at"] = format_iso8601(r.due_at);
-    if (r.old_not_after.time_since_epoch().count() != 0) {
-        j["previous_not_after"] = format_iso8601(r.old_not_after);
-    }
+// Adds to a result's object what a renewal that went ahead (renewed, or pending) has to say.
+void renewal_json(const flows::RenewResult::Renewal& r, bool renewed, nlohmann::json& j) {
     if (!r.request_id.empty())
         j["request_id"] = r.request_id;
     if (!r.ces_url.empty())
         j["ces_url"] = r.ces_url;
-    if (r.status == flows::RenewResult::Status::Renewed) {
+    if (renewed) {
         j["same_key"] = r.same_key;
         nlohmann::json files = nlohmann::json::object();
         auto put = [&files](const char* key, const std::filesystem::path& path) {
@@ -95,6 +90,17 @@ nlohmann::json result_json(const flows::RenewResult& r) {
     }
     if (r.hook_status)
         j["deploy_hook_status"] = *r.hook_status;
+}
+
+nlohmann::json result_json(const flows::RenewResult& r) {
+    nlohmann::json j = {{"name", r.name}, {"status", status_name(r.status)}, {"detail", r.detail}};
+    if (r.due_at.time_since_epoch().count() != 0)
+        j["due_at"] = format_iso8601(r.due_at);
+    if (r.old_not_after.time_since_epoch().count() != 0) {
+        j["previous_not_after"] = format_iso8601(r.old_not_after);
+    }
+    if (r.renewal)
+        renewal_json(*r.renewal, r.status == flows::RenewResult::Status::Renewed, j);
     if (!r.warnings.empty())
         j["warnings"] = r.warnings;
     if (r.error)
@@ -102,17 +108,10 @@ nlohmann::json result_json(const flows::RenewResult& r) {
     return j;
 }
 
-Output render(const std::vector<flows::RenewResult>& results) {
-    Output output;
-    output.exit_code = exit_code_of(results);
-    nlohmann::json list = nlohmann::json::array();
-    int counts[4] = {0, 0, 0, 0};
+// One line per certificate (and its error), then the counts.
+std::string results_text(const std::vector<flows::RenewResult>& results, const int (&counts)[4]) {
     std::string text;
     for (const auto& r : results) {
-        list.push_back(result_json(r));
-        ++counts[static_cast<int>(r.status)];
-        for (const auto& warning : r.warnings)
-            output.warnings.push_back(r.name + ": " + warning);
         text += r.name + ": " + status_name(r.status) + " (" + r.detail + ")\n";
         if (r.error && r.status != flows::RenewResult::Status::Failed) {
             text += r.name + ": " + r.error->message() + "\n";
@@ -122,15 +121,37 @@ Output render(const std::vector<flows::RenewResult>& results) {
     }
     text += std::to_string(counts[0]) + " renewed, " + std::to_string(counts[1]) + " pending, " +
             std::to_string(counts[2]) + " not due, " + std::to_string(counts[3]) + " failed\n";
-    output.text = text;
-    output.json = {{"status", output.exit_code == 0 ? "ok" : "incomplete"},
-                   {"exit_code", output.exit_code},
-                   {"certificates", list},
-                   {"summary",
-                    {{"renewed", counts[0]},
-                     {"pending", counts[1]},
-                     {"skipped", counts[2]},
-                     {"failed", counts[3]}}}};
+    return text;
+}
+
+// Builds only the rendering that will be printed: over many records (renew --all from cron) the
+// other one would be most of the heap.
+Output render(const std::vector<flows::RenewResult>& results,
+              const std::filesystem::path& state_root, const GlobalOptions& global) {
+    Output output;
+    output.exit_code = exit_code_of(results);
+    int counts[4] = {0, 0, 0, 0};
+    for (const auto& r : results) {
+        ++counts[static_cast<int>(r.status)];
+        for (const auto& warning : r.warnings)
+            output.warnings.push_back(r.name + ": " + warning);
+    }
+    if (prints_json(global)) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& r : results)
+            list.push_back(result_json(r));
+        output.json = {{"status", output.exit_code == 0 ? "ok" : "incomplete"},
+                       {"exit_code", output.exit_code},
+                       {"certificates", std::move(list)},
+                       {"summary",
+                        {{"renewed", counts[0]},
+                         {"pending", counts[1]},
+                         {"skipped", counts[2]},
+                         {"failed", counts[3]}}}};
+    } else if (prints_text(global)) {
+        output.text = results.empty() ? "No managed certificates in " + state_root.string() + ".\n"
+                                      : results_text(results, counts);
+    }
     return output;
 }
 
@@ -243,17 +264,7 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
                 results.push_back(flows::renew_files(context, name, o->cert_file, o->key_file,
                                                      o->template_name, options));
             }
-            if (results.empty()) {
-                Output none;
-                none.text = "No managed certificates in " + context.state.root().string() + ".\n";
-                none.json = {
-                    {"status", "ok"},
-                    {"exit_code", 0},
-                    {"certificates", nlohmann::json::array()},
-                    {"summary", {{"renewed", 0}, {"pending", 0}, {"skipped", 0}, {"failed", 0}}}};
-                return none;
-            }
-            return render(results);
+            return render(results, context.state.root(), global);
         }};
 }
 

@@ -7,7 +7,7 @@
 #                                      Benchmark and GNU time for tests/bench, valgrind for
 #                                      tests/valgrind/run)
 set -eu
-build="build-essential cmake ninja-build pkg-config g++ libcli11-dev libcurl4-openssl-dev
+build="build-essential cmake ninja-build pkg-config g++ libcli11-dev
 libssl-dev libtinyxml2-dev nlohmann-json3-dev libp11-dev doctest-dev libkrb5-dev
 libp11-kit-dev"
 test="python3 python3-cryptography openssl curl ca-certificates softhsm2 opensc swtpm swtpm-tools

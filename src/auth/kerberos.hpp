@@ -1,7 +1,7 @@
 #pragma once
 /// Kerberos for HTTP (SPNEGO, RFC 4559): a Transport decorator that puts
 /// "Authorization: Negotiate <token>" on every request. The token is built here with GSS-API
-/// rather than by libcurl so that the whole SPN can be chosen (--spn), a keytab can be used
+/// so that the whole SPN can be chosen (--spn), a keytab can be used
 /// without touching the user's credential cache, and every GSS-API failure becomes a precise
 /// error (no ticket, KDC unreachable, clock skew, unknown SPN, ...).
 

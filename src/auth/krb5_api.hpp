@@ -2,7 +2,7 @@
 /// The GSS-API and krb5 entry points this module calls, reached through one table.
 ///
 /// On Linux, libgssapi_krb5 and libkrb5 are loaded with dlopen on first use instead of being
-/// linked, like libcurl (src/http/curl_api.hpp): only Kerberos authentication and diagnose's
+/// linked: only Kerberos authentication and diagnose's
 /// Kerberos checks need them, and their loading and relocation cost every other run (--version,
 /// renew --all with nothing due) about 0.8 M instructions and 0.7 MB of RSS
 /// (tests/bench/README.md). Elsewhere the table points at the linked functions.

@@ -47,12 +47,12 @@ std::string when(TimePoint time) {
 // ---- TLS ---------------------------------------------------------------------------------------
 
 std::string handshake_fix(const std::string& error) {
-    if (contains(error, "proxy answered CONNECT with HTTP 407"))
+    if (contains(error, "proxy") && contains(error, "HTTP 407"))
         return "put the proxy credentials in --proxy http://user:password@proxy:port";
-    if (contains(error, "proxy answered CONNECT"))
+    if (contains(error, "refused the tunnel"))
         return "check that the proxy (--proxy or https_proxy) lets this machine CONNECT to the "
                "server";
-    if (contains(error, "resolve proxy"))
+    if (contains(error, "resolve the proxy"))
         return "check the proxy name in --proxy or the https_proxy environment variable";
     if (contains(error, "wrong version number") || contains(error, "packet length too long") ||
         contains(error, "http request"))
@@ -73,8 +73,8 @@ std::string handshake_fix(const std::string& error) {
 }
 
 bool network_level(const std::string& error) {
-    return contains(error, "proxy") || contains(error, "failed to connect") ||
-           contains(error, "couldn't connect") || contains(error, "could not resolve");
+    return contains(error, "proxy") || contains(error, "cannot connect") ||
+           contains(error, "cannot resolve") || contains(error, "did not answer in time");
 }
 
 int priority(http::TrustIssue issue) {

@@ -14,7 +14,7 @@
 #include "encoding/time_text.hpp"
 #include "flows/policy.hpp"
 #include "flows/template_rules.hpp"
-#include "http/curl_transport.hpp"
+#include "http/https_transport.hpp"
 #include "http/probe.hpp"
 #include "keys/backends.hpp"
 #include "keys/software_key.hpp"
@@ -396,7 +396,7 @@ class Checklist {
         settings.client_certificate.reset();  // no credential of any kind
         settings.trace = [this](std::string_view line) { context_.diagnostics.step(line); };
         try {
-            http::CurlTransport transport(settings);
+            http::HttpsTransport transport(settings);
             anonymous_answer_ = transport.post(request);
             anonymous_answer_at_ = now();
         } catch (const Error& error) {

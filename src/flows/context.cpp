@@ -6,7 +6,7 @@
 #include "crypto/certificate.hpp"
 #include "crypto/pkcs12.hpp"
 #include "error.hpp"
-#include "http/curl_transport.hpp"
+#include "http/https_transport.hpp"
 #include "keys/software_key.hpp"
 #include "keys/tpm_key.hpp"
 #include "store/atomic_file.hpp"
@@ -46,9 +46,9 @@ void record_auth(const Credentials& credentials, store::Endpoint& endpoint) {
     endpoint.principal = kerberos ? credentials.principal : "";
 }
 
-TransportFactory curl_transport_factory() {
+TransportFactory https_transport_factory() {
     return [](const http::Settings& settings) -> std::unique_ptr<http::Transport> {
-        return std::make_unique<http::CurlTransport>(settings);
+        return std::make_unique<http::HttpsTransport>(settings);
     };
 }
 

@@ -90,8 +90,8 @@ void apply_recorded_auth(Credentials& credentials, const store::Endpoint& endpoi
 /// Copies the authentication that should be remembered with a certificate into `endpoint`.
 void record_auth(const Credentials& credentials, store::Endpoint& endpoint);
 
-/// The production transport: libcurl.
-TransportFactory curl_transport_factory();
+/// The production transport: HTTPS on OpenSSL (http::HttpsTransport).
+TransportFactory https_transport_factory();
 
 /// A transport for `connection` with its credentials applied at the HTTP/TLS layer
 /// (SPNEGO, client certificate); message-level credentials are added per SOAP call.

@@ -196,7 +196,7 @@ void run_deploy_hook(const Context& context, const store::ManagedCertificate& re
     context.diagnostics.step("running deploy hook for " + record.name);
     const int status = context.run_hook(record.deploy_hook,
                                         hook_environment(record, certificate, previous_serial));
-    result.hook_status = status;
+    result.renewal->hook_status = status;
     if (status != 0) {
         result.error = Error(
             ErrorKind::Local,
@@ -213,7 +213,9 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     result.name = record.name;
     result.due_at = subject.due_at;
     result.old_not_after = old_cert.not_after();
-    result.files = record.outputs;
+    result.renewal = std::make_unique<RenewResult::Renewal>();
+    auto& renewal = *result.renewal;
+    renewal.files = record.outputs;
     const auto now = context.clock();
     if (now >= old_cert.not_after()) {
         throw Error(ErrorKind::Usage,
@@ -251,7 +253,7 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     }
     const bool same_key =
         options.reuse_key || (tmpl != nullptr && xcep::requires_same_key_renewal(*tmpl));
-    result.same_key = same_key;
+    renewal.same_key = same_key;
 
     // The old subject and SANs go into the request only where the template lets the enrollee
     // supply them; otherwise the CA builds them again from the directory.
@@ -327,8 +329,8 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     audit_request(event, plan.csr);
     const auto submission = submit_with_failover(context, connection, targets,
                                                  {token, wstep::TokenFormat::Cms, {}}, event);
-    result.request_id = submission.result.request_id;
-    result.ces_url = submission.target.url;
+    renewal.request_id = submission.result.request_id;
+    renewal.ces_url = submission.target.url;
 
     if (submission.result.disposition == wstep::Disposition::Pending) {
         store::PendingRequest pending;
@@ -390,7 +392,7 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     audit_record(context, audit::EventType::Renewed, event);
     const std::string previous_serial = old_cert.serial_hex();
     result.status = RenewResult::Status::Renewed;
-    result.certificate = describe(issued.leaf);
+    renewal.certificate = describe(issued.leaf);
     result.detail = "renewed, serial " + issued.leaf.serial_hex();
     run_deploy_hook(context, updated, issued.leaf, previous_serial, result);
     return result;
@@ -438,9 +440,10 @@ RenewResult renew_record(const Context& context, const store::ManagedCertificate
             RenewResult waiting;
             waiting.name = record.name;
             waiting.status = RenewResult::Status::Pending;
-            waiting.request_id = pending->request_id;
-            waiting.ces_url = pending->endpoint.ces_url;
-            waiting.files = record.outputs;
+            waiting.renewal = std::make_unique<RenewResult::Renewal>();
+            waiting.renewal->request_id = pending->request_id;
+            waiting.renewal->ces_url = pending->endpoint.ces_url;
+            waiting.renewal->files = record.outputs;
             waiting.detail = "renewal request " + pending->request_id +
                              " is still pending; run 'certenroll-cli retrieve-pending " +
                              pending->request_id + "'";
@@ -492,9 +495,11 @@ RenewResult renew_one(const Context& context, const std::string& name,
 std::vector<RenewResult> renew_all(const Context& context, const RenewOptions& options) {
     store::DirectoryLock lock(context.state.root(), options.lock_wait);
     store::complete_interrupted_replacements(context.state.journal_dir());
+    const auto names = context.state.certificate_names();
     std::vector<RenewResult> results;
+    results.reserve(names.size());  // one per record: no copies of them while growing
     bool delayed = false;
-    for (const auto& name : context.state.certificate_names()) {
+    for (const auto& name : names) {
         std::optional<store::ManagedCertificate> record;
         try {
             record = context.state.find_certificate(name);

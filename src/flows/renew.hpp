@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,17 +43,22 @@ struct RenewOptions {
 
 struct RenewResult {
     enum class Status { Renewed, Pending, Skipped, Failed };
+    /// What a renewal that went ahead adds: renewed, or pending at the CA. Held apart because
+    /// renew --all keeps one result per record, most of them not due.
+    struct Renewal {
+        std::string request_id;
+        std::string ces_url;
+        bool same_key = false;
+        store::OutputPaths files;                      ///< the certificate's files
+        std::optional<IssuedCertificate> certificate;  ///< the new certificate, once renewed
+        std::optional<int> hook_status;
+    };
     Status status = Status::Skipped;
     std::string name;
     std::string detail;  ///< why skipped, or what happened
     TimePoint due_at{};
     TimePoint old_not_after{};
-    std::string request_id;
-    std::string ces_url;
-    bool same_key = false;
-    store::OutputPaths files;  ///< the certificate's files; not set when skipped
-    std::optional<IssuedCertificate> certificate;
-    std::optional<int> hook_status;
+    std::unique_ptr<Renewal> renewal;  ///< set for Renewed and Pending only
     std::vector<std::string> warnings;
     std::optional<Error> error;  ///< set for Failed (and for a failing deploy hook)
 };

@@ -9,7 +9,7 @@
 namespace certenroll::http {
 
 /// Answers each post with `handler` (which may throw certenroll::Error to simulate a transport
-/// failure) and applies the same HTTP 401 rule as CurlTransport.
+/// failure) and applies the same HTTP 401 rule as HttpsTransport.
 class MemoryTransport : public Transport {
   public:
     using Handler = std::function<Response(const Request&)>;

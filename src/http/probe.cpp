@@ -1,6 +1,5 @@
 #include "http/probe.hpp"
 
-#include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -19,16 +18,11 @@
 #include <system_error>
 
 #include "error.hpp"
-#include "http/curl_api.hpp"
+#include "http/connection.hpp"
 
 namespace certenroll::http {
 
 namespace {
-
-struct CurlEasyDeleter {
-    void operator()(CURL* curl) const { curl_api().easy_cleanup(curl); }
-};
-using CurlEasyPtr = std::unique_ptr<CURL, CurlEasyDeleter>;
 
 struct StoreDeleter {
     void operator()(X509_STORE* store) const { X509_STORE_free(store); }
@@ -52,75 +46,6 @@ struct BioDeleter {
 struct NamesDeleter {
     void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
 };
-
-void global_init() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_api().global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-CurlEasyPtr new_handle() {
-    global_init();
-    CurlEasyPtr curl(curl_api().easy_init());
-    if (!curl) {
-        throw Error(ErrorKind::Internal, "libcurl could not create a handle",
-                    "check available memory");
-    }
-    return curl;
-}
-
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
-std::string trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-        text.remove_prefix(1);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-        text.remove_suffix(1);
-    return std::string(text);
-}
-
-std::string openssl_errors() {
-    std::string text;
-    while (const unsigned long code = ERR_get_error()) {
-        std::array<char, 256> buffer{};
-        ERR_error_string_n(code, buffer.data(), buffer.size());
-        text += (text.empty() ? "" : "; ") + std::string(buffer.data());
-    }
-    return text.empty() ? "unknown OpenSSL error" : text;
-}
-
-// "[::1]" for URLs; a zone index's '%' must be escaped there.
-std::string address_for_url(const std::string& address) {
-    if (address.find(':') == std::string::npos)
-        return address;
-    std::string escaped;
-    for (const char c : address)
-        escaped += c == '%' ? std::string("%25") : std::string(1, c);
-    return "[" + escaped + "]";
-}
-
-std::string describe_seconds(long long milliseconds) {
-    if (milliseconds % 1000 == 0)
-        return std::to_string(milliseconds / 1000) + " s";
-    return std::to_string(milliseconds) + " ms";
-}
-
-bool is_ip_literal(std::string_view host) {
-    if (host.find(':') != std::string_view::npos)
-        return true;  // IPv6
-    int dots = 0;
-    for (const char c : host) {
-        if (c == '.')
-            ++dots;
-        else if (!std::isdigit(static_cast<unsigned char>(c)))
-            return false;
-    }
-    return dots == 3;
-}
 
 // ---- certificates ----------------------------------------------------------------------------
 
@@ -316,26 +241,20 @@ bool trust_problem(const VerifyProblem& problem) {
     return problem.issue == TrustIssue::UnknownIssuer || problem.issue == TrustIssue::SelfSigned;
 }
 
-// libcurl's own default CA file and directory, so that "the system store" means what the real
-// requests trust.
+// OpenSSL's default CA file and directory (SSL_CERT_FILE / SSL_CERT_DIR when set), which the
+// real requests trust when no --ca-bundle is given.
 struct SystemTrust {
     std::string file;
     std::string path;
 };
 
-SystemTrust system_trust(CURL* curl) {
-    SystemTrust trust;
-#if LIBCURL_VERSION_NUM >= 0x075400
-    char* file = nullptr;
-    if (curl_api().easy_getinfo(curl, CURLINFO_CAINFO, &file) == CURLE_OK && file != nullptr)
-        trust.file = file;
-    char* path = nullptr;
-    if (curl_api().easy_getinfo(curl, CURLINFO_CAPATH, &path) == CURLE_OK && path != nullptr)
-        trust.path = path;
-#else
-    static_cast<void>(curl);
-#endif
-    return trust;
+SystemTrust system_trust() {
+    const auto from = [](const char* variable, const char* fallback) {
+        const char* value = std::getenv(variable);
+        return std::string(value != nullptr && *value != '\0' ? value : fallback);
+    };
+    return {from(X509_get_default_cert_file_env(), X509_get_default_cert_file()),
+            from(X509_get_default_cert_dir_env(), X509_get_default_cert_dir())};
 }
 
 StorePtr system_store(const SystemTrust& trust) {
@@ -353,13 +272,13 @@ StorePtr system_store(const SystemTrust& trust) {
     return store;
 }
 
-// ---- libcurl callbacks -------------------------------------------------------------------------
+// ---- TLS callbacks -----------------------------------------------------------------------------
 
 struct X509Deleter {
     void operator()(X509* cert) const { X509_free(cert); }
 };
 
-// What the handshake showed, captured while libcurl still holds the connection.
+// What the handshake showed.
 struct HandshakeState {
     bool client_certificate_requested = false;
     bool done = false;
@@ -396,193 +315,29 @@ int on_client_cert_request(SSL* ssl, X509**, EVP_PKEY**) {
     return 0;  // no certificate: the probe never authenticates
 }
 
-CURLcode on_ssl_ctx(CURL*, void* ssl_ctx, void* user) {
-    auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
-    SSL_CTX_set_app_data(ctx, user);
-    SSL_CTX_set_client_cert_cb(ctx, &on_client_cert_request);
-    SSL_CTX_set_info_callback(ctx, &on_handshake_info);
-    return CURLE_OK;
-}
-
-template <typename T>
-void set_option(CURL* curl, CURLoption option, T value) {
-    if (const CURLcode code = curl_api().easy_setopt(curl, option, value); code != CURLE_OK) {
-        throw Error(ErrorKind::Internal,
-                    "libcurl rejected option " + std::to_string(static_cast<int>(option)) + ": " +
-                        curl_api().easy_strerror(code),
-                    "check that libcurl is built with OpenSSL");
-    }
-}
-
+struct SslCtxDeleter {
+    void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
 }  // namespace
-
-std::optional<UrlParts> parse_url(std::string_view url) {
-    const std::size_t scheme_end = url.find("://");
-    if (scheme_end == std::string_view::npos || scheme_end == 0)
-        return std::nullopt;
-    UrlParts parts;
-    parts.scheme = lower(url.substr(0, scheme_end));
-    std::string_view rest = url.substr(scheme_end + 3);
-    rest = rest.substr(0, rest.find_first_of("/?#"));
-    if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos)
-        rest.remove_prefix(at + 1);
-    std::string_view port;
-    if (!rest.empty() && rest.front() == '[') {
-        const std::size_t close = rest.find(']');
-        if (close == std::string_view::npos)
-            return std::nullopt;
-        parts.host = std::string(rest.substr(1, close - 1));
-        const std::string_view after = rest.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return std::nullopt;
-            port = after.substr(1);
-        }
-    } else {
-        const std::size_t colon = rest.find(':');
-        parts.host = std::string(rest.substr(0, colon));
-        if (colon != std::string_view::npos)
-            port = rest.substr(colon + 1);
-    }
-    if (parts.host.empty())
-        return std::nullopt;
-    if (!parts.host.empty() && parts.host.back() == '.')
-        parts.host.pop_back();  // "host." is the same host
-    parts.host = lower(parts.host);
-    if (port.empty()) {
-        parts.port = parts.scheme == "https" ? 443 : parts.scheme == "http" ? 80 : 1080;
-    } else {
-        int value = 0;
-        for (const char c : port) {
-            if (!std::isdigit(static_cast<unsigned char>(c)) || value > 65535)
-                return std::nullopt;
-            value = value * 10 + (c - '0');
-        }
-        if (value <= 0 || value > 65535)
-            return std::nullopt;
-        parts.port = value;
-    }
-    parts.ip_literal = is_ip_literal(parts.host);
-    return parts;
-}
-
-bool no_proxy_matches(std::string_view no_proxy, std::string_view host_text) {
-    const std::string host = lower(host_text);
-    std::size_t pos = 0;
-    while (pos <= no_proxy.size()) {
-        std::size_t end = no_proxy.find_first_of(", \t", pos);
-        if (end == std::string_view::npos)
-            end = no_proxy.size();
-        std::string entry = lower(trim(no_proxy.substr(pos, end - pos)));
-        pos = end + 1;
-        if (entry.empty())
-            continue;
-        if (entry == "*")
-            return true;
-        if (!entry.empty() && entry.front() == '[') {
-            entry = entry.substr(1, entry.find(']') - 1);  // [::1]
-        } else if (const std::size_t colon = entry.find(':');
-                   colon != std::string::npos && entry.find(':', colon + 1) == std::string::npos) {
-            entry = entry.substr(0, colon);  // host:port: the port is not compared
-        }
-        while (!entry.empty() && entry.front() == '.')
-            entry.erase(0, 1);
-        if (!entry.empty() && entry.back() == '.')
-            entry.pop_back();
-        if (host == entry)
-            return true;
-        if (host.size() > entry.size() && host.ends_with(entry) &&
-            host[host.size() - entry.size() - 1] == '.' && !is_ip_literal(host))
-            return true;
-    }
-    return false;
-}
-
-std::optional<ProxyChoice> effective_proxy(const std::string& url, const std::string& configured) {
-    const auto target = parse_url(url);
-    if (!target)
-        return std::nullopt;
-    ProxyChoice choice;
-    if (!configured.empty()) {
-        choice.url = configured;
-        choice.source = "--proxy";
-    } else {
-        const auto env = [](const char* name) -> std::string {
-            const char* value = std::getenv(name);
-            return value ? std::string(value) : std::string();
-        };
-        std::string no_proxy = env("no_proxy");
-        if (no_proxy.empty())
-            no_proxy = env("NO_PROXY");
-        if (!no_proxy.empty() && no_proxy_matches(no_proxy, target->host))
-            return std::nullopt;
-        const char* names[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
-        if (target->scheme == "http") {
-            names[0] = "http_proxy";  // libcurl reads only the lower-case http_proxy
-            names[1] = "all_proxy";
-        }
-        for (const char* name : names) {
-            if (const std::string value = env(name); !value.empty()) {
-                choice.url = value;
-                choice.source = name;
-                break;
-            }
-        }
-        if (choice.url.empty())
-            return std::nullopt;
-    }
-    const std::string with_scheme =
-        choice.url.find("://") == std::string::npos ? "http://" + choice.url : choice.url;
-    auto parts = parse_url(with_scheme);
-    if (!parts)
-        return std::nullopt;
-    // libcurl's default proxy port is 1080 whatever the scheme, unless the URL names one.
-    const std::size_t start = with_scheme.find("://") + 3;
-    std::string_view authority = std::string_view(with_scheme).substr(start);
-    authority = authority.substr(0, authority.find_first_of("/?#"));
-    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos)
-        authority.remove_prefix(at + 1);
-    const std::size_t bracket = authority.rfind(']');
-    if (authority.find(':', bracket == std::string_view::npos ? 0 : bracket) ==
-        std::string_view::npos)
-        parts->port = 1080;
-    choice.parts = *parts;
-    choice.display = with_scheme;
-    const std::size_t at = with_scheme.find('@', start);
-    const std::size_t slash = with_scheme.find('/', start);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash))
-        choice.display = with_scheme.substr(0, start) + "***" + with_scheme.substr(at);
-    return choice;
-}
 
 TcpResult probe_tcp(const std::string& address, int port, std::chrono::milliseconds timeout) {
     TcpResult result;
-    auto curl = new_handle();
-    std::array<char, CURL_ERROR_SIZE> errbuf{};
-    const std::string url = "http://" + address_for_url(address) + ":" + std::to_string(port) + "/";
-    set_option(curl.get(), CURLOPT_URL, url.c_str());
-    set_option(curl.get(), CURLOPT_CONNECT_ONLY, 1L);
-    set_option(curl.get(), CURLOPT_PROXY, "");  // this address itself, never a proxy
-    set_option(curl.get(), CURLOPT_NOSIGNAL, 1L);
-    set_option(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout.count()));
-    set_option(curl.get(), CURLOPT_ERRORBUFFER, errbuf.data());
-    const CURLcode code = curl_api().easy_perform(curl.get());
-    curl_off_t connect_time = 0;
-    curl_api().easy_getinfo(curl.get(), CURLINFO_CONNECT_TIME_T, &connect_time);
-    result.elapsed = std::chrono::microseconds(connect_time);
-    if (code == CURLE_OK) {
-        result.connected = true;
-        return result;
-    }
-    long os_error = 0;
-    curl_api().easy_getinfo(curl.get(), CURLINFO_OS_ERRNO, &os_error);
-    if (code == CURLE_OPERATION_TIMEDOUT) {
-        result.error = "no answer within " + describe_seconds(timeout.count()) +
-                       " (a firewall may be dropping the packets)";
-    } else if (os_error != 0) {
-        result.error = std::system_category().message(static_cast<int>(os_error));
-    } else {
-        result.error = errbuf[0] != '\0' ? trim(errbuf.data()) : curl_api().easy_strerror(code);
+    const auto start = std::chrono::steady_clock::now();
+    const TcpAttempt attempt = connect_tcp(address, port, start + timeout);
+    result.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    switch (attempt.failure) {
+        case TcpFailure::None:
+            result.connected = true;
+            break;
+        case TcpFailure::Timeout:
+            result.error = "no answer within " + describe_timeout(timeout) +
+                           " (a firewall may be dropping the packets)";
+            break;
+        case TcpFailure::Resolve:
+        case TcpFailure::Connect:
+            result.error = attempt.error;
+            break;
     }
     return result;
 }
@@ -644,46 +399,49 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
         result.error = "not an https:// URL";
         return result;
     }
-    auto curl = new_handle();
     HandshakeState state;
-    std::array<char, CURL_ERROR_SIZE> errbuf{};
-    // Reaches the server exactly as the real requests do (same proxy rules), but with
+    // Reaches the server exactly as the real requests do (same route and proxy rules), but with
     // verification deferred to verify() below so that every problem can be listed; nothing is
     // sent over this connection.
-    set_option(curl.get(), CURLOPT_URL, url.c_str());
-    set_option(curl.get(), CURLOPT_PROTOCOLS_STR, "https");
-    set_option(curl.get(), CURLOPT_CONNECT_ONLY, 1L);
-    set_option(curl.get(), CURLOPT_NOSIGNAL, 1L);
-    set_option(curl.get(), CURLOPT_ERRORBUFFER, errbuf.data());
-    set_option(curl.get(), CURLOPT_CONNECTTIMEOUT_MS,
-               static_cast<long>(settings.connect_timeout.count()));
-    set_option(curl.get(), CURLOPT_TIMEOUT_MS, static_cast<long>(settings.total_timeout.count()));
-    set_option(curl.get(), CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
-    set_option(curl.get(), CURLOPT_SSL_VERIFYPEER, 0L);
-    set_option(curl.get(), CURLOPT_SSL_VERIFYHOST, 0L);
-    set_option(curl.get(), CURLOPT_SSL_CTX_FUNCTION, &on_ssl_ctx);
-    set_option(curl.get(), CURLOPT_SSL_CTX_DATA, &state);
-    if (!settings.proxy.empty())
-        set_option(curl.get(), CURLOPT_PROXY, settings.proxy.c_str());
-
-    const CURLcode code = curl_api().easy_perform(curl.get());
-    curl_api().easy_setopt(curl.get(), CURLOPT_ERRORBUFFER, nullptr);
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::min(settings.connect_timeout, settings.total_timeout);
+    Socket socket;
+    try {
+        socket = open_route(*target, effective_proxy(url, settings.proxy), deadline);
+    } catch (const Error& error) {
+        result.error = error.message();
+        return result;
+    }
+    std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_client_method()));
+    if (ctx) {
+        SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+        SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+        SSL_CTX_set_app_data(ctx.get(), &state);
+        SSL_CTX_set_client_cert_cb(ctx.get(), &on_client_cert_request);
+        SSL_CTX_set_info_callback(ctx.get(), &on_handshake_info);
+    }
+    SSL* ssl = ctx ? SSL_new(ctx.get()) : nullptr;
+    if (ssl == nullptr) {
+        result.error = "OpenSSL could not create a TLS connection: " + openssl_errors();
+        return result;
+    }
+    if (!target->ip_literal)
+        SSL_set_tlsext_host_name(ssl, target->host.c_str());
+    TlsChannel channel(std::move(socket), ssl);
+    const TlsChannel::Result handshake = channel.handshake(deadline);
     result.client_certificate_requested = state.client_certificate_requested;
-    if (code != CURLE_OK) {
-        long proxy_status = 0;
-        curl_api().easy_getinfo(curl.get(), CURLINFO_HTTP_CONNECTCODE, &proxy_status);
-        const std::string detail =
-            errbuf[0] != '\0' ? trim(errbuf.data()) : curl_api().easy_strerror(code);
-        result.error = proxy_status != 0 && proxy_status != 200
-                           ? "the proxy answered CONNECT with HTTP " +
-                                 std::to_string(proxy_status) + " (" + detail + ")"
-                           : detail;
+    if (handshake.status != TlsChannel::Status::Done) {
+        result.error =
+            handshake.status == TlsChannel::Status::Timeout
+                ? "the TLS handshake timed out after " +
+                      describe_timeout(std::min(settings.connect_timeout, settings.total_timeout))
+            : handshake.status == TlsChannel::Status::Closed
+                ? "the server closed the connection during the TLS handshake"
+                : handshake.detail;
         return result;
     }
     if (!state.done) {
-        result.error =
-            "the TLS handshake completed without OpenSSL reporting it (libcurl must be "
-            "built with OpenSSL)";
+        result.error = "the TLS handshake completed without OpenSSL reporting it";
         return result;
     }
     result.handshake = true;
@@ -705,7 +463,7 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
         result.presented.push_back(summarize(sk_X509_value(presented, i)));
     const int auth_level = state.security_level;
 
-    const SystemTrust system = system_trust(curl.get());
+    const SystemTrust system = system_trust();
     StorePtr store;
     if (!settings.ca_bundle.empty()) {
         result.trust_store = "--ca-bundle " + settings.ca_bundle;

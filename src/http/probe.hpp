@@ -12,38 +12,11 @@
 #include <vector>
 
 #include "http/transport.hpp"
+#include "http/url.hpp"
 
 namespace certenroll::http {
 
 using TimePoint = std::chrono::system_clock::time_point;
-
-/// The parts of an absolute URL that connections need.
-struct UrlParts {
-    std::string scheme;  ///< lower case: "https"
-    std::string host;    ///< without brackets: "cep.example.com", "10.0.0.5", "::1"
-    int port = 0;        ///< explicit or the scheme's default (443, 80)
-    bool ip_literal = false;
-};
-
-/// Splits `url`; nullopt when it has no scheme://host or an unusable port.
-std::optional<UrlParts> parse_url(std::string_view url);
-
-/// The proxy that libcurl uses for a URL, and where that choice came from.
-struct ProxyChoice {
-    std::string url;      ///< as configured (may hold user:password: never print it)
-    std::string display;  ///< the URL with any user:password replaced by ***
-    std::string source;   ///< "--proxy", "https_proxy", "all_proxy", ...
-    UrlParts parts;       ///< the proxy's own host and port
-};
-
-/// True when `host` is excluded from proxying by a no_proxy value ("*", or comma-separated host
-/// names and domain suffixes, with or without a leading dot, optionally with :port), as libcurl
-/// reads it.
-bool no_proxy_matches(std::string_view no_proxy, std::string_view host);
-
-/// The proxy used for `url`: `configured` (--proxy) if set, else https_proxy / HTTPS_PROXY /
-/// all_proxy / ALL_PROXY from the environment unless no_proxy / NO_PROXY excludes the host.
-std::optional<ProxyChoice> effective_proxy(const std::string& url, const std::string& configured);
 
 /// One TCP connection attempt.
 struct TcpResult {
@@ -94,7 +67,7 @@ struct VerifyProblem {
 /// The result of a TLS handshake with a server.
 struct TlsResult {
     bool handshake = false;
-    std::string error;                          ///< why the handshake failed (libcurl/OpenSSL text)
+    std::string error;                          ///< why the handshake failed (OpenSSL text)
     std::string protocol;                       ///< "TLSv1.3"
     std::string cipher;                         ///< "TLS_AES_256_GCM_SHA384"
     bool client_certificate_requested = false;  ///< the server asked for a client certificate

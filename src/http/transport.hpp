@@ -1,5 +1,5 @@
 #pragma once
-/// The HTTP seam: protocol code posts SOAP messages through a Transport and never sees libcurl.
+/// The HTTP seam: protocol code posts SOAP messages through a Transport and never sees a socket.
 
 #include <chrono>
 #include <cstddef>

@@ -368,6 +368,10 @@ void TlsServer::serve(int fd) {
         if (!write_all(ssl, response)) {
             break;
         }
+        if (options_.close_after_reply) {
+            SSL_shutdown(ssl);  // like a server whose keep-alive timeout ran out
+            break;
+        }
     }
     if (accepted != 1) {
         // Like a well-behaved server, let the alert reach the client before the socket closes:

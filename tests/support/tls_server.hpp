@@ -86,6 +86,7 @@ struct ServerOptions {
     bool ipv6 = false;                    ///< listen on [::1] instead of 127.0.0.1
     bool hang = false;                    ///< read requests but never answer
     bool tls12_only = false;              ///< cap the server at TLS 1.2
+    bool close_after_reply = false;       ///< end each connection after one reply, unannounced
     std::function<Reply(const ReceivedRequest&)> reply{};  ///< default: 200 "ok"
 };
 

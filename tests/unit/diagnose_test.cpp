@@ -234,7 +234,9 @@ TEST_CASE("a failed handshake is explained by its cause") {
     CHECK(finding.status == Status::Fail);
     CHECK(finding.kind == ErrorKind::Tls);
     CHECK(contains(finding.fix, "does not speak TLS"));
-    tls.error = "the proxy answered CONNECT with HTTP 407 (CONNECT tunnel failed)";
+    tls.error =
+        "the proxy http://proxy.test:3128 (from https_proxy) refused the tunnel to "
+        "ces.test with HTTP 407 (proxy authentication required)";
     finding = assess_tls(tls, "h:443", "", now);
     CHECK(finding.kind == ErrorKind::Network);
     CHECK(contains(finding.fix, "--proxy http://user:password@proxy:port"));

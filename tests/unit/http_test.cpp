@@ -1,5 +1,5 @@
-// The HTTP transports: CurlTransport against a real TLS server on the loopback interface, and
-// MemoryTransport with the shared 401 rule.
+// The HTTP transports: HttpsTransport against a real TLS server on the loopback interface, and
+// MemoryTransport with the shared 401 rule. (HTTP framing alone: http1_test.cpp.)
 
 #include <doctest/doctest.h>
 
@@ -11,7 +11,7 @@
 
 #include "../support/tls_server.hpp"
 #include "error.hpp"
-#include "http/curl_transport.hpp"
+#include "http/https_transport.hpp"
 #include "http/memory_transport.hpp"
 
 using certenroll::Error;
@@ -290,7 +290,7 @@ TEST_CASE("retry_delay follows the policy") {
     CHECK_FALSE(retry_delay(policy, soap_request("https://ces.test/CES"), answer(503), 1));
 }
 
-TEST_CASE("CurlTransport posts over verified TLS and reuses the connection") {
+TEST_CASE("HttpsTransport posts over verified TLS and reuses the connection") {
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest& request) {
                           return Reply{200,
@@ -300,7 +300,7 @@ TEST_CASE("CurlTransport posts over verified TLS and reuses the connection") {
     std::vector<std::string> trace;
     Settings settings = trusting(pki);
     settings.trace = [&](std::string_view line) { trace.emplace_back(line); };
-    CurlTransport transport(settings);
+    HttpsTransport transport(settings);
 
     const std::string url = server.base_url() + "/svc/service.svc/CES";
     const Response first = transport.post(soap_request(url, "secret-body-1"));
@@ -335,24 +335,65 @@ TEST_CASE("CurlTransport posts over verified TLS and reuses the connection") {
     CHECK_FALSE(traced("secret-body-1"));
 }
 
-TEST_CASE("CurlTransport returns HTTP errors other than 401 instead of throwing") {
+TEST_CASE("HttpsTransport opens a new connection, resuming the TLS session, when one is closed") {
+    const TestPki pki;
+    SUBCASE("closed by the server after each reply, without a word") {
+        TlsServer server({.identity = &pki.server, .close_after_reply = true});
+        std::vector<std::string> trace;
+        Settings settings = trusting(pki);
+        settings.trace = [&](std::string_view line) { trace.emplace_back(line); };
+        HttpsTransport transport(settings);
+        for (int i = 0; i < 3; ++i) {
+            CHECK(transport.post(soap_request(server.base_url() + "/x", "b")).body == "ok");
+        }
+        CHECK(server.connections() == 3);
+        CHECK(server.requests().size() == 3);
+        CHECK(std::count_if(trace.begin(), trace.end(), [](const std::string& line) {
+                  return contains(line, "session resumed");
+              }) == 2);
+    }
+    SUBCASE("announced with Connection: close") {
+        TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
+                              return Reply{200, {{"Connection", "close"}}, "bye"};
+                          }});
+        HttpsTransport transport(trusting(pki));
+        CHECK(transport.post(soap_request(server.base_url())).body == "bye");
+        CHECK(transport.post(soap_request(server.base_url())).body == "bye");
+        CHECK(server.connections() == 2);
+    }
+}
+
+TEST_CASE("HttpsTransport keeps one connection per server") {
+    const TestPki pki;
+    TlsServer first({.identity = &pki.server});
+    TlsServer second({.identity = &pki.server});
+    HttpsTransport transport(trusting(pki));
+    transport.post(soap_request(first.base_url() + "/cep"));
+    transport.post(soap_request(second.base_url() + "/ces"));
+    transport.post(soap_request(second.base_url() + "/ces"));
+    CHECK(first.requests().size() == 1);
+    CHECK(second.requests().size() == 2);
+    CHECK(second.connections() == 1);
+}
+
+TEST_CASE("HttpsTransport returns HTTP errors other than 401 instead of throwing") {
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
                           return Reply{500, {}, "<s:Fault>boom</s:Fault>"};
                       }});
-    CurlTransport transport(trusting(pki));
+    HttpsTransport transport(trusting(pki));
     const Response response = transport.post(soap_request(server.base_url() + "/"));
     CHECK(response.status == 500);
     CHECK(response.body == "<s:Fault>boom</s:Fault>");
 }
 
-TEST_CASE("CurlTransport maps HTTP 401 to Auth naming the offered scheme, 407 to Network") {
+TEST_CASE("HttpsTransport maps HTTP 401 to Auth naming the offered scheme, 407 to Network") {
     const TestPki pki;
     int status = 401;
     TlsServer server({.identity = &pki.server, .reply = [&](const ReceivedRequest&) {
                           return Reply{status, {{"WWW-Authenticate", "Negotiate"}}, "denied"};
                       }});
-    CurlTransport transport(trusting(pki));
+    HttpsTransport transport(trusting(pki));
     const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
     CHECK(error.kind() == ErrorKind::Auth);
     CHECK(contains(error.message(), "server asks for Negotiate"));
@@ -365,12 +406,12 @@ TEST_CASE("CurlTransport maps HTTP 401 to Auth naming the offered scheme, 407 to
     CHECK(contains(proxy.message(), "407"));
 }
 
-TEST_CASE("CurlTransport says why a server certificate is rejected") {
+TEST_CASE("HttpsTransport says why a server certificate is rejected") {
     const TestPki pki;
 
     SUBCASE("untrusted issuer") {
         TlsServer server({.identity = &pki.self_signed});
-        CurlTransport transport(trusting(pki));
+        HttpsTransport transport(trusting(pki));
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -383,7 +424,7 @@ TEST_CASE("CurlTransport says why a server certificate is rejected") {
         TlsServer server({.identity = &pki.server});
         Settings settings;
         settings.connect_timeout = std::chrono::seconds(5);
-        CurlTransport transport(settings);
+        HttpsTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -392,7 +433,7 @@ TEST_CASE("CurlTransport says why a server certificate is rejected") {
     }
     SUBCASE("certificate for another host") {
         TlsServer server({.identity = &pki.wrong_host});
-        CurlTransport transport(trusting(pki));
+        HttpsTransport transport(trusting(pki));
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -401,7 +442,7 @@ TEST_CASE("CurlTransport says why a server certificate is rejected") {
     }
     SUBCASE("expired certificate") {
         TlsServer server({.identity = &pki.expired});
-        CurlTransport transport(trusting(pki));
+        HttpsTransport transport(trusting(pki));
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -409,14 +450,14 @@ TEST_CASE("CurlTransport says why a server certificate is rejected") {
     }
 }
 
-TEST_CASE("CurlTransport maps transport failures to Network and Protocol") {
+TEST_CASE("HttpsTransport maps transport failures to Network and Protocol") {
     const TestPki pki;
 
     SUBCASE("server that never answers times out") {
         TlsServer server({.identity = &pki.server, .hang = true});
         Settings settings = trusting(pki);
         settings.total_timeout = std::chrono::milliseconds(700);
-        CurlTransport transport(settings);
+        HttpsTransport transport(settings);
         const auto start = std::chrono::steady_clock::now();
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
@@ -431,7 +472,7 @@ TEST_CASE("CurlTransport maps transport failures to Network and Protocol") {
                           }});
         Settings settings = trusting(pki);
         settings.max_response_bytes = 1000;
-        CurlTransport transport(settings);
+        HttpsTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Protocol);
@@ -439,7 +480,7 @@ TEST_CASE("CurlTransport maps transport failures to Network and Protocol") {
     }
     SUBCASE("connection refused") {
         const RefusingPort refusing;
-        CurlTransport transport(trusting(pki));
+        HttpsTransport transport(trusting(pki));
         const Error error = expect_error([&] {
             transport.post(soap_request("https://127.0.0.1:" + std::to_string(refusing.port())));
         });
@@ -448,14 +489,14 @@ TEST_CASE("CurlTransport maps transport failures to Network and Protocol") {
     }
 }
 
-TEST_CASE("CurlTransport reaches an IPv6 literal URL") {
+TEST_CASE("HttpsTransport reaches an IPv6 literal URL") {
     if (!TlsServer::ipv6_available()) {
         MESSAGE("skipped: no IPv6 loopback on this machine");
         return;
     }
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .ipv6 = true});
-    CurlTransport transport(trusting(pki));
+    HttpsTransport transport(trusting(pki));
     REQUIRE(contains(server.base_url(), "https://[::1]:"));
     const Response response = transport.post(soap_request(server.base_url() + "/v6"));
     CHECK(response.status == 200);
@@ -464,21 +505,21 @@ TEST_CASE("CurlTransport reaches an IPv6 literal URL") {
     CHECK(server.requests()[0].request_line == "POST /v6 HTTP/1.1");
 }
 
-TEST_CASE("CurlTransport presents a client certificate from an in-memory key") {
+TEST_CASE("HttpsTransport presents a client certificate from an in-memory key") {
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .client_ca = &pki.ca});
 
     SUBCASE("configured: the server sees it") {
         Settings settings = trusting(pki);
         settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.client.key};
-        CurlTransport transport(settings);
+        HttpsTransport transport(settings);
         const Response response = transport.post(soap_request(server.base_url()));
         CHECK(response.status == 200);
         REQUIRE(server.requests().size() == 1);
         CHECK(contains(server.requests()[0].client_subject, "CN=client.test"));
     }
     SUBCASE("missing: Auth, not a generic TLS failure") {
-        CurlTransport transport(trusting(pki));
+        HttpsTransport transport(trusting(pki));
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Auth);
@@ -489,7 +530,7 @@ TEST_CASE("CurlTransport presents a client certificate from an in-memory key") {
     SUBCASE("key that does not match the certificate: Local") {
         Settings settings = trusting(pki);
         settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.server.key};
-        CurlTransport transport(settings);
+        HttpsTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Local);
@@ -497,7 +538,7 @@ TEST_CASE("CurlTransport presents a client certificate from an in-memory key") {
     }
 }
 
-TEST_CASE("CurlTransport under TLS 1.2: a client certificate the server refuses is Auth") {
+TEST_CASE("HttpsTransport under TLS 1.2: a client certificate the server refuses is Auth") {
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .client_ca = &pki.ca, .tls12_only = true});
     std::vector<std::string> trace;
@@ -506,7 +547,7 @@ TEST_CASE("CurlTransport under TLS 1.2: a client certificate the server refuses 
 
     SUBCASE("accepted certificate") {
         settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.client.key};
-        CurlTransport transport(settings);
+        HttpsTransport transport(settings);
         CHECK(transport.post(soap_request(server.base_url())).status == 200);
         CHECK(std::any_of(trace.begin(), trace.end(),
                           [](const std::string& line) { return contains(line, "TLSv1.2"); }));
@@ -514,14 +555,14 @@ TEST_CASE("CurlTransport under TLS 1.2: a client certificate the server refuses 
     SUBCASE("certificate from an unknown issuer") {
         settings.client_certificate =
             ClientCertificate{pki.self_signed.der(), {}, pki.self_signed.key};
-        CurlTransport transport(settings);
+        HttpsTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Auth);
         CHECK(contains(error.hint(), "CA the server trusts"));
     }
     SUBCASE("no certificate: the handshake failure hints at one") {
-        CurlTransport transport(settings);
+        HttpsTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -529,13 +570,13 @@ TEST_CASE("CurlTransport under TLS 1.2: a client certificate the server refuses 
     }
 }
 
-TEST_CASE("CurlTransport rejects bad settings with Usage naming the culprit") {
+TEST_CASE("HttpsTransport rejects bad settings with Usage naming the culprit") {
     const TestPki pki;
 
     SUBCASE("missing CA bundle file") {
         Settings settings;
         settings.ca_bundle = "/nonexistent/certenroll/ca.pem";
-        const Error error = expect_error([&] { CurlTransport transport(settings); });
+        const Error error = expect_error([&] { HttpsTransport transport(settings); });
         CHECK(error.kind() == ErrorKind::Usage);
         CHECK(contains(error.message(), "/nonexistent/certenroll/ca.pem"));
         CHECK(contains(error.hint(), "--ca-bundle"));
@@ -544,7 +585,7 @@ TEST_CASE("CurlTransport rejects bad settings with Usage naming the culprit") {
         TlsServer server({.identity = &pki.server});
         Settings settings;
         settings.ca_bundle = pki.write_file("garbage.pem", "not a certificate\n");
-        CurlTransport transport(settings);
+        HttpsTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Usage);
@@ -553,12 +594,12 @@ TEST_CASE("CurlTransport rejects bad settings with Usage naming the culprit") {
     SUBCASE("client certificate that is not DER") {
         Settings settings;
         settings.client_certificate = ClientCertificate{{0x30, 0x03, 0x01}, {}, pki.client.key};
-        const Error error = expect_error([&] { CurlTransport transport(settings); });
+        const Error error = expect_error([&] { HttpsTransport transport(settings); });
         CHECK(error.kind() == ErrorKind::Usage);
         CHECK(contains(error.message(), "client certificate"));
     }
     SUBCASE("plain http URL") {
-        CurlTransport transport(trusting(pki));
+        HttpsTransport transport(trusting(pki));
         const Error error =
             expect_error([&] { transport.post(soap_request("http://127.0.0.1:1/")); });
         CHECK(error.kind() == ErrorKind::Usage);
