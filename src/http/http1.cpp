@@ -191,15 +191,19 @@ ResponseParser::State ResponseParser::run() {
         const std::string_view input = std::string_view(pending_).substr(used);
         switch (phase_) {
             case Phase::Head: {
-                const std::size_t end = input.find("\r\n\r\n");
+                // Searches only what arrived since the last look (and the 3 bytes before it), so
+                // a head trickling in a byte at a time costs linear, not quadratic, time.
+                const std::size_t end = input.find("\r\n\r\n", searched_ > 3 ? searched_ - 3 : 0);
                 if (end == std::string_view::npos) {
                     if (input.size() > max_bytes_) {
                         state_ = State::TooLarge;
                         return state_;
                     }
                     pending_.erase(0, used);
+                    searched_ = pending_.size();
                     return state_;
                 }
+                searched_ = 0;
                 if (end + 4 > max_bytes_) {
                     state_ = State::TooLarge;
                     return state_;
@@ -261,15 +265,17 @@ ResponseParser::State ResponseParser::run() {
                 continue;
             case Phase::Trailers: {
                 // Trailer fields are read and dropped; an empty line ends the message.
-                const std::size_t end = input.find("\r\n");
+                const std::size_t end = input.find("\r\n", searched_ > 1 ? searched_ - 1 : 0);
                 if (end == std::string_view::npos) {
                     if (input.size() > max_bytes_) {
                         state_ = State::TooLarge;
                         return state_;
                     }
                     pending_.erase(0, used);
+                    searched_ = pending_.size();
                     return state_;
                 }
+                searched_ = 0;
                 consume(end + 2);
                 if (end == 0)
                     phase_ = Phase::Done;

@@ -60,6 +60,7 @@ class ResponseParser {
     std::string pending_;  // received, not yet consumed
     Response response_;
     std::size_t remaining_ = 0;  // of the body or of the current chunk
+    std::size_t searched_ = 0;   // bytes of pending_ already searched for the end of a line
     bool started_ = false;
     bool close_ = false;
     bool extra_bytes_ = false;

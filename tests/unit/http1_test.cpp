@@ -167,3 +167,20 @@ TEST_CASE("request_target, host_header and url_userinfo") {
     CHECK(info->password == "p:ss");
     CHECK_FALSE(url_userinfo("http://proxy:3128/x@y"));
 }
+
+TEST_CASE("a response arriving one byte per read, head and trailers included") {
+    const std::string bytes = "HTTP/1.1 200 OK\r\nX-Long: " + std::string(3000, 'v') +
+                              "\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+                              "T1: " +
+                              std::string(500, 't') + "\r\nT2: x\r\n\r\n";
+    ResponseParser parser(1 << 20);
+    for (const char c : bytes) {
+        REQUIRE(parser.state() == State::Incomplete);
+        parser.feed(std::string_view(&c, 1));
+    }
+    REQUIRE(parser.state() == State::Complete);
+    CHECK(parser.keep_alive());
+    const Response response = parser.take();
+    CHECK(response.body == "abc");
+    CHECK(response.header("x-long")->size() == 3000);
+}
