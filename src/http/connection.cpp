@@ -187,7 +187,10 @@ Socket tunnel(Socket socket, const ProxyChoice& proxy, const UrlParts& target, D
                     "put the proxy credentials in --proxy http://user:password@proxy:port");
     }
     if (status < 200 || status > 299) {
-        const std::string line = answer.substr(0, answer.find("\r\n"));
+        // The proxy's own status line, cut short: it is the only evidence, and it is not ours.
+        std::string line = answer.substr(0, std::min<std::size_t>(answer.find("\r\n"), 120));
+        for (char& c : line)
+            c = static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
         throw Error(ErrorKind::Network,
                     "the proxy " + proxy_name(proxy) + " refused the tunnel to " + host + " (" +
                         (status == 0 ? "not an HTTP answer" : line) + ")",

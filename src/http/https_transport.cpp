@@ -302,9 +302,10 @@ Connection HttpsTransport::Impl::open(const UrlParts& target,
                                                    settings.trace(redact_userinfo(line));
                                                })
                                              : TraceFunction();
+    SSL_CTX* const tls_context = context();  // a bad CA bundle or key fails before connecting
     Socket socket = open_route(target, proxy, deadline, trace_function);
 
-    SslPtr ssl(SSL_new(context()));
+    SslPtr ssl(SSL_new(tls_context));
     if (!ssl) {
         throw Error(ErrorKind::Internal,
                     "OpenSSL could not create a TLS connection: " + openssl_errors(),
