@@ -646,7 +646,7 @@ class Checklist {
         }
         const std::string identity = flows::policy_identity(credentials_);
         const fs::path path =
-            context_.state.policy_cache_dir() / (xcep::cache_key(target_url_, identity) + ".json");
+            context_.state.policy_cache_dir() / xcep::cache_file_name(target_url_, identity);
         const auto text = store::read_file(path);
         if (!text) {
             add(passed(id, title,
@@ -658,7 +658,7 @@ class Checklist {
         CacheFacts facts;
         facts.template_name = request_.template_name;
         try {
-            const auto entry = xcep::CacheEntry::from_json_text(*text);
+            const auto entry = xcep::CacheEntry::from_file_text(*text);
             const auto cached = xcep::parse_get_policies_response(xml::parse(entry.response_xml));
             facts.fetched_at = entry.fetched_at;
             facts.next_update_hours =

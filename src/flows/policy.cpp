@@ -1,5 +1,7 @@
 #include "flows/policy.hpp"
 
+#include <filesystem>
+
 #include "error.hpp"
 #include "flows/audit_events.hpp"
 #include "soap/call.hpp"
@@ -35,15 +37,23 @@ PolicyResult load_policy(const Context& context, const Connection& connection, b
     }
     const TimePoint now = context.clock();
     const std::string identity = policy_identity(connection.credentials);
-    const auto cache_path = context.state.policy_cache_dir() /
-                            (xcep::cache_key(connection.cep_url, identity) + ".json");
+    const auto cache_path =
+        context.state.policy_cache_dir() / xcep::cache_file_name(connection.cep_url, identity);
+    // Writes the entry and drops the first format's file for it, which nothing reads any more.
+    const auto write_cache = [&](const xcep::CacheEntry& entry) {
+        store::write_file_atomic(cache_path, entry.to_file_text());
+        std::error_code ignored;
+        std::filesystem::remove(context.state.policy_cache_dir() /
+                                    xcep::legacy_cache_file_name(connection.cep_url, identity),
+                                ignored);
+    };
 
     // A cached policy is worth keeping even when stale: its time is what we send as lastUpdate.
     std::optional<xcep::CacheEntry> cached;
     std::optional<xcep::Policy> cached_policy;
     if (const auto text = store::read_file(cache_path)) {
         try {
-            cached = xcep::CacheEntry::from_json_text(*text);
+            cached = xcep::CacheEntry::from_file_text(*text);
             cached_policy = xcep::parse_get_policies_response(xml::parse(cached->response_xml));
         } catch (const Error&) {
             context.diagnostics.step("ignoring unreadable policy cache " + cache_path.string());
@@ -78,7 +88,7 @@ PolicyResult load_policy(const Context& context, const Connection& connection, b
     if (policy.policies_not_changed && cached) {
         context.diagnostics.step("policy not changed since last fetch; keeping the cache");
         cached->fetched_at = now;
-        store::write_file_atomic(cache_path, cached->to_json_text());
+        write_cache(*cached);
         audit_fetch(*cached_policy, false);
         return {std::move(*cached_policy), true, now};
     }
@@ -94,7 +104,7 @@ PolicyResult load_policy(const Context& context, const Connection& connection, b
     entry.fetched_at = now;
     entry.last_full_update = now;
     entry.response_xml = xml::serialize(response.payload);
-    store::write_file_atomic(cache_path, entry.to_json_text());
+    write_cache(entry);
     audit_fetch(policy, true);
     return {std::move(policy), false, now};
 }

@@ -11,7 +11,9 @@ namespace certenroll::xcep {
 
 namespace {
 
-constexpr int cache_format_version = 1;
+// 1: the response inside the JSON document (files named KEY.json); 2: a JSON header line, then
+// the response (KEY.policy).
+constexpr int cache_format_version = 2;
 
 std::int64_t to_unix_seconds(TimePoint time) {
     return std::chrono::duration_cast<std::chrono::seconds>(time.time_since_epoch()).count();
@@ -28,19 +30,37 @@ Error corrupt(const std::string& what) {
 
 }  // namespace
 
-nlohmann::json CacheEntry::to_json() const {
+nlohmann::json CacheEntry::header() const {
     return {{"version", cache_format_version},
             {"cep_url", cep_url},
             {"identity", identity},
             {"fetched_at", to_unix_seconds(fetched_at)},
             {"fetched_at_text", encoding::format_iso8601(fetched_at)},
             {"last_full_update", to_unix_seconds(last_full_update)},
-            {"response_xml", response_xml}};
+            {"response_bytes", response_xml.size()}};
 }
 
-CacheEntry CacheEntry::from_json(const nlohmann::json& json) {
+std::string CacheEntry::to_file_text() const {
+    // dump() without indentation escapes every newline inside strings: one line.
+    const std::string line = header().dump();
+    std::string text;
+    text.reserve(line.size() + 1 + response_xml.size());
+    text.append(line).append("\n").append(response_xml);
+    return text;
+}
+
+CacheEntry CacheEntry::from_file_text(std::string_view text) {
+    const auto end_of_header = text.find('\n');
+    if (end_of_header == std::string_view::npos)
+        throw corrupt("no header line");
+    nlohmann::json json;
+    try {
+        json = nlohmann::json::parse(text.substr(0, end_of_header));
+    } catch (const nlohmann::json::exception& e) {
+        throw corrupt(e.what());
+    }
     if (!json.is_object())
-        throw corrupt("not a JSON object");
+        throw corrupt("the header is not a JSON object");
     const auto field = [&json](const char* name) -> const nlohmann::json& {
         const auto found = json.find(name);
         if (found == json.end())
@@ -49,31 +69,21 @@ CacheEntry CacheEntry::from_json(const nlohmann::json& json) {
     };
     if (field("version") != cache_format_version)
         throw corrupt("unknown format version");
+    const std::string_view response = text.substr(end_of_header + 1);
     CacheEntry entry;
     try {
         entry.cep_url = field("cep_url").get<std::string>();
         entry.identity = field("identity").get<std::string>();
         entry.fetched_at = from_unix_seconds(field("fetched_at").get<std::int64_t>());
         entry.last_full_update = from_unix_seconds(field("last_full_update").get<std::int64_t>());
-        entry.response_xml = field("response_xml").get<std::string>();
+        if (field("response_bytes").get<std::uint64_t>() != response.size())
+            throw corrupt("the response is " + std::to_string(response.size()) +
+                          " bytes, the header says " + field("response_bytes").dump());
     } catch (const nlohmann::json::exception& e) {
         throw corrupt(e.what());
     }
+    entry.response_xml = std::string(response);
     return entry;
-}
-
-std::string CacheEntry::to_json_text() const {
-    return to_json().dump(2) + "\n";
-}
-
-CacheEntry CacheEntry::from_json_text(std::string_view text) {
-    nlohmann::json json;
-    try {
-        json = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        throw corrupt(e.what());
-    }
-    return from_json(json);
 }
 
 std::string cache_key(std::string_view url, std::string_view identity) {
@@ -95,6 +105,14 @@ std::string cache_key(std::string_view url, std::string_view identity) {
         key.push_back(hex[digest[i] & 0x0F]);
     }
     return key;
+}
+
+std::string cache_file_name(std::string_view url, std::string_view identity) {
+    return cache_key(url, identity) + ".policy";
+}
+
+std::string legacy_cache_file_name(std::string_view url, std::string_view identity) {
+    return cache_key(url, identity) + ".json";
 }
 
 bool is_fresh(const CacheEntry& entry, const Policy& policy, TimePoint now) {

@@ -18,6 +18,11 @@ using TimePoint = std::chrono::system_clock::time_point;
 inline constexpr std::uint32_t default_next_update_hours = 8;
 
 /// One cached GetPoliciesResponse.
+///
+/// On disk: one line of JSON with every field but the response, and the response's length;
+/// then the response's XML as it is. Loading a policy of 1,000 templates then costs its XML
+/// parse alone; kept inside JSON it also cost a JSON parse and the unescaping of a megabyte
+/// string, which made a warm cache slower than a fetch's parse (tests/bench/README.md).
 struct CacheEntry {
     std::string cep_url;
     std::string identity;
@@ -25,16 +30,22 @@ struct CacheEntry {
     TimePoint last_full_update{};  ///< when the response was fetched in full: sent as lastUpdate
     std::string response_xml;      ///< the GetPoliciesResponse element, serialised
 
-    nlohmann::json to_json() const;
-    /// Throws a local Error naming the missing or malformed field.
-    static CacheEntry from_json(const nlohmann::json& json);
-    std::string to_json_text() const;
-    /// Throws a local Error for text that is not a cache entry.
-    static CacheEntry from_json_text(std::string_view text);
+    /// The header line's fields (no response).
+    nlohmann::json header() const;
+    std::string to_file_text() const;
+    /// Throws a local Error naming what is missing, malformed or cut short.
+    static CacheEntry from_file_text(std::string_view text);
 };
 
 /// A file-name-safe key: lowercase hex SHA-256 of the URL and the identity.
 std::string cache_key(std::string_view url, std::string_view identity);
+
+/// The entry's file name in the policy cache directory: the key and ".policy".
+std::string cache_file_name(std::string_view url, std::string_view identity);
+
+/// The name an entry had in the first format (the response inside JSON), removed when the
+/// entry is written again.
+std::string legacy_cache_file_name(std::string_view url, std::string_view identity);
 
 /// True while `now` is before fetched_at + nextUpdateHours (8 when nil). A clock that went
 /// backwards (now before fetched_at) makes the entry stale, so a wrong clock cannot pin it.

@@ -339,9 +339,9 @@ void BM_GetPolicies_from_cache_entry(benchmark::State& state) {
     entry.cep_url = "https://cep.example.com/ADPolicyProvider_CEP_UsernamePassword/service.svc/CEP";
     entry.identity = "password:alice";
     entry.response_xml = policy_document();
-    const std::string text = entry.to_json_text();
+    const std::string text = entry.to_file_text();
     for (auto _ : state) {
-        const auto loaded = xcep::CacheEntry::from_json_text(text);
+        const auto loaded = xcep::CacheEntry::from_file_text(text);
         const auto policy = xcep::parse_get_policies_response(
             soap::parse_response(200, loaded.response_xml).payload);
         benchmark::DoNotOptimize(policy.templates.data());

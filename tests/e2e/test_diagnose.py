@@ -247,16 +247,24 @@ class DiagnoseTest(Diagnose, cli.SandboxTest):
     def cache_policy(self):
         fetched = self.cli("policy", *self.cep(), *self.user())
         self.assertExit(fetched, OK)
-        files = glob.glob(os.path.join(self.state, "policy-cache", "*.json"))
+        files = glob.glob(os.path.join(self.state, "policy-cache", "*"))
         self.assertEqual(len(files), 1, files)
+        self.assertTrue(files[0].endswith(".policy"), files)
         return files[0]
 
     def edit_cache(self, path, change):
-        with open(path) as f:
-            entry = json.load(f)
+        # An entry is one JSON header line, then the GetPoliciesResponse as it is.
+        with open(path, "rb") as f:
+            header, response = f.read().split(b"\n", 1)
+        entry = json.loads(header)
+        self.assertEqual(entry["response_bytes"], len(response))
+        self.assertTrue(response.startswith(b"<"), response[:80])
+        entry["response_xml"] = response.decode()
         change(entry)
-        with open(path, "w") as f:
-            json.dump(entry, f)
+        response = entry.pop("response_xml").encode()
+        entry["response_bytes"] = len(response)
+        with open(path, "wb") as f:
+            f.write(json.dumps(entry).encode() + b"\n" + response)
 
     def test_stale_cached_policy_warns_with_its_age(self):
         path = self.cache_policy()

@@ -1,7 +1,9 @@
 """`policy` against the sandbox CEP: listing, details, JSON model, cache, auth and TLS failures."""
 
+import hashlib
 import json
 import os
+import time
 import unittest
 
 import cli
@@ -82,6 +84,43 @@ class PolicyTest(cli.SandboxTest):
         self.assertEqual(cep_requests[-1]["outcome"], "notchanged")
         self.assertEqual(sorted(t["name"] for t in third.json["templates"]),
                          sorted(t["name"] for t in first.json["templates"]))
+
+    def test_cache_entry_holds_the_response_as_it_is_and_replaces_the_first_format(self):
+        # An entry of the first format (the response inside JSON, KEY.json) is not read: the
+        # policy is fetched again, and the old file removed when the new entry is written.
+        url = self.info["cep"]["password"]
+        key = hashlib.sha256(
+            f"{url}\npassword:{self.info['users']['alice']['username']}".encode()).hexdigest()
+        cache_dir = os.path.join(self.state, "policy-cache")
+        os.makedirs(cache_dir, mode=0o700)
+        legacy = os.path.join(cache_dir, key + ".json")
+        with open(legacy, "w") as f:
+            json.dump({"version": 1, "cep_url": url, "identity": "password:alice",
+                       "fetched_at": int(time.time()), "last_full_update": int(time.time()),
+                       "response_xml": "<GetPoliciesResponse/>"}, f)
+        first = self.cli("policy", *self.cep(), *self.user())
+        self.assertExit(first, 0)
+        self.assertFalse(first.json["from_cache"])
+        self.assertEqual(os.listdir(cache_dir), [key + ".policy"])
+        with open(os.path.join(cache_dir, key + ".policy"), "rb") as f:
+            header, response = f.read().split(b"\n", 1)
+        entry = json.loads(header)
+        self.assertEqual((entry["version"], entry["cep_url"], entry["response_bytes"]),
+                         (2, url, len(response)))
+        self.assertTrue(response.startswith(b"<"), response[:80])
+        self.assertIn(b"WebServer3072", response)
+        second = self.cli("policy", *self.cep(), *self.user())
+        self.assertExit(second, 0)
+        self.assertTrue(second.json["from_cache"])
+        self.assertEqual(second.json["templates"], first.json["templates"])
+        # Cut short: unreadable, so fetched again and rewritten whole.
+        with open(os.path.join(cache_dir, key + ".policy"), "wb") as f:
+            f.write(header + b"\n" + response[:-10])
+        third = self.cli("policy", *self.cep(), *self.user(), "-v")
+        self.assertExit(third, 0)
+        self.assertFalse(third.json["from_cache"])
+        self.assertIn("ignoring unreadable policy cache", third.stderr)
+        self.assertEqual(third.json["templates"], first.json["templates"])
 
     def test_identity_without_templates_gets_an_empty_list(self):
         result = self.cli("policy", *self.cep(), *self.user("nobody"), json_mode=False)

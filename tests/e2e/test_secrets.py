@@ -232,7 +232,7 @@ class SecretsTest(cli.SandboxTest):
             self.assertEqual(mode & 0o022, 0, f"{rel} is writable by others: {oct(mode)}")
             if KEY_FILE.search(name) or PFX_FILE.search(name):
                 expected, kind = 0o600, "key"
-            elif name == "lock" or name.endswith(".json"):
+            elif name == "lock" or name.endswith((".json", ".policy")):
                 expected, kind = 0o600, "record"
             elif re.search(r"(cert|chain|fullchain)\.(pem|der)(\.prev)?$", name):
                 expected, kind = 0o644, "certificate"

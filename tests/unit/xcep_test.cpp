@@ -539,20 +539,51 @@ TEST_CASE("policy cache: key, freshness, serialisation, merge") {
     CHECK(xcep::is_fresh(entry, policy, t0 + 7h));
     CHECK_FALSE(xcep::is_fresh(entry, policy, t0 + 9h));
 
-    const auto restored = xcep::CacheEntry::from_json_text(entry.to_json_text());
+    // The response is stored as it is after one header line, newlines and all.
+    entry.response_xml = "<GetPoliciesResponse>\n  <a>\"x\" \\ y</a>\n</GetPoliciesResponse>\n";
+    const std::string text = entry.to_file_text();
+    const auto end_of_header = text.find('\n');
+    CHECK(text.substr(end_of_header + 1) == entry.response_xml);
+    CHECK(text.substr(0, end_of_header)
+              .find("\"response_bytes\":" + std::to_string(entry.response_xml.size())) !=
+          std::string::npos);
+    const auto restored = xcep::CacheEntry::from_file_text(text);
     CHECK(restored.cep_url == entry.cep_url);
     CHECK(restored.identity == entry.identity);
     CHECK(restored.fetched_at == entry.fetched_at);
     CHECK(restored.last_full_update == entry.last_full_update);
     CHECK(restored.response_xml == entry.response_xml);
-    CHECK_THROWS_AS(xcep::CacheEntry::from_json_text("not json"), Error);
-    try {
-        xcep::CacheEntry::from_json_text(R"({"version":1,"cep_url":"x"})");
-        FAIL("no error");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::Local);
-        CHECK(e.message().find("identity") != std::string::npos);
-    }
+    // A URL or identity with a newline still makes one header line.
+    entry.identity = "kerberos:odd\nname";
+    CHECK(xcep::CacheEntry::from_file_text(entry.to_file_text()).identity == entry.identity);
+
+    const auto message_of = [](std::string_view bad) -> std::string {
+        try {
+            xcep::CacheEntry::from_file_text(bad);
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::Local);
+            return e.message();
+        }
+        FAIL("no error for: " << bad);
+        return "";
+    };
+    CHECK(message_of("not json").find("no header line") != std::string::npos);
+    CHECK(message_of("not json\n<x/>").find("unreadable") != std::string::npos);
+    CHECK(message_of("[1]\n<x/>").find("not a JSON object") != std::string::npos);
+    CHECK(message_of(R"({"version":2,"cep_url":"x"})"
+                     "\n<x/>")
+              .find("identity") != std::string::npos);
+    // The first format (the response inside the JSON document) is not read: its entry is
+    // fetched again.
+    CHECK(message_of(R"({"version":1,"cep_url":"x","response_xml":"<x/>"})"
+                     "\n")
+              .find("unknown format version") != std::string::npos);
+    // Cut short, or with bytes appended: the length in the header says so.
+    CHECK(message_of(text.substr(0, text.size() - 1)).find("bytes, the header says") !=
+          std::string::npos);
+    CHECK(message_of(text + "x").find("bytes, the header says") != std::string::npos);
+    CHECK(xcep::cache_file_name("a", "b") == xcep::cache_key("a", "b") + ".policy");
+    CHECK(xcep::legacy_cache_file_name("a", "b") == xcep::cache_key("a", "b") + ".json");
 
     xcep::Policy unchanged;
     unchanged.policies_not_changed = true;
