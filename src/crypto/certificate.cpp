@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "crypto/ossl.hpp"
+#include "encoding/time_text.hpp"
 
 namespace certenroll::crypto {
 
@@ -48,10 +49,10 @@ Certificate::TimePoint time_point_of(const ASN1_TIME* time) {
         throw_openssl(ErrorKind::Protocol, "malformed validity time in a certificate");
     }
     using namespace std::chrono;
-    const sys_days date = year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
-                          day{static_cast<unsigned>(tm.tm_mday)};
-    return time_point_cast<system_clock::duration>(date + hours{tm.tm_hour} + minutes{tm.tm_min} +
-                                                   seconds{tm.tm_sec});
+    return encoding::utc_time_point(year{tm.tm_year + 1900} /
+                                        month{static_cast<unsigned>(tm.tm_mon + 1)} /
+                                        day{static_cast<unsigned>(tm.tm_mday)},
+                                    tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 std::string ip_text(const ASN1_OCTET_STRING* ip) {

@@ -238,8 +238,7 @@ std::optional<TimePoint> parse_http_date(std::string_view text) {
                               std::chrono::day{static_cast<unsigned>(day)}};
     if (!date.ok())
         return std::nullopt;
-    return time_point_cast<system_clock::duration>(sys_days{date} + hours{hour} + minutes{minute} +
-                                                   seconds{second});
+    return encoding::utc_time_point(date, hour, minute, second);
 }
 
 std::string describe_chain(const http::TlsResult& tls) {

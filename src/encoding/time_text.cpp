@@ -27,6 +27,22 @@ std::string format_iso8601(std::chrono::system_clock::time_point time) {
     return format(time, "%Y-%m-%dT%H:%M:%SZ");
 }
 
+std::chrono::system_clock::time_point utc_time_point(std::chrono::year_month_day date, int hour,
+                                                     int minute, int second) {
+    using namespace std::chrono;
+    return saturating_time_point(sys_days{date} + hours{hour} + minutes{minute} + seconds{second});
+}
+
+std::chrono::system_clock::time_point saturating_time_point(std::chrono::sys_seconds time) {
+    using namespace std::chrono;
+    using Clock = system_clock;
+    if (time > time_point_cast<seconds>(Clock::time_point::max()))
+        return Clock::time_point::max();
+    if (time < time_point_cast<seconds>(Clock::time_point::min()))
+        return Clock::time_point::min();
+    return time_point_cast<Clock::duration>(time);
+}
+
 std::chrono::seconds parse_duration(std::string_view text, std::string_view flag) {
     const auto bad = [&] {
         return Error(ErrorKind::Usage,

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "encoding/time_text.hpp"
 #include "error.hpp"
 #include "http/connection.hpp"
 
@@ -63,10 +64,10 @@ TimePoint asn1_time_point(const ASN1_TIME* time) {
     if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1)
         return {};
     using namespace std::chrono;
-    const sys_days day = year{tm.tm_year + 1900} / month{static_cast<unsigned>(tm.tm_mon + 1)} /
-                         std::chrono::day{static_cast<unsigned>(tm.tm_mday)};
-    return time_point_cast<system_clock::duration>(day + hours{tm.tm_hour} + minutes{tm.tm_min} +
-                                                   seconds{tm.tm_sec});
+    return encoding::utc_time_point(year{tm.tm_year + 1900} /
+                                        month{static_cast<unsigned>(tm.tm_mon + 1)} /
+                                        day{static_cast<unsigned>(tm.tm_mday)},
+                                    tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 std::string curve_name(EVP_PKEY* key) {

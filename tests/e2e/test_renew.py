@@ -265,6 +265,63 @@ class RenewTest(cli.SandboxTest):
         self.assertEqual(read(files["key"]), old_key)
         self.assertConsistent(files)
 
+    def test_due_check_reads_the_certificate_file_itself(self):
+        # Not due is told from the certificate file's own validity (read without parsing the
+        # whole certificate, for PEM and DER files alike), never from what the record saved.
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        def not_after(path, der=False):
+            with open(path, "rb") as f:
+                data = f.read()
+            cert = (x509.load_der_x509_certificate(data) if der
+                    else x509.load_pem_x509_certificate(data))
+            return cert.not_valid_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        pem = self.enroll("WebServer", "pemfile")
+        der = self.enroll("WebServer", "derfile", "--format", "der")
+        before = len(self.sandbox.requests())
+        result = self.renew("--all")
+        self.assertExit(result, 0)
+        by_name = {c["name"]: c for c in result.json["certificates"]}
+        self.assertEqual(by_name["pemfile"]["status"], "skipped")
+        self.assertEqual(by_name["pemfile"]["previous_not_after"], not_after(pem["cert"]))
+        self.assertEqual(by_name["derfile"]["status"], "skipped")
+        self.assertEqual(by_name["derfile"]["previous_not_after"], not_after(der["der"], True))
+
+        # A certificate put in the file by other means, valid until 2061 (GeneralizedTime):
+        # its validity is the one reported.
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pemfile.example.test")])
+        replaced = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                    .not_valid_before(datetime.datetime(2026, 1, 1))
+                    .not_valid_after(datetime.datetime(2061, 3, 4, 5, 6, 7))
+                    .sign(key, hashes.SHA256()))
+        with open(pem["cert"], "wb") as f:
+            f.write(b"Subject: pemfile\n" + replaced.public_bytes(serialization.Encoding.PEM))
+        result = self.renew("--all")
+        self.assertExit(result, 0)
+        by_name = {c["name"]: c for c in result.json["certificates"]}
+        self.assertEqual(by_name["pemfile"]["status"], "skipped")
+        self.assertEqual(by_name["pemfile"]["previous_not_after"], "2061-03-04T05:06:07Z")
+        self.assertEqual(len(self.sandbox.requests()), before)
+
+        # A damaged file is a failure that names it, as before: the full parse says what is
+        # wrong, and nothing is sent.
+        with open(der["der"], "rb") as f:
+            data = f.read()
+        with open(der["der"], "wb") as f:
+            f.write(data[:-20])
+        result = self.renew("--all")
+        self.assertNotEqual(result.code, 0)
+        by_name = {c["name"]: c for c in result.json["certificates"]}
+        self.assertEqual(by_name["derfile"]["status"], "failed", repr(result))
+        self.assertEqual(by_name["pemfile"]["status"], "skipped")
+        self.assertEqual(len(self.sandbox.requests()), before)
+
     def enroll_pending_then_issue(self):
         result = self.cli("enroll", *self.cep(), *self.user(), "--template", "ApprovalRequired",
                           "--name", "approval", "--cn", "approval.example.test")

@@ -174,6 +174,14 @@ TEST_CASE("renewal is due by --renew-before, else the renewal period, else 2/3 o
     CHECK(flows::renewal_due_at(start, end, 14 * 86400, seconds(86400)) == end - hours(24));
     // A renewal period longer than the lifetime would make every certificate due at once.
     CHECK(flows::renewal_due_at(start, end, 365 * 86400, std::nullopt) == start + hours(24 * 60));
+    // A lifetime too long to double in nanoseconds (an end in 9999, saturated): two thirds of
+    // it, from the start, without overflowing.
+    const auto forever = system_clock::time_point::max();
+    const auto due = flows::renewal_due_at(start, forever, 0, std::nullopt);
+    const auto lifetime = duration_cast<seconds>(forever - start);
+    CHECK(duration_cast<seconds>(due - start) == lifetime * 2 / 3);
+    CHECK(flows::renewal_due_at(start, forever, 0, seconds(86400)) <= forever - hours(24));
+    CHECK(flows::renewal_due_at(start, forever, 0, seconds(86400)) > forever - hours(25));
 }
 
 TEST_CASE("default output paths per place and format") {
