@@ -10,11 +10,11 @@ sudo=""
 (cd "$build" && rm -f ./*.deb ./*.rpm && cpack -G "DEB;RPM" >/dev/null)
 deb="$(ls "$build"/certenroll-cli_*.deb)"
 rpm="$(ls "$build"/certenroll-cli-*.rpm)"
-# Kerberos is loaded with dlopen, so its dependencies are declared by hand.
-for dep in libgssapi-krb5-2 libkrb5-3 libssl3; do
+# Kerberos, OpenSSL and libp11 are loaded with dlopen, so their dependencies are declared by hand.
+for dep in libgssapi-krb5-2 libkrb5-3 libssl3 libp11-3; do
   dpkg-deb -f "$deb" Depends | grep -q "$dep" || { echo "$deb does not depend on $dep"; exit 1; }
 done
-for dep in krb5-libs; do
+for dep in krb5-libs openssl-libs libp11; do
   rpm -qpR "$rpm" 2>/dev/null | grep -q "$dep" || { echo "$rpm does not require $dep"; exit 1; }
 done
 
