@@ -8,6 +8,8 @@
 
 #include "encoding/time_text.hpp"
 #include "error.hpp"
+#include "http/curl_transport.hpp"
+#include "http/url.hpp"
 #include "platform/platform.hpp"
 #include "store/state.hpp"
 #include "xcep/endpoints.hpp"
@@ -115,8 +117,22 @@ void add_connection_options(CLI::App& app, ConnectionOptions& o, bool with_cep) 
     app.add_option("--ca-bundle", o.ca_bundle,
                    "PEM file of CA certificates to trust for the servers (default: system store)")
         ->group(tls);
-    app.add_option("--proxy", o.proxy, "HTTP(S) proxy URL (default: https_proxy environment)")
+    app.add_option("--proxy", o.proxy,
+                   "Proxy URL: http://, https://, socks5h://HOST:PORT, no password (default: "
+                   "https_proxy, all_proxy and no_proxy environment)")
         ->group(tls);
+    app.add_option("--proxy-user", o.proxy_user,
+                   "User name for the proxy (password: --proxy-password-file or "
+                   "$CERTENROLL_PROXY_PASSWORD, else a prompt)")
+        ->group(tls);
+    app.add_option("--proxy-password-file", o.proxy_password_file,
+                   "File holding the proxy password (else $CERTENROLL_PROXY_PASSWORD)")
+        ->group(tls);
+    app.add_option("--proxy-auth", o.proxy_auth,
+                   "Proxy authentication: basic, ntlm, negotiate (Kerberos ticket) or any")
+        ->group(tls)
+        ->check(CLI::IsMember({"basic", "ntlm", "negotiate", "any"}))
+        ->capture_default_str();
     app.add_option("--timeout", o.timeout_seconds, "Whole-request timeout in seconds")
         ->group(tls)
         ->capture_default_str();
@@ -126,6 +142,29 @@ void add_connection_options(CLI::App& app, ConnectionOptions& o, bool with_cep) 
 }
 
 namespace {
+
+// --proxy and its credentials. A password never comes from argv: --proxy holding one is refused.
+void apply_proxy_options(const ConnectionOptions& o, http::Settings& settings) {
+    settings.proxy_user = o.proxy_user;
+    settings.proxy = http::checked_proxy_option(o.proxy, settings.proxy_user);
+    settings.proxy_auth = o.proxy_auth == "ntlm"        ? http::ProxyAuth::Ntlm
+                          : o.proxy_auth == "negotiate" ? http::ProxyAuth::Negotiate
+                          : o.proxy_auth == "any"       ? http::ProxyAuth::Any
+                                                        : http::ProxyAuth::Basic;
+    if (settings.proxy_user.empty()) {
+        if (!o.proxy_password_file.empty()) {
+            throw Error(ErrorKind::Usage, "--proxy-password-file needs --proxy-user",
+                        "pass the proxy's user name with --proxy-user USER");
+        }
+        return;
+    }
+    // Negotiate proves the Kerberos ticket of the credential cache; it has no password.
+    if (settings.proxy_auth != http::ProxyAuth::Negotiate) {
+        settings.proxy_password = read_secret(o.proxy_password_file, "CERTENROLL_PROXY_PASSWORD",
+                                              "Proxy password for " + settings.proxy_user + ": ",
+                                              "--proxy-password-file");
+    }
+}
 
 // Everything but the mode and the secrets it needs.
 flows::Connection connection_without_mode(const ConnectionOptions& o) {
@@ -146,7 +185,7 @@ flows::Connection connection_without_mode(const ConnectionOptions& o) {
             read_secret(o.client_key_passphrase_file, nullptr, "", "--client-key-passphrase-file");
     }
     connection.http.ca_bundle = o.ca_bundle;
-    connection.http.proxy = o.proxy;
+    apply_proxy_options(o, connection.http);
     connection.http.total_timeout =
         std::chrono::milliseconds(static_cast<long long>(o.timeout_seconds * 1000));
     connection.http.connect_timeout =
@@ -228,6 +267,8 @@ keys::DeviceSettings device_settings(const ConnectionOptions& options, bool may_
 }
 
 flows::Context make_context(const GlobalOptions& global) {
+    // libcurl (and OpenSSL through it) initialised once, before anything can start a thread.
+    http::global_init();
     flows::Context context{
         store::StateDirectory(global.state_dir.empty() ? store::default_state_dir()
                                                        : std::filesystem::path(global.state_dir)),

@@ -29,6 +29,9 @@ struct ConnectionOptions {
     bool delegate = false;
     std::string ca_bundle;
     std::string proxy;
+    std::string proxy_user;
+    std::string proxy_password_file;
+    std::string proxy_auth = "basic";
     double timeout_seconds = 120;
     double connect_timeout_seconds = 15;
     // Key devices: how PKCS#11 tokens and the TPM are reached (for new keys, key references

@@ -34,6 +34,7 @@ const std::map<std::string, std::vector<std::string>>& choices_by_option() {
         {"format", {"pem", "der", "pfx"}},
         {"key-type", {"rsa", "rsa:3072", "rsa:4096", "ec", "ec:P-384", "ec:P-521"}},
         {"key-backend", {"software", "pkcs11", "tpm"}},
+        {"proxy-auth", {"basic", "ntlm", "negotiate", "any"}},
     };
     return choices;
 }

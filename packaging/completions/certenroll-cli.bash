@@ -47,6 +47,9 @@ _certenroll_cli() {
         --principal) return;;
         --profile) return;;
         --proxy) return;;
+        --proxy-auth) COMPREPLY=($(compgen -W 'basic ntlm negotiate any' -- "$cur")); return;;
+        --proxy-password-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --proxy-user) return;;
         --random-delay) return;;
         --renew-before) return;;
         --spn) return;;
@@ -61,11 +64,11 @@ _certenroll_cli() {
         --username) return;;
     esac
     case "$sub" in
-        policy) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout --template --refresh' -- "$cur"));;
-        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --dry-run --key-type --key-backend --key --store-on-token --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-password-file' -- "$cur"));;
-        renew) COMPREPLY=($(compgen -W '--help -h --all --cert --key --template --name --renew-before --force --reuse-key --key-based --key-type --key-passphrase-file --key-backend --store-on-token --pfx-password-file --deploy-hook --random-delay --lock-wait --refresh-policy --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout' -- "$cur"));;
-        retrieve-pending) COMPREPLY=($(compgen -W '--help -h --all --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout --key-passphrase-file --pfx-password-file' -- "$cur"));;
-        diagnose) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --timeout --connect-timeout --template --key-backend' -- "$cur"));;
+        policy) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template --refresh' -- "$cur"));;
+        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --dry-run --key-type --key-backend --key --store-on-token --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-password-file' -- "$cur"));;
+        renew) COMPREPLY=($(compgen -W '--help -h --all --cert --key --template --name --renew-before --force --reuse-key --key-based --key-type --key-passphrase-file --key-backend --store-on-token --pfx-password-file --deploy-hook --random-delay --lock-wait --refresh-policy --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout' -- "$cur"));;
+        retrieve-pending) COMPREPLY=($(compgen -W '--help -h --all --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --key-passphrase-file --pfx-password-file' -- "$cur"));;
+        diagnose) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template --key-backend' -- "$cur"));;
         completion) COMPREPLY=($(compgen -W '--help -h' -- "$cur"));;
         *) if [[ "$cur" == -* ]]; then
                COMPREPLY=($(compgen -W '--help -h --version --config --profile --state-dir --json --verbose -v --quiet -q --audit-log --audit-syslog' -- "$cur"))

@@ -6,7 +6,7 @@
 #include "crypto/certificate.hpp"
 #include "crypto/pkcs12.hpp"
 #include "error.hpp"
-#include "http/https_transport.hpp"
+#include "http/curl_transport.hpp"
 #include "keys/software_key.hpp"
 #include "keys/tpm_key.hpp"
 #include "store/atomic_file.hpp"
@@ -48,7 +48,7 @@ void record_auth(const Credentials& credentials, store::Endpoint& endpoint) {
 
 TransportFactory https_transport_factory() {
     return [](const http::Settings& settings) -> std::unique_ptr<http::Transport> {
-        return std::make_unique<http::HttpsTransport>(settings);
+        return std::make_unique<http::CurlTransport>(settings);
     };
 }
 

@@ -90,7 +90,7 @@ void apply_recorded_auth(Credentials& credentials, const store::Endpoint& endpoi
 /// Copies the authentication that should be remembered with a certificate into `endpoint`.
 void record_auth(const Credentials& credentials, store::Endpoint& endpoint);
 
-/// The production transport: HTTPS on OpenSSL (http::HttpsTransport).
+/// The production transport: HTTPS through libcurl (http::CurlTransport).
 TransportFactory https_transport_factory();
 
 /// A transport for `connection` with its credentials applied at the HTTP/TLS layer

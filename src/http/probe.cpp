@@ -19,7 +19,8 @@
 
 #include "encoding/time_text.hpp"
 #include "error.hpp"
-#include "http/connection.hpp"
+#include "http/curl_easy.hpp"
+#include "http/url.hpp"
 
 namespace certenroll::http {
 
@@ -218,11 +219,18 @@ Verification verify(X509_STORE* store, STACK_OF(X509) * presented, const UrlPart
     X509_STORE_CTX_set_default(ctx.get(), "ssl_server");
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
     X509_VERIFY_PARAM_set_auth_level(param, auth_level);
+    // As libcurl sets its store: an intermediate CA trusted on its own is an anchor.
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_TRUSTED_FIRST);
     if (host != nullptr) {
-        if (host->ip_literal)
-            X509_VERIFY_PARAM_set1_ip_asc(param, host->host.c_str());
-        else
-            X509_VERIFY_PARAM_set1_host(param, host->host.c_str(), host->host.size());
+        const bool named =
+            host->ip_literal
+                ? X509_VERIFY_PARAM_set1_ip_asc(param, host->host.c_str()) == 1
+                : X509_VERIFY_PARAM_set1_host(param, host->host.c_str(), host->host.size()) == 1;
+        if (!named) {
+            result.problems.push_back({TrustIssue::HostnameMismatch, 0,
+                                       "the host name " + host->host + " cannot be checked", ""});
+            return result;
+        }
     }
     X509_STORE_CTX_set_app_data(ctx.get(), &result.problems);
     X509_STORE_CTX_set_verify_cb(ctx.get(), &collect_problem);
@@ -242,33 +250,19 @@ bool trust_problem(const VerifyProblem& problem) {
     return problem.issue == TrustIssue::UnknownIssuer || problem.issue == TrustIssue::SelfSigned;
 }
 
-// OpenSSL's default CA file and directory (SSL_CERT_FILE / SSL_CERT_DIR when set), which the
-// real requests trust when no --ca-bundle is given.
-struct SystemTrust {
-    std::string file;
-    std::string path;
-};
-
-SystemTrust system_trust() {
-    const auto from = [](const char* variable, const char* fallback) {
-        const char* value = std::getenv(variable);
-        return std::string(value != nullptr && *value != '\0' ? value : fallback);
-    };
-    return {from(X509_get_default_cert_file_env(), X509_get_default_cert_file()),
-            from(X509_get_default_cert_dir_env(), X509_get_default_cert_dir())};
-}
-
-StorePtr system_store(const SystemTrust& trust) {
+// A store of what `trust` names; empty when none of it loads (the caller reports that).
+StorePtr load_store(const Trust& trust, std::string* error = nullptr) {
     StorePtr store(X509_STORE_new());
     if (!store)
         return store;
+    ERR_clear_error();
     bool loaded = false;
     if (!trust.file.empty())
-        loaded = X509_STORE_load_file(store.get(), trust.file.c_str()) == 1 || loaded;
-    if (!trust.path.empty())
-        loaded = X509_STORE_load_path(store.get(), trust.path.c_str()) == 1 || loaded;
-    if (!loaded)
-        X509_STORE_set_default_paths(store.get());
+        loaded = X509_STORE_load_file(store.get(), trust.file.c_str()) == 1;
+    if (!trust.directory.empty())
+        loaded = X509_STORE_load_path(store.get(), trust.directory.c_str()) == 1 || loaded;
+    if (!loaded && error != nullptr)
+        *error = openssl_errors();
     ERR_clear_error();
     return store;
 }
@@ -294,7 +288,7 @@ void on_handshake_info(const SSL* ssl, int where, int) {
         return;
     auto* state = static_cast<HandshakeState*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
     if (state == nullptr || state->done)
-        return;
+        return;  // the first report; TLS 1.3 session tickets may report again
     state->done = true;
     state->protocol = SSL_get_version(ssl);
     if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl))
@@ -316,29 +310,64 @@ int on_client_cert_request(SSL* ssl, X509**, EVP_PKEY**) {
     return 0;  // no certificate: the probe never authenticates
 }
 
-struct SslCtxDeleter {
-    void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+// The TLS connections of one probe, in the order libcurl opens them: an https:// proxy's first,
+// the server's last. Each SSL_CTX of libcurl serves one connection.
+struct Handshakes {
+    std::vector<std::unique_ptr<HandshakeState>> states;
 };
+
+CURLcode on_ssl_context(CURL*, void* context, void* user) {
+    auto* ctx = static_cast<SSL_CTX*>(context);
+    auto* handshakes = static_cast<Handshakes*>(user);
+    try {
+        handshakes->states.push_back(std::make_unique<HandshakeState>());
+    } catch (...) {
+        return CURLE_OUT_OF_MEMORY;
+    }
+    SSL_CTX_set_app_data(ctx, handshakes->states.back().get());
+    SSL_CTX_set_client_cert_cb(ctx, &on_client_cert_request);
+    SSL_CTX_set_info_callback(ctx, &on_handshake_info);
+    return CURLE_OK;
+}
+
 }  // namespace
 
 TcpResult probe_tcp(const std::string& address, int port, std::chrono::milliseconds timeout) {
     TcpResult result;
-    const auto start = std::chrono::steady_clock::now();
-    const TcpAttempt attempt = connect_tcp(address, port, start + timeout);
-    result.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - start);
-    switch (attempt.failure) {
-        case TcpFailure::None:
-            result.connected = true;
-            break;
-        case TcpFailure::Timeout:
-            result.error = "no answer within " + describe_timeout(timeout) +
-                           " (a firewall may be dropping the packets)";
-            break;
-        case TcpFailure::Resolve:
-        case TcpFailure::Connect:
-            result.error = attempt.error;
-            break;
+    // A TCP connection and nothing else: libcurl's CONNECT_ONLY on a plain http:// URL.
+    std::string host = address;
+    if (host.find(':') != std::string::npos) {
+        if (const std::size_t zone = host.find('%'); zone != std::string::npos)
+            host.replace(zone, 1, "%25");
+        host = "[" + host + "]";
+    }
+    const std::string url = "http://" + host + ":" + std::to_string(port) + "/";
+    EasyHandle easy = new_easy_handle();
+    CURL* h = easy.get();
+    std::array<char, CURL_ERROR_SIZE> error_buffer{};
+    const long limit = static_cast<long>(std::max<long long>(1, timeout.count()));
+    check_option(curl_easy_setopt(h, CURLOPT_URL, url.c_str()), "CURLOPT_URL");
+    check_option(curl_easy_setopt(h, CURLOPT_PROXY, ""), "CURLOPT_PROXY");  // the address itself
+    check_option(curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L), "CURLOPT_CONNECT_ONLY");
+    check_option(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, limit),
+                 "CURLOPT_CONNECTTIMEOUT_MS");
+    check_option(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer.data()),
+                 "CURLOPT_ERRORBUFFER");
+    const CURLcode code = curl_easy_perform(h);
+    curl_off_t connect_time = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_time);
+    result.elapsed = std::chrono::microseconds(connect_time);
+    long os_errno = 0;
+    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+    if (code == CURLE_OK) {
+        result.connected = true;
+    } else if (code == CURLE_OPERATION_TIMEDOUT) {
+        result.error = "no answer within " + describe_timeout(timeout) +
+                       " (a firewall may be dropping the packets)";
+    } else if (os_errno != 0) {
+        result.error = std::system_category().message(static_cast<int>(os_errno));
+    } else {
+        result.error = error_buffer[0] != '\0' ? error_buffer.data() : curl_easy_strerror(code);
     }
     return result;
 }
@@ -400,56 +429,53 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
         result.error = "not an https:// URL";
         return result;
     }
-    HandshakeState state;
-    // Reaches the server exactly as the real requests do (same route and proxy rules), but with
-    // verification deferred to verify() below so that every problem can be listed; nothing is
-    // sent over this connection.
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::min(settings.connect_timeout, settings.total_timeout);
-    Socket socket;
-    try {
-        socket = open_route(*target, effective_proxy(url, settings.proxy), deadline);
-    } catch (const Error& error) {
-        result.error = error.message();
-        return result;
-    }
-    std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx(SSL_CTX_new(TLS_client_method()));
-    if (ctx) {
-        SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-        SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-        SSL_CTX_set_app_data(ctx.get(), &state);
-        SSL_CTX_set_client_cert_cb(ctx.get(), &on_client_cert_request);
-        SSL_CTX_set_info_callback(ctx.get(), &on_handshake_info);
-    }
-    SSL* ssl = ctx ? SSL_new(ctx.get()) : nullptr;
-    if (ssl == nullptr) {
-        result.error = "OpenSSL could not create a TLS connection: " + openssl_errors();
-        return result;
-    }
-    if (!target->ip_literal)
-        SSL_set_tlsext_host_name(ssl, target->host.c_str());
-    TlsChannel channel(std::move(socket), ssl);
-    const TlsChannel::Result handshake = channel.handshake(deadline);
-    result.client_certificate_requested = state.client_certificate_requested;
-    if (handshake.status != TlsChannel::Status::Done) {
-        result.error =
-            handshake.status == TlsChannel::Status::Timeout
-                ? "the TLS handshake timed out after " +
-                      describe_timeout(std::min(settings.connect_timeout, settings.total_timeout))
-            : handshake.status == TlsChannel::Status::Closed
-                ? "the server closed the connection during the TLS handshake"
-                : handshake.detail;
-        return result;
-    }
-    if (!state.done) {
-        result.error = "the TLS handshake completed without OpenSSL reporting it";
+    // Reaches the server exactly as the real requests do (the same libcurl set-up: proxy,
+    // deadlines, TLS floor), but with the server's verification deferred to verify() below so
+    // that every problem can be listed; libcurl stops after the handshake and nothing is sent.
+    Settings probe_settings = settings;
+    probe_settings.client_certificate.reset();
+    probe_settings.trace = {};
+    Handshakes handshakes;
+    EasyHandle easy = new_easy_handle();
+    CURL* h = easy.get();
+    std::array<char, CURL_ERROR_SIZE> error_buffer{};
+    configure(h, probe_settings);
+    check_option(curl_easy_setopt(h, CURLOPT_URL, url.c_str()), "CURLOPT_URL");
+    check_option(curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L), "CURLOPT_CONNECT_ONLY");
+    check_option(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L), "CURLOPT_SSL_VERIFYPEER");
+    check_option(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L), "CURLOPT_SSL_VERIFYHOST");
+    check_option(curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, &on_ssl_context),
+                 "CURLOPT_SSL_CTX_FUNCTION");
+    check_option(curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, &handshakes), "CURLOPT_SSL_CTX_DATA");
+    check_option(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer.data()),
+                 "CURLOPT_ERRORBUFFER");
+    const CURLcode code = curl_easy_perform(h);
+    const HandshakeState* state =
+        handshakes.states.empty() ? nullptr : handshakes.states.back().get();
+    if (state != nullptr)
+        result.client_certificate_requested = state->client_certificate_requested;
+    if (code != CURLE_OK || state == nullptr || !state->done) {
+        curl_off_t connected = 0;
+        curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+        const std::string detail =
+            error_buffer[0] != '\0' ? error_buffer.data() : curl_easy_strerror(code);
+        if (code == CURLE_OPERATION_TIMEDOUT) {
+            const auto limit = std::min(settings.connect_timeout, settings.total_timeout);
+            result.error = connected == 0
+                               ? "no connection within " + describe_timeout(limit)
+                               : "the TLS handshake timed out after " + describe_timeout(limit);
+        } else if (code == CURLE_OK) {
+            result.error = "the TLS handshake completed without OpenSSL reporting it";
+        } else {
+            result.error = redact_userinfo(detail);
+        }
         return result;
     }
     result.handshake = true;
-    result.protocol = state.protocol;
-    result.cipher = state.cipher;
+    result.protocol = state->protocol;
+    result.cipher = state->cipher;
     StackPtr chain(sk_X509_new_null());
-    for (const auto& cert : state.chain) {
+    for (const auto& cert : state->chain) {
         if (!chain || sk_X509_push(chain.get(), cert.get()) <= 0) {
             result.problems.push_back({TrustIssue::Other, 0, "out of memory", ""});
             return result;
@@ -462,21 +488,12 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
     }
     for (int i = 0; i < sk_X509_num(presented); ++i)
         result.presented.push_back(summarize(sk_X509_value(presented, i)));
-    const int auth_level = state.security_level;
+    const int auth_level = state->security_level;
 
-    const SystemTrust system = system_trust();
-    StorePtr store;
-    if (!settings.ca_bundle.empty()) {
-        result.trust_store = "--ca-bundle " + settings.ca_bundle;
-        store.reset(X509_STORE_new());
-        if (!store || X509_STORE_load_file(store.get(), settings.ca_bundle.c_str()) != 1) {
-            result.trust_store_error = openssl_errors();
-        }
-    } else {
-        result.trust_store =
-            "the system trust store" + (system.file.empty() ? "" : " (" + system.file + ")");
-        store = system_store(system);
-    }
+    // The trust the real requests use (http::trust_of), loaded the same way.
+    const Trust trust = trust_of(settings);
+    result.trust_store = trust.source;
+    StorePtr store = load_store(trust, trust.from_ca_bundle ? &result.trust_store_error : nullptr);
     if (!store) {
         result.problems.push_back({TrustIssue::Other, 0, "out of memory", ""});
         return result;
@@ -497,9 +514,10 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
                 verify(own.get(), presented, nullptr, auth_level).problems.empty();
         }
     }
-    if (!settings.ca_bundle.empty()) {
-        StorePtr fallback = system_store(system);
-        if (fallback) {
+    if (trust.from_ca_bundle) {
+        Settings platform = settings;
+        platform.ca_bundle.clear();
+        if (StorePtr fallback = load_store(trust_of(platform))) {
             const auto problems = verify(fallback.get(), presented, nullptr, auth_level).problems;
             result.trusted_by_system_store =
                 std::none_of(problems.begin(), problems.end(), &trust_problem);

@@ -61,14 +61,28 @@ struct ClientCertificate {
     std::shared_ptr<evp_pkey_st> key;
 };
 
+/// How a proxy that asks for credentials (HTTP 407) is answered, as curl's --proxy-basic,
+/// --proxy-ntlm, --proxy-negotiate and --proxy-anyauth.
+enum class ProxyAuth { Basic, Ntlm, Negotiate, Any };
+
 /// Everything a transport needs to know about the connection. TLS verification is always on;
-/// `ca_bundle` only widens trust beyond (or instead of) the system store.
+/// `ca_bundle` replaces the platform's trust (SSL_CERT_FILE, SSL_CERT_DIR, CURL_CA_BUNDLE, the
+/// system store) with its own certificates.
 struct Settings {
-    std::string ca_bundle;  ///< PEM file; empty = system trust store
+    std::string ca_bundle;  ///< PEM file; empty = the platform's trust
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(15)};
     std::chrono::milliseconds total_timeout{std::chrono::seconds(120)};
-    std::size_t max_response_bytes = 16 * 1024 * 1024;
-    std::string proxy;  ///< empty = the usual environment variables (https_proxy, no_proxy)
+    std::size_t max_response_bytes = 16 * 1024 * 1024;  ///< the body
+    /// The response head: a server sending more header fields, or more bytes of them, is
+    /// refused as soon as it passes either bound (IIS sends about ten fields, 1 KB).
+    std::size_t max_header_fields = 256;
+    std::size_t max_header_bytes = 64 * 1024;
+    /// --proxy: http://, https://, socks5h://, socks5://, socks4a:// URL without a password;
+    /// empty = what the environment says (https_proxy, all_proxy, no_proxy ...), as for curl.
+    std::string proxy;
+    std::string proxy_user;      ///< empty = none, or the user in the environment's proxy URL
+    std::string proxy_password;  ///< from a file or the environment, never argv
+    ProxyAuth proxy_auth = ProxyAuth::Basic;
     std::optional<ClientCertificate> client_certificate;
     /// Receives diagnostic lines (connection, TLS, status) for --verbose; never message bodies
     /// with secrets, because callers redact before logging bodies themselves.

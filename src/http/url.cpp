@@ -1,247 +1,224 @@
 #include "http/url.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <cstdlib>
+#include <memory>
+
+#include "error.hpp"
+#include "http/curl_easy.hpp"
+#include "http/curl_transport.hpp"
 
 namespace certenroll::http {
 
 namespace {
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
+struct UrlDeleter {
+    void operator()(CURLU* url) const { curl_url_cleanup(url); }
+};
+using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
+
+struct CurlFree {
+    void operator()(char* text) const { curl_free(text); }
+};
+
+// One part of a parsed URL; empty when it is absent.
+std::string part(CURLU* url, CURLUPart which, unsigned int flags = 0) {
+    char* raw = nullptr;
+    if (curl_url_get(url, which, &raw, flags) != CURLUE_OK || raw == nullptr)
+        return {};
+    std::unique_ptr<char, CurlFree> text(raw);
+    return text.get();
 }
 
-std::string trim(std::string_view text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-        text.remove_prefix(1);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-        text.remove_suffix(1);
-    return std::string(text);
+// `text` parsed as libcurl parses it for a transfer (or, with `proxy` set, for a proxy).
+UrlHandle parse(std::string_view text, bool proxy) {
+    global_init();
+    UrlHandle url(curl_url());
+    const std::string copy(text);
+    const unsigned int flags =
+        proxy ? CURLU_NON_SUPPORT_SCHEME | CURLU_GUESS_SCHEME : CURLU_NON_SUPPORT_SCHEME;
+    if (!url || copy.find('\0') != std::string::npos ||
+        curl_url_set(url.get(), CURLUPART_URL, copy.c_str(), flags) != CURLUE_OK)
+        return nullptr;
+    return url;
 }
 
-bool is_ip_literal(std::string_view host) {
-    if (host.find(':') != std::string_view::npos)
-        return true;  // IPv6
+std::string lower(std::string text) {
+    for (char& c : text)
+        c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    return text;
+}
+
+// The host without the brackets of an IPv6 literal.
+std::string bare_host(std::string host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    return host;
+}
+
+bool is_ip_literal(const std::string& host) {
+    if (host.find(':') != std::string::npos)
+        return true;
     int dots = 0;
     for (const char c : host) {
         if (c == '.')
             ++dots;
-        else if (!std::isdigit(static_cast<unsigned char>(c)))
+        else if (c < '0' || c > '9')
             return false;
     }
     return dots == 3;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-std::string percent_decode(std::string_view text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-            hex_value(text[i + 2]) >= 0) {
-            out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
-            i += 2;
-        } else {
-            out += text[i];
-        }
+// The URL without its user information (replaced by *** with `mark` set), for messages.
+std::string without_userinfo(CURLU* url, bool mark = true) {
+    const bool has_userinfo =
+        !part(url, CURLUPART_USER).empty() || !part(url, CURLUPART_PASSWORD).empty();
+    UrlHandle copy(curl_url_dup(url));
+    if (!copy)
+        return "?";
+    curl_url_set(copy.get(), CURLUPART_USER, nullptr, 0);
+    curl_url_set(copy.get(), CURLUPART_PASSWORD, nullptr, 0);
+    std::string text = part(copy.get(), CURLUPART_URL);
+    if (has_userinfo && mark) {
+        if (const std::size_t scheme = text.find("://"); scheme != std::string::npos)
+            text.insert(scheme + 3, "***@");
     }
-    return out;
+    // The path libcurl adds ("http://proxy:3128/") is not part of what was configured.
+    if (text.ends_with("/") && part(url, CURLUPART_PATH) == "/")
+        text.pop_back();
+    return text;
 }
 
-// The authority of `url` ("user:pw@host:port"), empty when it has no scheme://.
-std::string_view authority_of(std::string_view url) {
-    const std::size_t scheme_end = url.find("://");
-    if (scheme_end == std::string_view::npos)
-        return {};
-    std::string_view rest = url.substr(scheme_end + 3);
-    return rest.substr(0, rest.find_first_of("/?#"));
+// Whether libcurl sends a request to `url` through the proxy `marker` or straight to the host,
+// given the no_proxy / NO_PROXY of the environment. libcurl has no call that answers this
+// without connecting, so it is asked to connect, with every name pinned to an address of TEST-NET
+// (RFC 5737): the first socket it opens shows where it goes, and that socket is never opened.
+bool excluded_by_no_proxy(const std::string& url, const UrlParts& target) {
+    EasyHandle easy = new_easy_handle();
+    struct Seen {
+        bool opened = false;
+        bool proxy = false;
+    } seen;
+    using OpenSocket = curl_socket_t (*)(void*, curlsocktype, curl_sockaddr*);
+    const OpenSocket open_socket = [](void* data, curlsocktype, curl_sockaddr* address) {
+        auto* result = static_cast<Seen*>(data);
+        result->opened = true;
+        // An IPv4 sockaddr holds the port, then the address, in sa_data.
+        const auto byte = [&](int i) {
+            return static_cast<unsigned char>(address->addr.sa_data[i]);
+        };
+        result->proxy = address->family == AF_INET && byte(2) == 192 && byte(3) == 0 &&
+                        byte(4) == 2 && byte(5) == 1;
+        return CURL_SOCKET_BAD;
+    };
+    curl_slist* resolve = nullptr;
+    const std::string pin = target.host + ":" + std::to_string(target.port) + ":192.0.2.2";
+    if (!target.ip_literal)
+        resolve = curl_slist_append(resolve, pin.c_str());
+    const std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> resolve_list(
+        resolve, &curl_slist_free_all);
+    const std::string proxy = "http://192.0.2.1:9";  // never connected to
+    CURL* h = easy.get();
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROXY, proxy.c_str());
+    curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
+    curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &seen);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_perform(h);
+    return seen.opened && !seen.proxy;
 }
 
 }  // namespace
 
-std::optional<UrlParts> parse_url(std::string_view url) {
-    const std::size_t scheme_end = url.find("://");
-    if (scheme_end == std::string_view::npos || scheme_end == 0)
+std::optional<UrlParts> parse_url(std::string_view text) {
+    const UrlHandle url = parse(text, false);
+    if (!url)
         return std::nullopt;
     UrlParts parts;
-    parts.scheme = lower(url.substr(0, scheme_end));
-    std::string_view rest = url.substr(scheme_end + 3);
-    rest = rest.substr(0, rest.find_first_of("/?#"));
-    if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos)
-        rest.remove_prefix(at + 1);
-    std::string_view port;
-    if (!rest.empty() && rest.front() == '[') {
-        const std::size_t close = rest.find(']');
-        if (close == std::string_view::npos)
-            return std::nullopt;
-        parts.host = std::string(rest.substr(1, close - 1));
-        const std::string_view after = rest.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':')
-                return std::nullopt;
-            port = after.substr(1);
-        }
-    } else {
-        const std::size_t colon = rest.find(':');
-        parts.host = std::string(rest.substr(0, colon));
-        if (colon != std::string_view::npos)
-            port = rest.substr(colon + 1);
-    }
+    parts.scheme = lower(part(url.get(), CURLUPART_SCHEME));
+    parts.host = lower(bare_host(part(url.get(), CURLUPART_HOST)));
     if (parts.host.empty())
         return std::nullopt;
-    if (!parts.host.empty() && parts.host.back() == '.')
-        parts.host.pop_back();  // "host." is the same host
-    parts.host = lower(parts.host);
-    if (port.empty()) {
-        parts.port = parts.scheme == "https" ? 443 : parts.scheme == "http" ? 80 : 1080;
-    } else {
-        int value = 0;
-        for (const char c : port) {
-            if (!std::isdigit(static_cast<unsigned char>(c)) || value > 65535)
-                return std::nullopt;
-            value = value * 10 + (c - '0');
-        }
-        if (value <= 0 || value > 65535)
-            return std::nullopt;
-        parts.port = value;
-    }
+    parts.port = std::atoi(part(url.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT).c_str());
     parts.ip_literal = is_ip_literal(parts.host);
     return parts;
 }
 
-bool no_proxy_matches(std::string_view no_proxy, std::string_view host_text) {
-    const std::string host = lower(host_text);
-    std::size_t pos = 0;
-    while (pos <= no_proxy.size()) {
-        std::size_t end = no_proxy.find_first_of(", \t", pos);
-        if (end == std::string_view::npos)
-            end = no_proxy.size();
-        std::string entry = lower(trim(no_proxy.substr(pos, end - pos)));
-        pos = end + 1;
-        if (entry.empty())
-            continue;
-        if (entry == "*")
-            return true;
-        if (!entry.empty() && entry.front() == '[') {
-            entry = entry.substr(1, entry.find(']') - 1);  // [::1]
-        } else if (const std::size_t colon = entry.find(':');
-                   colon != std::string::npos && entry.find(':', colon + 1) == std::string::npos) {
-            entry = entry.substr(0, colon);  // host:port: the port is not compared
-        }
-        while (!entry.empty() && entry.front() == '.')
-            entry.erase(0, 1);
-        if (!entry.empty() && entry.back() == '.')
-            entry.pop_back();
-        if (host == entry)
-            return true;
-        if (host.size() > entry.size() && host.ends_with(entry) &&
-            host[host.size() - entry.size() - 1] == '.' && !is_ip_literal(host))
-            return true;
-    }
-    return false;
+std::string ProxyRoute::describe() const {
+    return "the proxy " + display + " (from " + source + ")";
 }
 
-std::optional<ProxyChoice> effective_proxy(const std::string& url, const std::string& configured) {
+std::optional<ProxyRoute> proxy_route(const std::string& url, const Settings& settings) {
     const auto target = parse_url(url);
     if (!target)
         return std::nullopt;
-    ProxyChoice choice;
-    if (!configured.empty()) {
-        choice.url = configured;
-        choice.source = "--proxy";
+    ProxyRoute route;
+    std::string configured;
+    if (!settings.proxy.empty()) {
+        configured = settings.proxy;
+        route.source = "--proxy";
     } else {
-        const auto env = [](const char* name) -> std::string {
-            const char* value = std::getenv(name);
-            return value ? std::string(value) : std::string();
-        };
-        std::string no_proxy = env("no_proxy");
-        if (no_proxy.empty())
-            no_proxy = env("NO_PROXY");
-        if (!no_proxy.empty() && no_proxy_matches(no_proxy, target->host))
-            return std::nullopt;
-        const char* names[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
-        if (target->scheme == "http") {
-            names[0] = "http_proxy";  // only the lower-case http_proxy, as curl reads it
-            names[1] = "all_proxy";
-        }
-        for (const char* name : names) {
-            if (const std::string value = env(name); !value.empty()) {
-                choice.url = value;
-                choice.source = name;
+        // libcurl's order for an https:// URL: a set variable stops the search, even empty.
+        for (const char* name : {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+            if (const char* value = std::getenv(name)) {
+                configured = value;
+                route.source = name;
                 break;
             }
         }
-        if (choice.url.empty())
-            return std::nullopt;
     }
-    const std::string with_scheme =
-        choice.url.find("://") == std::string::npos ? "http://" + choice.url : choice.url;
-    auto parts = parse_url(with_scheme);
-    if (!parts)
+    if (configured.empty() || excluded_by_no_proxy(url, *target))
         return std::nullopt;
-    // The default proxy port is 1080 whatever the scheme unless the URL names one, as in curl.
-    const std::size_t start = with_scheme.find("://") + 3;
-    std::string_view authority = std::string_view(with_scheme).substr(start);
-    authority = authority.substr(0, authority.find_first_of("/?#"));
-    if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos)
-        authority.remove_prefix(at + 1);
-    const std::size_t bracket = authority.rfind(']');
-    if (authority.find(':', bracket == std::string_view::npos ? 0 : bracket) ==
-        std::string_view::npos)
-        parts->port = 1080;
-    choice.parts = *parts;
-    choice.display = with_scheme;
-    const std::size_t at = with_scheme.find('@', start);
-    const std::size_t slash = with_scheme.find('/', start);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash))
-        choice.display = with_scheme.substr(0, start) + "***" + with_scheme.substr(at);
-    return choice;
+    const UrlHandle proxy = parse(configured, true);
+    if (!proxy) {
+        route.display = "'" + redact_userinfo(configured) + "'";
+        return route;  // libcurl refuses it; the transfer says why
+    }
+    route.scheme = lower(part(proxy.get(), CURLUPART_SCHEME));
+    route.host = bare_host(part(proxy.get(), CURLUPART_HOST));
+    const std::string port = part(proxy.get(), CURLUPART_PORT);
+    route.port = !port.empty() ? std::atoi(port.c_str()) : route.scheme == "https" ? 443 : 1080;
+    route.ip_literal = is_ip_literal(route.host);
+    route.display = without_userinfo(proxy.get());
+    return route;
 }
 
-std::string request_target(std::string_view url) {
-    const std::size_t scheme_end = url.find("://");
-    std::string_view rest = scheme_end == std::string_view::npos ? url : url.substr(scheme_end + 3);
-    const std::size_t start = rest.find_first_of("/?#");
-    if (start == std::string_view::npos)
-        return "/";
-    std::string_view target = rest.substr(start);
-    target = target.substr(0, target.find('#'));  // a fragment is never sent
-    if (target.empty() || target.front() != '/')
-        return "/" + std::string(target);
-    return std::string(target);
+std::string checked_proxy_option(const std::string& proxy, std::string& user) {
+    if (proxy.empty())
+        return proxy;
+    const UrlHandle url = parse(proxy, true);
+    if (!url) {
+        throw Error(ErrorKind::Usage,
+                    "cannot read the --proxy URL '" + redact_userinfo(proxy) + "'",
+                    "pass --proxy SCHEME://HOST:PORT with http, https, socks5h, socks5 or "
+                    "socks4a");
+    }
+    if (!part(url.get(), CURLUPART_PASSWORD).empty()) {
+        throw Error(ErrorKind::Usage,
+                    "the --proxy URL holds a password, which the process list and shell history "
+                    "would show",
+                    "pass --proxy " + without_userinfo(url.get(), false) +
+                        " without it, with --proxy-user USER and the password in "
+                        "--proxy-password-file FILE or $CERTENROLL_PROXY_PASSWORD");
+    }
+    const std::string named = part(url.get(), CURLUPART_USER, CURLU_URLDECODE);
+    if (named.empty())
+        return proxy;
+    if (user.empty())
+        user = named;
+    curl_url_set(url.get(), CURLUPART_USER, nullptr, 0);
+    return part(url.get(), CURLUPART_URL);
 }
 
-std::string host_header(const UrlParts& parts) {
-    const std::string host =
-        parts.host.find(':') != std::string::npos ? "[" + parts.host + "]" : parts.host;
-    const int default_port = parts.scheme == "https" ? 443 : parts.scheme == "http" ? 80 : 0;
-    return parts.port == default_port ? host : host + ":" + std::to_string(parts.port);
-}
-
-std::optional<UserInfo> url_userinfo(std::string_view url) {
-    const std::string_view authority = authority_of(url);
-    const std::size_t at = authority.rfind('@');
-    if (at == std::string_view::npos)
+std::optional<ProxyChoice> effective_proxy(const std::string& url, const std::string& configured) {
+    Settings settings;
+    settings.proxy = configured;
+    const auto route = proxy_route(url, settings);
+    if (!route)
         return std::nullopt;
-    const std::string_view info = authority.substr(0, at);
-    const std::size_t colon = info.find(':');
-    UserInfo result;
-    result.user = percent_decode(info.substr(0, colon));
-    if (colon != std::string_view::npos)
-        result.password = percent_decode(info.substr(colon + 1));
-    return result;
+    return ProxyChoice{route->display, route->source,
+                       UrlParts{route->scheme, route->host, route->port, route->ip_literal}};
 }
 
 }  // namespace certenroll::http

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -157,7 +158,10 @@ TestPki::TestPki() {
         {.common_name = "other.example", .subject_alt_names = "DNS:other.example"}, &ca);
     self_signed = make_identity({.common_name = "127.0.0.1", .subject_alt_names = names}, nullptr);
     client = make_identity({.common_name = "client.test", .client = true}, &ca);
+    issuing_ca = make_identity({.common_name = "certenroll test issuing CA", .ca = true}, &ca);
+    issued = make_identity({.common_name = "127.0.0.1", .subject_alt_names = names}, &issuing_ca);
     ca_bundle_ = write_file("ca.pem", to_pem(ca.cert.get()));
+    issuing_ca_bundle_ = write_file("issuing-ca.pem", to_pem(issuing_ca.cert.get()));
 }
 
 TestPki::~TestPki() {
@@ -331,6 +335,12 @@ void TlsServer::serve(int fd) {
         }
         const std::string length_text = request.header("Content-Length");
         const std::size_t length = length_text.empty() ? 0 : std::stoul(length_text);
+        const bool drop = ++request_count_ == options_.drop_request;
+        if (drop && options_.drop_before_body) {
+            const std::lock_guard lock(mutex_);
+            requests_.push_back(request);
+            break;
+        }
         while (buffer.size() < length) {
             const int n = read_some(ssl, chunk.data(), static_cast<int>(chunk.size()), stop_);
             if (n <= 0) {
@@ -351,6 +361,9 @@ void TlsServer::serve(int fd) {
             const std::lock_guard lock(mutex_);
             requests_.push_back(request);
         }
+        if (drop) {
+            break;
+        }
         if (options_.hang) {
             while (!stop_) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -358,13 +371,24 @@ void TlsServer::serve(int fd) {
             break;
         }
         const Reply reply = options_.reply(request);
-        std::string response = "HTTP/1.1 " + std::to_string(reply.status) +
-                               " Test\r\nContent-Length: " + std::to_string(reply.body.size()) +
-                               "\r\nContent-Type: text/plain\r\n";
+        std::string response =
+            "HTTP/1.1 " + std::to_string(reply.status) + " Test\r\n" +
+            (options_.chunked ? std::string("Transfer-Encoding: chunked")
+                              : "Content-Length: " + std::to_string(reply.body.size())) +
+            "\r\nContent-Type: text/plain\r\n";
         for (const auto& [name, value] : reply.headers) {
             response += name + ": " + value + "\r\n";
         }
-        response += "\r\n" + reply.body;
+        if (options_.chunked) {
+            std::array<char, 20> size{};
+            std::snprintf(size.data(), size.size(), "%zx", reply.body.size());
+            response += "\r\n";
+            if (!reply.body.empty())
+                response += std::string(size.data()) + "\r\n" + reply.body + "\r\n";
+            response += "0\r\n\r\n";
+        } else {
+            response += "\r\n" + reply.body;
+        }
         if (!write_all(ssl, response)) {
             break;
         }

@@ -50,15 +50,20 @@ class TestPki {
     Identity wrong_host;   ///< only other.example; issued by `ca`
     Identity self_signed;  ///< 127.0.0.1 but self-signed, so untrusted
     Identity client;       ///< a TLS client certificate issued by `ca`
+    Identity issuing_ca;   ///< an intermediate CA issued by `ca`
+    Identity issued;       ///< 127.0.0.1, ::1, localhost; issued by `issuing_ca`
 
     /// PEM file holding `ca`.
     const std::string& ca_bundle() const { return ca_bundle_; }
+    /// PEM file holding `issuing_ca` only.
+    const std::string& issuing_ca_bundle() const { return issuing_ca_bundle_; }
     /// Writes `text` to a new file in the temp directory and returns its path.
     std::string write_file(const std::string& name, const std::string& text) const;
 
   private:
     std::filesystem::path dir_;
     std::string ca_bundle_;
+    std::string issuing_ca_bundle_;
 };
 
 /// One request as the server parsed it.
@@ -87,6 +92,12 @@ struct ServerOptions {
     bool hang = false;                    ///< read requests but never answer
     bool tls12_only = false;              ///< cap the server at TLS 1.2
     bool close_after_reply = false;       ///< end each connection after one reply, unannounced
+    /// Read the Nth request (counted over all connections, from 1) and close its connection
+    /// without an answer, like a server that dies; with `drop_before_body` as soon as its head
+    /// has arrived (the body is not read).
+    int drop_request = 0;
+    bool drop_before_body = false;
+    bool chunked = false;  ///< send bodies with Transfer-Encoding: chunked, no Content-Length
     std::function<Reply(const ReceivedRequest&)> reply{};  ///< default: 200 "ok"
 };
 
@@ -119,6 +130,7 @@ class TlsServer {
     int port_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<int> connections_{0};
+    std::atomic<int> request_count_{0};
     mutable std::mutex mutex_;
     std::vector<ReceivedRequest> requests_;
     std::vector<std::thread> workers_;

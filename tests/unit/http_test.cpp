@@ -1,18 +1,24 @@
-// The HTTP transports: HttpsTransport against a real TLS server on the loopback interface, and
-// MemoryTransport with the shared 401 rule. (HTTP framing alone: http1_test.cpp.)
+// The HTTP transports: CurlTransport (libcurl) against a real TLS server on the loopback
+// interface, and MemoryTransport with the shared 401 rule.
 
 #include <doctest/doctest.h>
 
+#include <net/if.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "../support/tls_server.hpp"
 #include "error.hpp"
-#include "http/https_transport.hpp"
+#include "http/curl_easy.hpp"
+#include "http/curl_transport.hpp"
 #include "http/memory_transport.hpp"
+#include "http/url.hpp"
 
 using certenroll::Error;
 using certenroll::ErrorKind;
@@ -290,7 +296,7 @@ TEST_CASE("retry_delay follows the policy") {
     CHECK_FALSE(retry_delay(policy, soap_request("https://ces.test/CES"), answer(503), 1));
 }
 
-TEST_CASE("HttpsTransport posts over verified TLS and reuses the connection") {
+TEST_CASE("CurlTransport posts over verified TLS and reuses the connection") {
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest& request) {
                           return Reply{200,
@@ -300,7 +306,7 @@ TEST_CASE("HttpsTransport posts over verified TLS and reuses the connection") {
     std::vector<std::string> trace;
     Settings settings = trusting(pki);
     settings.trace = [&](std::string_view line) { trace.emplace_back(line); };
-    HttpsTransport transport(settings);
+    CurlTransport transport(settings);
 
     const std::string url = server.base_url() + "/svc/service.svc/CES";
     const Response first = transport.post(soap_request(url, "secret-body-1"));
@@ -335,16 +341,19 @@ TEST_CASE("HttpsTransport posts over verified TLS and reuses the connection") {
     CHECK_FALSE(traced("secret-body-1"));
 }
 
-TEST_CASE("HttpsTransport opens a new connection, resuming the TLS session, when one is closed") {
+TEST_CASE("CurlTransport opens a new connection, resuming the TLS session, when one is closed") {
     const TestPki pki;
     SUBCASE("closed by the server after each reply, without a word") {
         TlsServer server({.identity = &pki.server, .close_after_reply = true});
         std::vector<std::string> trace;
         Settings settings = trusting(pki);
         settings.trace = [&](std::string_view line) { trace.emplace_back(line); };
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
+        // Idempotent: libcurl may send one again when the close crosses the next request.
+        Request request = soap_request(server.base_url() + "/x", "b");
+        request.idempotent = true;
         for (int i = 0; i < 3; ++i) {
-            CHECK(transport.post(soap_request(server.base_url() + "/x", "b")).body == "ok");
+            CHECK(transport.post(request).body == "ok");
         }
         CHECK(server.connections() == 3);
         CHECK(server.requests().size() == 3);
@@ -356,18 +365,18 @@ TEST_CASE("HttpsTransport opens a new connection, resuming the TLS session, when
         TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
                               return Reply{200, {{"Connection", "close"}}, "bye"};
                           }});
-        HttpsTransport transport(trusting(pki));
+        CurlTransport transport(trusting(pki));
         CHECK(transport.post(soap_request(server.base_url())).body == "bye");
         CHECK(transport.post(soap_request(server.base_url())).body == "bye");
         CHECK(server.connections() == 2);
     }
 }
 
-TEST_CASE("HttpsTransport keeps one connection per server") {
+TEST_CASE("CurlTransport keeps one connection per server") {
     const TestPki pki;
     TlsServer first({.identity = &pki.server});
     TlsServer second({.identity = &pki.server});
-    HttpsTransport transport(trusting(pki));
+    CurlTransport transport(trusting(pki));
     transport.post(soap_request(first.base_url() + "/cep"));
     transport.post(soap_request(second.base_url() + "/ces"));
     transport.post(soap_request(second.base_url() + "/ces"));
@@ -376,24 +385,24 @@ TEST_CASE("HttpsTransport keeps one connection per server") {
     CHECK(second.connections() == 1);
 }
 
-TEST_CASE("HttpsTransport returns HTTP errors other than 401 instead of throwing") {
+TEST_CASE("CurlTransport returns HTTP errors other than 401 instead of throwing") {
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
                           return Reply{500, {}, "<s:Fault>boom</s:Fault>"};
                       }});
-    HttpsTransport transport(trusting(pki));
+    CurlTransport transport(trusting(pki));
     const Response response = transport.post(soap_request(server.base_url() + "/"));
     CHECK(response.status == 500);
     CHECK(response.body == "<s:Fault>boom</s:Fault>");
 }
 
-TEST_CASE("HttpsTransport maps HTTP 401 to Auth naming the offered scheme, 407 to Network") {
+TEST_CASE("CurlTransport maps HTTP 401 to Auth naming the offered scheme, 407 to Network") {
     const TestPki pki;
     int status = 401;
     TlsServer server({.identity = &pki.server, .reply = [&](const ReceivedRequest&) {
                           return Reply{status, {{"WWW-Authenticate", "Negotiate"}}, "denied"};
                       }});
-    HttpsTransport transport(trusting(pki));
+    CurlTransport transport(trusting(pki));
     const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
     CHECK(error.kind() == ErrorKind::Auth);
     CHECK(contains(error.message(), "server asks for Negotiate"));
@@ -406,12 +415,12 @@ TEST_CASE("HttpsTransport maps HTTP 401 to Auth naming the offered scheme, 407 t
     CHECK(contains(proxy.message(), "407"));
 }
 
-TEST_CASE("HttpsTransport says why a server certificate is rejected") {
+TEST_CASE("CurlTransport says why a server certificate is rejected") {
     const TestPki pki;
 
     SUBCASE("untrusted issuer") {
         TlsServer server({.identity = &pki.self_signed});
-        HttpsTransport transport(trusting(pki));
+        CurlTransport transport(trusting(pki));
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -424,7 +433,7 @@ TEST_CASE("HttpsTransport says why a server certificate is rejected") {
         TlsServer server({.identity = &pki.server});
         Settings settings;
         settings.connect_timeout = std::chrono::seconds(5);
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -433,7 +442,7 @@ TEST_CASE("HttpsTransport says why a server certificate is rejected") {
     }
     SUBCASE("certificate for another host") {
         TlsServer server({.identity = &pki.wrong_host});
-        HttpsTransport transport(trusting(pki));
+        CurlTransport transport(trusting(pki));
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -442,7 +451,7 @@ TEST_CASE("HttpsTransport says why a server certificate is rejected") {
     }
     SUBCASE("expired certificate") {
         TlsServer server({.identity = &pki.expired});
-        HttpsTransport transport(trusting(pki));
+        CurlTransport transport(trusting(pki));
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -450,14 +459,14 @@ TEST_CASE("HttpsTransport says why a server certificate is rejected") {
     }
 }
 
-TEST_CASE("HttpsTransport maps transport failures to Network and Protocol") {
+TEST_CASE("CurlTransport maps transport failures to Network and Protocol") {
     const TestPki pki;
 
     SUBCASE("server that never answers times out") {
         TlsServer server({.identity = &pki.server, .hang = true});
         Settings settings = trusting(pki);
         settings.total_timeout = std::chrono::milliseconds(700);
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
         const auto start = std::chrono::steady_clock::now();
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
@@ -472,7 +481,7 @@ TEST_CASE("HttpsTransport maps transport failures to Network and Protocol") {
                           }});
         Settings settings = trusting(pki);
         settings.max_response_bytes = 1000;
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Protocol);
@@ -480,7 +489,7 @@ TEST_CASE("HttpsTransport maps transport failures to Network and Protocol") {
     }
     SUBCASE("connection refused") {
         const RefusingPort refusing;
-        HttpsTransport transport(trusting(pki));
+        CurlTransport transport(trusting(pki));
         const Error error = expect_error([&] {
             transport.post(soap_request("https://127.0.0.1:" + std::to_string(refusing.port())));
         });
@@ -489,14 +498,14 @@ TEST_CASE("HttpsTransport maps transport failures to Network and Protocol") {
     }
 }
 
-TEST_CASE("HttpsTransport reaches an IPv6 literal URL") {
+TEST_CASE("CurlTransport reaches an IPv6 literal URL") {
     if (!TlsServer::ipv6_available()) {
         MESSAGE("skipped: no IPv6 loopback on this machine");
         return;
     }
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .ipv6 = true});
-    HttpsTransport transport(trusting(pki));
+    CurlTransport transport(trusting(pki));
     REQUIRE(contains(server.base_url(), "https://[::1]:"));
     const Response response = transport.post(soap_request(server.base_url() + "/v6"));
     CHECK(response.status == 200);
@@ -505,21 +514,21 @@ TEST_CASE("HttpsTransport reaches an IPv6 literal URL") {
     CHECK(server.requests()[0].request_line == "POST /v6 HTTP/1.1");
 }
 
-TEST_CASE("HttpsTransport presents a client certificate from an in-memory key") {
+TEST_CASE("CurlTransport presents a client certificate from an in-memory key") {
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .client_ca = &pki.ca});
 
     SUBCASE("configured: the server sees it") {
         Settings settings = trusting(pki);
         settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.client.key};
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
         const Response response = transport.post(soap_request(server.base_url()));
         CHECK(response.status == 200);
         REQUIRE(server.requests().size() == 1);
         CHECK(contains(server.requests()[0].client_subject, "CN=client.test"));
     }
     SUBCASE("missing: Auth, not a generic TLS failure") {
-        HttpsTransport transport(trusting(pki));
+        CurlTransport transport(trusting(pki));
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Auth);
@@ -530,7 +539,7 @@ TEST_CASE("HttpsTransport presents a client certificate from an in-memory key") 
     SUBCASE("key that does not match the certificate: Local") {
         Settings settings = trusting(pki);
         settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.server.key};
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Local);
@@ -538,7 +547,7 @@ TEST_CASE("HttpsTransport presents a client certificate from an in-memory key") 
     }
 }
 
-TEST_CASE("HttpsTransport under TLS 1.2: a client certificate the server refuses is Auth") {
+TEST_CASE("CurlTransport under TLS 1.2: a client certificate the server refuses is Auth") {
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .client_ca = &pki.ca, .tls12_only = true});
     std::vector<std::string> trace;
@@ -547,7 +556,7 @@ TEST_CASE("HttpsTransport under TLS 1.2: a client certificate the server refuses
 
     SUBCASE("accepted certificate") {
         settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.client.key};
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
         CHECK(transport.post(soap_request(server.base_url())).status == 200);
         CHECK(std::any_of(trace.begin(), trace.end(),
                           [](const std::string& line) { return contains(line, "TLSv1.2"); }));
@@ -555,14 +564,14 @@ TEST_CASE("HttpsTransport under TLS 1.2: a client certificate the server refuses
     SUBCASE("certificate from an unknown issuer") {
         settings.client_certificate =
             ClientCertificate{pki.self_signed.der(), {}, pki.self_signed.key};
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Auth);
         CHECK(contains(error.hint(), "CA the server trusts"));
     }
     SUBCASE("no certificate: the handshake failure hints at one") {
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Tls);
@@ -570,13 +579,13 @@ TEST_CASE("HttpsTransport under TLS 1.2: a client certificate the server refuses
     }
 }
 
-TEST_CASE("HttpsTransport rejects bad settings with Usage naming the culprit") {
+TEST_CASE("CurlTransport rejects bad settings with Usage naming the culprit") {
     const TestPki pki;
 
     SUBCASE("missing CA bundle file") {
         Settings settings;
         settings.ca_bundle = "/nonexistent/certenroll/ca.pem";
-        const Error error = expect_error([&] { HttpsTransport transport(settings); });
+        const Error error = expect_error([&] { CurlTransport transport(settings); });
         CHECK(error.kind() == ErrorKind::Usage);
         CHECK(contains(error.message(), "/nonexistent/certenroll/ca.pem"));
         CHECK(contains(error.hint(), "--ca-bundle"));
@@ -585,7 +594,7 @@ TEST_CASE("HttpsTransport rejects bad settings with Usage naming the culprit") {
         TlsServer server({.identity = &pki.server});
         Settings settings;
         settings.ca_bundle = pki.write_file("garbage.pem", "not a certificate\n");
-        HttpsTransport transport(settings);
+        CurlTransport transport(settings);
         const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
         INFO(error.message(), " / ", error.hint());
         CHECK(error.kind() == ErrorKind::Usage);
@@ -594,15 +603,394 @@ TEST_CASE("HttpsTransport rejects bad settings with Usage naming the culprit") {
     SUBCASE("client certificate that is not DER") {
         Settings settings;
         settings.client_certificate = ClientCertificate{{0x30, 0x03, 0x01}, {}, pki.client.key};
-        const Error error = expect_error([&] { HttpsTransport transport(settings); });
+        const Error error = expect_error([&] { CurlTransport transport(settings); });
         CHECK(error.kind() == ErrorKind::Usage);
         CHECK(contains(error.message(), "client certificate"));
     }
     SUBCASE("plain http URL") {
-        HttpsTransport transport(trusting(pki));
+        CurlTransport transport(trusting(pki));
         const Error error =
             expect_error([&] { transport.post(soap_request("http://127.0.0.1:1/")); });
         CHECK(error.kind() == ErrorKind::Usage);
         CHECK(contains(error.hint(), "https://"));
     }
+}
+
+namespace {
+
+// Sets an environment variable for the scope of a test, restoring the previous value.
+struct ScopedEnv {
+    std::string name;
+    std::optional<std::string> previous;
+    ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) {
+        if (const char* old = std::getenv(name.c_str()))
+            previous = old;
+        ::setenv(name.c_str(), value.c_str(), 1);
+    }
+    ~ScopedEnv() {
+        if (previous)
+            ::setenv(name.c_str(), previous->c_str(), 1);
+        else
+            ::unsetenv(name.c_str());
+    }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+};
+
+// The variables this machine may set that decide the platform's trust, unset for a test.
+struct PlatformTrustUnset {
+    ScopedEnv cleared[3] = {{"CURL_CA_BUNDLE", ""}, {"SSL_CERT_FILE", ""}, {"SSL_CERT_DIR", ""}};
+};
+
+Request issue_request(const std::string& url, std::string body) {
+    Request request = soap_request(url, std::move(body));
+    request.idempotent = false;
+    return request;
+}
+
+std::size_t count_bodies(const TlsServer& server, const std::string& body) {
+    const auto requests = server.requests();
+    return static_cast<std::size_t>(
+        std::count_if(requests.begin(), requests.end(),
+                      [&](const ReceivedRequest& r) { return r.body == body; }));
+}
+
+}  // namespace
+
+TEST_CASE("CurlTransport never sends a request that is not idempotent twice") {
+    const TestPki pki;
+    // The first request is answered on a kept connection; the server then reads the second one
+    // (or only its head) and closes the connection without answering, as if it died. libcurl
+    // would send it again on a new connection, since no byte of an answer came back.
+    for (const bool before_body : {false, true}) {
+        CAPTURE(before_body);
+        SUBCASE("an Issue fails instead") {
+            TlsServer server(
+                {.identity = &pki.server, .drop_request = 2, .drop_before_body = before_body});
+            CurlTransport transport(trusting(pki));
+            Request policies = soap_request(server.base_url() + "/CEP", "get-policies");
+            policies.idempotent = true;
+            CHECK(transport.post(policies).status == 200);
+            const Error error = expect_error(
+                [&] { transport.post(issue_request(server.base_url() + "/CES", "issue-1")); });
+            INFO(error.message(), " / ", error.hint());
+            CHECK(error.kind() == ErrorKind::Network);
+            CHECK(contains(error.message(), "not sent again"));
+            // libcurl may open a new connection before it gives up; nothing goes over it.
+            REQUIRE(server.requests().size() == 2);
+            CHECK(server.requests()[1].request_line == "POST /CES HTTP/1.1");
+            if (!before_body) {
+                CHECK(count_bodies(server, "issue-1") == 1);
+            }
+        }
+        SUBCASE("an idempotent request is sent again (what the Issue is spared)") {
+            TlsServer server(
+                {.identity = &pki.server, .drop_request = 2, .drop_before_body = before_body});
+            CurlTransport transport(trusting(pki));
+            Request policies = soap_request(server.base_url() + "/CEP", "get-policies");
+            policies.idempotent = true;
+            CHECK(transport.post(policies).status == 200);
+            Request status = soap_request(server.base_url() + "/CES", "query-status");
+            status.idempotent = true;
+            CHECK(transport.post(status).status == 200);
+            CHECK(server.requests().size() == 3);
+            CHECK(server.connections() == 2);
+            CHECK(count_bodies(server, "query-status") == (before_body ? 1U : 2U));
+        }
+    }
+}
+
+TEST_CASE("CurlTransport never sends Expect: 100-continue, even for a large body") {
+    const TestPki pki;
+    TlsServer server({.identity = &pki.server});
+    CurlTransport transport(trusting(pki));
+    const std::string big(3 * 1024 * 1024, 'x');
+    CHECK(transport.post(issue_request(server.base_url(), big)).status == 200);
+    REQUIRE(server.requests().size() == 1);
+    CHECK_FALSE(server.requests()[0].has_header("Expect"));
+    CHECK(server.requests()[0].body == big);
+}
+
+TEST_CASE("CurlTransport refuses a response head over its caps, and a chunked body over its cap") {
+    const TestPki pki;
+    SUBCASE("too many header fields") {
+        TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
+                              Reply reply;
+                              for (int i = 0; i < 40; ++i)
+                                  reply.headers.emplace_back("X-Field-" + std::to_string(i), "v");
+                              return reply;
+                          }});
+        Settings settings = trusting(pki);
+        settings.max_header_fields = 20;
+        CurlTransport transport(settings);
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message());
+        CHECK(error.kind() == ErrorKind::Protocol);
+        CHECK(contains(error.message(), "more than 20 header fields"));
+    }
+    SUBCASE("too many header bytes") {
+        TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
+                              return Reply{200, {{"X-Big", std::string(8000, 'h')}}, "ok"};
+                          }});
+        Settings settings = trusting(pki);
+        settings.max_header_bytes = 4096;
+        CurlTransport transport(settings);
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message());
+        CHECK(error.kind() == ErrorKind::Protocol);
+        CHECK(contains(error.message(), "exceed 4096 bytes"));
+    }
+    SUBCASE("a chunked body, whose size is not announced") {
+        TlsServer server(
+            {.identity = &pki.server, .chunked = true, .reply = [](const ReceivedRequest&) {
+                 return Reply{200, {}, std::string(64 * 1024, 'x')};
+             }});
+        Settings settings = trusting(pki);
+        settings.max_response_bytes = 1000;
+        CurlTransport transport(settings);
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message());
+        CHECK(error.kind() == ErrorKind::Protocol);
+        CHECK(contains(error.message(), "exceeds 1000 bytes"));
+    }
+    SUBCASE("within the caps, chunked") {
+        TlsServer server(
+            {.identity = &pki.server, .chunked = true, .reply = [](const ReceivedRequest&) {
+                 return Reply{200, {{"X-A", "1"}}, std::string(900, 'x')};
+             }});
+        Settings settings = trusting(pki);
+        settings.max_response_bytes = 1000;
+        CurlTransport transport(settings);
+        const Response response = transport.post(soap_request(server.base_url()));
+        CHECK(response.body == std::string(900, 'x'));
+        CHECK(response.header("X-A") == "1");
+    }
+}
+
+TEST_CASE("CurlTransport checks DNS names against the certificate") {
+    const TestPki pki;
+    SUBCASE("a name the certificate lists") {
+        TlsServer server({.identity = &pki.server});
+        CurlTransport transport(trusting(pki));
+        const std::string url = "https://localhost:" + std::to_string(server.port()) + "/x";
+        CHECK(transport.post(soap_request(url)).status == 200);
+    }
+    SUBCASE("a certificate for another name") {
+        TlsServer server({.identity = &pki.wrong_host});
+        CurlTransport transport(trusting(pki));
+        const std::string url = "https://localhost:" + std::to_string(server.port()) + "/x";
+        const Error error = expect_error([&] { transport.post(soap_request(url)); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Tls);
+        CHECK(contains(error.message(), "does not match the name localhost"));
+        CHECK(server.requests().empty());
+    }
+}
+
+TEST_CASE("CurlTransport: an IPv6 zone ID does not weaken the name check") {
+    if (!TlsServer::ipv6_available()) {
+        MESSAGE("skipped: no IPv6 loopback on this machine");
+        return;
+    }
+    const unsigned loopback = if_nametoindex("lo");
+    if (loopback == 0) {
+        MESSAGE("skipped: no interface named lo");
+        return;
+    }
+    const TestPki pki;
+    for (const std::string& zone :
+         {"%" + std::to_string(loopback), "%25" + std::to_string(loopback), std::string("%25lo")}) {
+        CAPTURE(zone);
+        TlsServer wrong({.identity = &pki.wrong_host, .ipv6 = true});
+        CurlTransport transport(trusting(pki));
+        const std::string port = std::to_string(wrong.port());
+        const Error error = expect_error(
+            [&] { transport.post(soap_request("https://[::1" + zone + "]:" + port)); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Tls);
+        CHECK(contains(error.message(), "does not match the name"));
+        CHECK(wrong.requests().empty());
+
+        // The same URL form reaches a server whose certificate lists ::1.
+        TlsServer right({.identity = &pki.server, .ipv6 = true});
+        const std::string good = "https://[::1" + zone + "]:" + std::to_string(right.port()) + "/z";
+        CHECK(transport.post(soap_request(good)).status == 200);
+    }
+}
+
+TEST_CASE("CurlTransport trusts a bundle of the issuing CA alone, and the platform's variables") {
+    const TestPki pki;
+    const PlatformTrustUnset unset;
+    TlsServer server({.identity = &pki.issued});
+    SUBCASE("--ca-bundle with the intermediate CA only: a partial chain is enough") {
+        Settings settings = trusting(pki);
+        settings.ca_bundle = pki.issuing_ca_bundle();
+        CurlTransport transport(settings);
+        CHECK(transport.post(soap_request(server.base_url())).status == 200);
+    }
+    SUBCASE("--ca-bundle with the root only: the server does not send the intermediate") {
+        CurlTransport transport(trusting(pki));
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        CHECK(error.kind() == ErrorKind::Tls);
+        CHECK(contains(error.message(), "not trusted"));
+    }
+    SUBCASE("--ca-bundle replaces the platform's trust") {
+        const ScopedEnv file("SSL_CERT_FILE", pki.issuing_ca_bundle());
+        CurlTransport transport(trusting(pki));  // the root only
+        CHECK(expect_error([&] { transport.post(soap_request(server.base_url())); }).kind() ==
+              ErrorKind::Tls);
+    }
+    for (const char* variable : {"SSL_CERT_FILE", "CURL_CA_BUNDLE"}) {
+        CAPTURE(variable);
+        const ScopedEnv trust(variable, pki.issuing_ca_bundle());
+        Settings settings;
+        settings.connect_timeout = std::chrono::seconds(5);
+        CurlTransport transport(settings);
+        CHECK(transport.post(soap_request(server.base_url())).status == 200);
+    }
+    SUBCASE("SSL_CERT_FILE naming a file without certificates") {
+        const ScopedEnv file("SSL_CERT_FILE", pki.write_file("empty.pem", "nothing\n"));
+        CurlTransport transport(Settings{});
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        INFO(error.message(), " / ", error.hint());
+        CHECK(error.kind() == ErrorKind::Usage);
+        CHECK(contains(error.message(), "SSL_CERT_FILE"));
+    }
+}
+
+TEST_CASE("parse_url reads URLs as libcurl does") {
+    auto parts = parse_url("https://CEP.Example.com/ADPolicyProvider_CEP_Kerberos/service.svc/CEP");
+    REQUIRE(parts);
+    CHECK(parts->scheme == "https");
+    CHECK(parts->host == "cep.example.com");
+    CHECK(parts->port == 443);
+    CHECK_FALSE(parts->ip_literal);
+    parts = parse_url("https://user:pw@[::1]:8443/x");
+    REQUIRE(parts);
+    CHECK(parts->host == "::1");
+    CHECK(parts->port == 8443);
+    CHECK(parts->ip_literal);
+    parts = parse_url("https://[fe80::1%25eth0]/x");  // the zone ID is not part of the host
+    REQUIRE(parts);
+    CHECK(parts->host == "fe80::1");
+    parts = parse_url("https://10.0.0.5:9/x");
+    REQUIRE(parts);
+    CHECK(parts->ip_literal);
+    CHECK(parts->port == 9);
+    CHECK_FALSE(parse_url("cep.example.com/x"));
+    CHECK_FALSE(parse_url("https://host:99999/"));
+    CHECK_FALSE(parse_url("https://[::1/"));
+}
+
+namespace {
+
+// No proxy variable of the machine running the tests counts.
+struct ProxyEnvironmentUnset {
+    ScopedEnv cleared[8] = {{"https_proxy", ""}, {"HTTPS_PROXY", ""}, {"all_proxy", ""},
+                            {"ALL_PROXY", ""},   {"no_proxy", ""},    {"NO_PROXY", ""},
+                            {"http_proxy", ""},  {"HTTP_PROXY", ""}};
+    ProxyEnvironmentUnset() {
+        for (const ScopedEnv& variable : cleared)
+            ::unsetenv(variable.name.c_str());
+    }
+};
+
+Settings with_proxy(std::string proxy) {
+    Settings settings;
+    settings.proxy = std::move(proxy);
+    return settings;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "proxy_route: --proxy, else the environment, unless libcurl's no_proxy excludes the host") {
+    const ProxyEnvironmentUnset unset;
+    const std::string url = "https://cep.example.com/x";
+    CHECK_FALSE(proxy_route(url, Settings{}));
+
+    auto route = proxy_route(url, with_proxy("http://proxy.test:3128"));
+    REQUIRE(route);
+    CHECK(route->source == "--proxy");
+    CHECK(route->scheme == "http");
+    CHECK(route->host == "proxy.test");
+    CHECK(route->port == 3128);
+    CHECK(route->display == "http://proxy.test:3128");
+    CHECK(route->describe() == "the proxy http://proxy.test:3128 (from --proxy)");
+
+    route = proxy_route(url, with_proxy("socks5h://[::1]"));
+    REQUIRE(route);
+    CHECK(route->socks());
+    CHECK(route->host == "::1");
+    CHECK(route->ip_literal);
+    CHECK(route->port == 1080);
+
+    {
+        const ScopedEnv proxy("HTTPS_PROXY", "http://u:secret@proxy.corp");
+        route = proxy_route(url, Settings{});
+        REQUIRE(route);
+        CHECK(route->source == "HTTPS_PROXY");
+        CHECK(route->port == 1080);  // libcurl's default for an http:// proxy
+        CHECK(route->display == "http://***@proxy.corp");
+        const ScopedEnv lower("https_proxy", "proxy.lower:8080");  // lower case first, as libcurl
+        route = proxy_route(url, Settings{});
+        REQUIRE(route);
+        CHECK(route->source == "https_proxy");
+        CHECK(route->scheme == "http");
+        CHECK(route->host == "proxy.lower");
+    }
+    {
+        const ScopedEnv proxy("https_proxy", "http://proxy.corp:3128");
+        const ScopedEnv bypass("no_proxy", ".example.com, 10.0.0.0/8");
+        CHECK_FALSE(proxy_route(url, Settings{}));
+        // no_proxy applies to --proxy too, as libcurl applies it to CURLOPT_PROXY.
+        CHECK_FALSE(proxy_route(url, with_proxy("http://other:1")));
+        CHECK_FALSE(proxy_route("https://10.1.2.3/x", Settings{}));  // CIDR
+        CHECK(proxy_route("https://11.1.2.3/x", Settings{}));
+        CHECK(proxy_route("https://cep.example.org/x", Settings{}));
+    }
+    {
+        const ScopedEnv proxy("ALL_PROXY", "socks5h://proxy.corp:1081");
+        route = proxy_route(url, Settings{});
+        REQUIRE(route);
+        CHECK(route->source == "ALL_PROXY");
+        CHECK(route->socks());
+        CHECK(route->port == 1081);
+    }
+}
+
+TEST_CASE("checked_proxy_option refuses a password in --proxy and moves a user out of it") {
+    std::string user;
+    CHECK(checked_proxy_option("", user).empty());
+    CHECK(checked_proxy_option("http://proxy:3128", user) == "http://proxy:3128");
+    CHECK(user.empty());
+
+    const Error error =
+        expect_error([&] { checked_proxy_option("http://bob:s3cret@proxy:3128", user); });
+    CHECK(error.kind() == ErrorKind::Usage);
+    CHECK_FALSE(contains(error.message(), "s3cret"));
+    CHECK_FALSE(contains(error.hint(), "s3cret"));
+    CHECK(contains(error.hint(), "--proxy-user"));
+    CHECK(contains(error.hint(), "--proxy-password-file"));
+    CHECK(contains(error.hint(), "CERTENROLL_PROXY_PASSWORD"));
+    CHECK(contains(error.hint(), "http://proxy:3128"));
+
+    const std::string stripped = checked_proxy_option("http://b%40corp@proxy:3128", user);
+    CHECK(stripped.find('@') == std::string::npos);
+    CHECK(user == "b@corp");
+    std::string given = "alice";
+    checked_proxy_option("http://bob@proxy:3128", given);
+    CHECK(given == "alice");  // --proxy-user wins
+
+    CHECK(expect_error([&] { checked_proxy_option("http://[::1", user); }).kind() ==
+          ErrorKind::Usage);
+}
+
+TEST_CASE("redact_userinfo hides any user:password in a trace line") {
+    CHECK(redact_userinfo("Uses proxy env variable https_proxy == 'http://u:p%40ss@proxy:3128'") ==
+          "Uses proxy env variable https_proxy == 'http://***@proxy:3128'");
+    CHECK(redact_userinfo("Uses proxy env variable https_proxy == 'u:pw@proxy:3128'") ==
+          "Uses proxy env variable https_proxy == '***@proxy:3128'");
+    CHECK(redact_userinfo("Connected to proxy (127.0.0.1) port 3128") ==
+          "Connected to proxy (127.0.0.1) port 3128");
 }

@@ -1,11 +1,12 @@
-// The connection probes of diagnose: URL and proxy rules, TCP attempts, and TLS handshakes with
-// every reason a chain is refused, against a real TLS server on the loopback interface.
+// The connection probes of diagnose: TCP attempts, and TLS handshakes with every reason a chain
+// is refused, against a real TLS server on the loopback interface.
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "../support/tls_server.hpp"
@@ -24,85 +25,34 @@ Settings probe_settings(const std::string& ca_bundle = {}) {
     return settings;
 }
 
+// Sets (or, with an empty value, unsets) an environment variable for the scope of a test.
+struct ScopedEnv {
+    std::string name;
+    std::optional<std::string> previous;
+    ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) {
+        if (const char* old = std::getenv(name.c_str()))
+            previous = old;
+        if (value.empty())
+            ::unsetenv(name.c_str());
+        else
+            ::setenv(name.c_str(), value.c_str(), 1);
+    }
+    ~ScopedEnv() {
+        if (previous)
+            ::setenv(name.c_str(), previous->c_str(), 1);
+        else
+            ::unsetenv(name.c_str());
+    }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+};
+
 bool has_issue(const TlsResult& result, TrustIssue issue) {
     return std::any_of(result.problems.begin(), result.problems.end(),
                        [issue](const VerifyProblem& p) { return p.issue == issue; });
 }
 
-// Sets an environment variable for the scope of a test.
-struct ScopedEnv {
-    std::string name;
-    explicit ScopedEnv(std::string n, const std::string& value) : name(std::move(n)) {
-        ::setenv(name.c_str(), value.c_str(), 1);
-    }
-    ~ScopedEnv() { ::unsetenv(name.c_str()); }
-};
-
 }  // namespace
-
-TEST_CASE("parse_url splits host, port and IPv6 literals") {
-    auto parts = parse_url("https://CEP.Example.com/ADPolicyProvider_CEP_Kerberos/service.svc/CEP");
-    REQUIRE(parts);
-    CHECK(parts->scheme == "https");
-    CHECK(parts->host == "cep.example.com");
-    CHECK(parts->port == 443);
-    CHECK_FALSE(parts->ip_literal);
-    parts = parse_url("https://user:pw@[::1]:8443/x");
-    REQUIRE(parts);
-    CHECK(parts->host == "::1");
-    CHECK(parts->port == 8443);
-    CHECK(parts->ip_literal);
-    parts = parse_url("https://10.0.0.5:9/x");
-    REQUIRE(parts);
-    CHECK(parts->ip_literal);
-    CHECK(parts->port == 9);
-    CHECK_FALSE(parse_url("cep.example.com/x"));
-    CHECK_FALSE(parse_url("https://host:99999/"));
-    CHECK_FALSE(parse_url("https://[::1/"));
-}
-
-TEST_CASE("no_proxy matches hosts and domain suffixes as libcurl does") {
-    CHECK(no_proxy_matches("*", "anything.example"));
-    CHECK(no_proxy_matches("example.com", "example.com"));
-    CHECK(no_proxy_matches("example.com", "cep.EXAMPLE.com"));
-    CHECK(no_proxy_matches(".example.com", "cep.example.com"));
-    CHECK(no_proxy_matches("localhost, 127.0.0.1", "127.0.0.1"));
-    CHECK(no_proxy_matches("other.test example.com:443", "cep.example.com"));
-    CHECK(no_proxy_matches("[::1]", "::1"));
-    CHECK_FALSE(no_proxy_matches("example.com", "badexample.com"));
-    CHECK_FALSE(no_proxy_matches("", "example.com"));
-    CHECK_FALSE(no_proxy_matches("0.0.1", "127.0.0.1"));
-}
-
-TEST_CASE("effective_proxy: --proxy, then the environment unless no_proxy excludes the host") {
-    ::unsetenv("https_proxy");
-    ::unsetenv("HTTPS_PROXY");
-    ::unsetenv("all_proxy");
-    ::unsetenv("ALL_PROXY");
-    ::unsetenv("no_proxy");
-    ::unsetenv("NO_PROXY");
-    CHECK_FALSE(effective_proxy("https://cep.example.com/x", ""));
-
-    auto chosen = effective_proxy("https://cep.example.com/x", "http://u:secret@proxy.test:3128");
-    REQUIRE(chosen);
-    CHECK(chosen->source == "--proxy");
-    CHECK(chosen->parts.host == "proxy.test");
-    CHECK(chosen->parts.port == 3128);
-    CHECK(chosen->display == "http://***@proxy.test:3128");
-    CHECK(chosen->display.find("secret") == std::string::npos);
-
-    ScopedEnv proxy("https_proxy", "proxy.corp");
-    chosen = effective_proxy("https://cep.example.com/x", "");
-    REQUIRE(chosen);
-    CHECK(chosen->source == "https_proxy");
-    CHECK(chosen->parts.port == 1080);  // libcurl's default proxy port
-    {
-        ScopedEnv bypass("no_proxy", ".example.com");
-        CHECK_FALSE(effective_proxy("https://cep.example.com/x", ""));
-        // --proxy wins over no_proxy, as in libcurl's CURLOPT_PROXY.
-        CHECK(effective_proxy("https://cep.example.com/x", "http://p:8080"));
-    }
-}
 
 TEST_CASE("format_ip_address writes IPv4 and RFC 5952 IPv6") {
     const unsigned char v4[] = {192, 0, 2, 1};
@@ -153,12 +103,19 @@ TEST_CASE("probe_tls lists why a chain is refused") {
     const TestPki pki;
     SUBCASE("an issuer that is not trusted, and what would fix it") {
         TlsServer server({.identity = &pki.server});
+        const ScopedEnv variables[] = {
+            {"CURL_CA_BUNDLE", ""}, {"SSL_CERT_FILE", ""}, {"SSL_CERT_DIR", ""}};
         // The system store does not know the test CA.
         auto result = probe_tls(server.base_url() + "/x", probe_settings());
         REQUIRE(result.handshake);
         CHECK(has_issue(result, TrustIssue::UnknownIssuer));
         CHECK(result.trust_store.find("system trust store") != std::string::npos);
         CHECK_FALSE(result.trusted_by_system_store.has_value());  // no bundle was configured
+        // SSL_CERT_FILE, as the transport reads it.
+        const ScopedEnv file("SSL_CERT_FILE", pki.ca_bundle());
+        result = probe_tls(server.base_url() + "/x", probe_settings());
+        CHECK(result.problems.empty());
+        CHECK(result.trust_store == "SSL_CERT_FILE=" + pki.ca_bundle());
     }
     SUBCASE("a self-signed server certificate; trusting it would work") {
         TlsServer server({.identity = &pki.self_signed});
@@ -190,6 +147,21 @@ TEST_CASE("probe_tls lists why a chain is refused") {
         REQUIRE(result.handshake);
         CHECK_FALSE(result.trust_store_error.empty());
     }
+}
+
+TEST_CASE("probe_tls trusts what the transport trusts: a bundle of the issuing CA alone") {
+    const TestPki pki;
+    TlsServer server({.identity = &pki.issued});
+    const auto partial =
+        probe_tls(server.base_url() + "/x", probe_settings(pki.issuing_ca_bundle()));
+    REQUIRE(partial.handshake);
+    CHECK(partial.problems.empty());
+    REQUIRE_FALSE(partial.path.empty());
+    CHECK(partial.path.back().subject == "CN=certenroll test issuing CA");
+    // The root alone does not do: the server does not send the intermediate.
+    const auto root = probe_tls(server.base_url() + "/x", probe_settings(pki.ca_bundle()));
+    REQUIRE(root.handshake);
+    CHECK(has_issue(root, TrustIssue::UnknownIssuer));
 }
 
 TEST_CASE("probe_tls notices a server that asks for a client certificate") {

@@ -1,0 +1,771 @@
+#include "http/curl_transport.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "http/curl_easy.hpp"
+#include "http/url.hpp"
+
+namespace certenroll::http {
+
+namespace {
+
+struct X509Deleter {
+    void operator()(X509* cert) const { X509_free(cert); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+
+struct SlistDeleter {
+    void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
+
+X509Ptr parse_certificate(const std::vector<std::uint8_t>& der, const std::string& what) {
+    const unsigned char* cursor = der.data();
+    X509Ptr cert(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+    if (!cert || cursor != der.data() + der.size()) {
+        throw Error(ErrorKind::Usage, "the " + what + " is not a DER X.509 certificate",
+                    "check the file given to --client-cert");
+    }
+    return cert;
+}
+
+bool contains(std::string_view text, std::string_view part) {
+    return text.find(part) != std::string_view::npos;
+}
+
+std::string trimmed(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+        text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
+                             text.back() == '\n'))
+        text.remove_suffix(1);
+    return std::string(text);
+}
+
+std::string name_text(const X509_NAME* name) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (bio == nullptr)
+        return "?";
+    X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+    char* data = nullptr;
+    const long length = BIO_get_mem_data(bio, &data);
+    std::string text(data, length > 0 ? static_cast<std::size_t>(length) : 0);
+    BIO_free(bio);
+    return text;
+}
+
+Error tls_verification_error(const std::string& host, long verify_result) {
+    const std::string reason = X509_verify_cert_error_string(verify_result);
+    switch (verify_result) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        case X509_V_ERR_CERT_UNTRUSTED:
+            return Error(ErrorKind::Tls,
+                         "the server certificate of " + host + " is not trusted: " + reason,
+                         "pass the issuing CA with --ca-bundle FILE");
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            return Error(ErrorKind::Tls,
+                         "the server certificate of " + host + " is not valid now: " + reason,
+                         "the server needs a current certificate; also check this machine's clock");
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+        case X509_V_ERR_IP_ADDRESS_MISMATCH:
+            return Error(
+                ErrorKind::Tls,
+                "the server certificate does not match the name " + host + " (" + reason + ")",
+                "connect using a name in the certificate");
+        default:
+            return Error(ErrorKind::Tls,
+                         "the server certificate of " + host + " was rejected: " + reason,
+                         "check the server certificate chain and --ca-bundle");
+    }
+}
+
+// A TLS alert about our certificate means the server refused the client certificate (or
+// wanted one): under TLS 1.3 it only surfaces on the first read after the handshake.
+bool is_client_certificate_alert(std::string_view detail) {
+    if (!contains(detail, "alert"))
+        return false;
+    for (std::string_view alert :
+         {"certificate required", "bad certificate", "unknown ca", "certificate unknown",
+          "certificate revoked", "certificate expired", "unsupported certificate"}) {
+        if (contains(detail, alert))
+            return true;
+    }
+    return false;
+}
+
+// "Negotiate, NTLM, Basic": the schemes of a CURLINFO_PROXYAUTH_AVAIL mask.
+std::string auth_names(long mask) {
+    std::string names;
+    const auto add = [&](unsigned long bit, const char* name) {
+        if ((static_cast<unsigned long>(mask) & bit) != 0)
+            names += (names.empty() ? "" : ", ") + std::string(name);
+    };
+    add(CURLAUTH_NEGOTIATE, "Negotiate");
+    add(CURLAUTH_NTLM, "NTLM");
+    add(CURLAUTH_DIGEST, "Digest");
+    add(CURLAUTH_BASIC, "Basic");
+    return names;
+}
+
+std::string system_message(long code) {
+    return std::system_category().message(static_cast<int>(code));
+}
+
+// What one post collected through libcurl's callbacks.
+struct Exchange {
+    explicit Exchange(const Request& r) : request(r) {}
+    const Request& request;
+    std::size_t sent = 0;         // bytes of the body handed to libcurl
+    int attempts = 0;             // times libcurl was about to send the request
+    bool resend_refused = false;  // a second sending of a non-idempotent request was stopped
+    bool new_connection = false;  // a socket was opened since the last request went out
+    enum class Overflow { None, Body, HeaderFields, HeaderBytes } overflow = Overflow::None;
+    std::size_t header_fields = 0;
+    std::size_t header_bytes = 0;
+    std::optional<Error> callback_error;  // from the TLS context callback
+    Response response;
+};
+
+// What the callbacks of one libcurl handle share.
+struct Handle {
+    Settings settings;
+    X509Ptr client_cert;
+    std::vector<X509Ptr> client_chain;
+    EasyHandle easy;
+    std::array<char, CURL_ERROR_SIZE> error_buffer{};
+    Exchange* exchange = nullptr;  // the post in progress
+
+    void trace(const std::string& line) const {
+        if (settings.trace)
+            settings.trace(line);
+    }
+};
+
+}  // namespace
+
+struct CurlTransport::Impl : Handle {
+    void install_callbacks();
+    Error failure(CURLcode code, const Exchange& exchange, const std::string& url);
+    Error proxy_refusal(long status, const std::string& host, const std::string& url);
+};
+
+namespace {
+
+Handle& impl_of(void* user) {
+    return *static_cast<Handle*>(user);
+}
+
+// Response head, one line per call: the status line, each field, the empty line. Counted
+// against the caps as it arrives, so a server cannot make the head grow without bound.
+std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
+    const std::size_t length = size * count;
+    Exchange& exchange = *impl_of(user).exchange;
+    const Settings& settings = impl_of(user).settings;
+    const std::string_view line(data, length);
+    exchange.header_bytes += length;
+    if (line.starts_with("HTTP/")) {
+        exchange.response.headers.clear();  // the final head replaces an interim one (1xx)
+    } else if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+        if (!exchange.response.headers.empty())  // obsolete line folding
+            exchange.response.headers.back().value += " " + trimmed(line);
+    } else if (const std::size_t colon = line.find(':'); colon != std::string_view::npos) {
+        ++exchange.header_fields;
+        try {
+            exchange.response.headers.push_back(
+                Header{trimmed(line.substr(0, colon)), trimmed(line.substr(colon + 1))});
+        } catch (...) {
+            return 0;
+        }
+    }
+    if (exchange.header_fields > settings.max_header_fields) {
+        exchange.overflow = Exchange::Overflow::HeaderFields;
+        return 0;
+    }
+    if (exchange.header_bytes > settings.max_header_bytes) {
+        exchange.overflow = Exchange::Overflow::HeaderBytes;
+        return 0;
+    }
+    return length;
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
+    const std::size_t length = size * count;
+    Exchange& exchange = *impl_of(user).exchange;
+    std::string& body = exchange.response.body;
+    if (length > impl_of(user).settings.max_response_bytes - body.size()) {
+        exchange.overflow = Exchange::Overflow::Body;
+        return 0;
+    }
+    try {
+        body.append(data, length);
+    } catch (...) {
+        return 0;
+    }
+    return length;
+}
+
+std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* user) {
+    Exchange& exchange = *impl_of(user).exchange;
+    const std::string& body = exchange.request.body;
+    const std::size_t take = std::min(size * count, body.size() - exchange.sent);
+    std::memcpy(buffer, body.data() + exchange.sent, take);
+    exchange.sent += take;
+    return take;
+}
+
+// libcurl rewinds the body to send it again on a new connection; only an idempotent request
+// may go twice.
+int on_seek(void* user, curl_off_t offset, int origin) {
+    Exchange& exchange = *impl_of(user).exchange;
+    if (!exchange.request.idempotent) {
+        exchange.resend_refused = true;
+        return CURL_SEEKFUNC_FAIL;
+    }
+    if (origin != SEEK_SET || offset < 0 ||
+        static_cast<std::size_t>(offset) > exchange.request.body.size())
+        return CURL_SEEKFUNC_CANTSEEK;
+    exchange.sent = static_cast<std::size_t>(offset);
+    return CURL_SEEKFUNC_OK;
+}
+
+int on_socket(void* user, curl_socket_t, curlsocktype) {
+    impl_of(user).exchange->new_connection = true;
+    return CURL_SOCKOPT_OK;
+}
+
+// Called each time libcurl is about to send the request, on a new or a kept connection, a
+// resend included: libcurl silently sends a request again on a new connection when a kept one
+// turns out dead before any byte of an answer came (Curl_retry_request in 7.88). The seek
+// refusal above stops that only once body bytes went out; this stops it always, so an Issue
+// that may have reached the server is never sent twice.
+int on_prerequest(void* user, char*, char*, int, int) {
+    Handle& impl = impl_of(user);
+    Exchange& exchange = *impl.exchange;
+    if (++exchange.attempts > 1 && !exchange.request.idempotent) {
+        exchange.resend_refused = true;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    if (exchange.new_connection && impl.settings.trace) {
+        exchange.new_connection = false;
+        void* tls = nullptr;
+        curl_tlssessioninfo* session = nullptr;
+        if (curl_easy_getinfo(impl.easy.get(), CURLINFO_TLS_SSL_PTR, &session) == CURLE_OK &&
+            session != nullptr && session->backend == CURLSSLBACKEND_OPENSSL)
+            tls = session->internals;
+        if (auto* ssl = static_cast<SSL*>(tls)) {
+            const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+            impl.trace(std::string("* ") + SSL_get_version(ssl) + " connection using " +
+                       (cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "?") +
+                       (SSL_session_reused(ssl) == 1 ? " (session resumed)" : ""));
+            if (X509* peer = SSL_get0_peer_certificate(ssl)) {
+                impl.trace("* Server certificate: subject " +
+                           name_text(X509_get_subject_name(peer)) + "; issuer " +
+                           name_text(X509_get_issuer_name(peer)));
+            }
+        }
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
+// libcurl's own account of what it does (connections, proxy, TLS, reuse): only its text, never
+// the request's headers or body, which carry credentials.
+int on_debug(CURL*, curl_infotype type, char* data, std::size_t size, void* user) {
+    if (type != CURLINFO_TEXT)
+        return 0;
+    std::string_view text(data, size);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+        text.remove_suffix(1);
+    // The record-by-record TLS trace ("TLSv1.3 (OUT), TLS handshake, Client hello (1):").
+    if (text.empty() || contains(text, " (OUT), ") || contains(text, " (IN), "))
+        return 0;
+    try {
+        impl_of(user).trace("* " + redact_userinfo(text));
+    } catch (...) {
+    }
+    return 0;
+}
+
+// Every new TLS connection: the client certificate, whose key may live in a PKCS#11 token or a
+// TPM (the handshake is only signed with it), and the end-of-stream rule.
+CURLcode on_ssl_context(CURL*, void* context, void* user) {
+    Handle& impl = impl_of(user);
+    auto* ctx = static_cast<SSL_CTX*>(context);
+    // A server that closes without close_notify ends a read like any other end of stream; the
+    // HTTP framing (length, chunks) tells whether the response was whole.
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (!impl.client_cert)
+        return CURLE_OK;
+    ERR_clear_error();
+    bool ok = SSL_CTX_use_certificate(ctx, impl.client_cert.get()) == 1 &&
+              SSL_CTX_use_PrivateKey(ctx, impl.settings.client_certificate->key.get()) == 1 &&
+              SSL_CTX_check_private_key(ctx) == 1;
+    for (const X509Ptr& cert : impl.client_chain)
+        ok = ok && SSL_CTX_add1_chain_cert(ctx, cert.get()) == 1;
+    if (!ok) {
+        try {
+            impl.exchange->callback_error =
+                Error(ErrorKind::Local,
+                      "the TLS client certificate could not be used: " + openssl_errors(),
+                      "check that --client-cert matches --client-key");
+        } catch (...) {
+        }
+        return CURLE_SSL_CERTPROBLEM;
+    }
+    return CURLE_OK;
+}
+
+}  // namespace
+
+void CurlTransport::Impl::install_callbacks() {
+    CURL* h = easy.get();
+    void* self = this;
+    check_option(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer.data()),
+                 "CURLOPT_ERRORBUFFER");
+    check_option(curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header), "CURLOPT_HEADERFUNCTION");
+    check_option(curl_easy_setopt(h, CURLOPT_HEADERDATA, self), "CURLOPT_HEADERDATA");
+    check_option(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body), "CURLOPT_WRITEFUNCTION");
+    check_option(curl_easy_setopt(h, CURLOPT_WRITEDATA, self), "CURLOPT_WRITEDATA");
+    check_option(curl_easy_setopt(h, CURLOPT_READFUNCTION, &on_read), "CURLOPT_READFUNCTION");
+    check_option(curl_easy_setopt(h, CURLOPT_READDATA, self), "CURLOPT_READDATA");
+    check_option(curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, &on_seek), "CURLOPT_SEEKFUNCTION");
+    check_option(curl_easy_setopt(h, CURLOPT_SEEKDATA, self), "CURLOPT_SEEKDATA");
+    check_option(curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, &on_socket),
+                 "CURLOPT_SOCKOPTFUNCTION");
+    check_option(curl_easy_setopt(h, CURLOPT_SOCKOPTDATA, self), "CURLOPT_SOCKOPTDATA");
+    check_option(curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, &on_prerequest),
+                 "CURLOPT_PREREQFUNCTION");
+    check_option(curl_easy_setopt(h, CURLOPT_PREREQDATA, self), "CURLOPT_PREREQDATA");
+    check_option(curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, &on_ssl_context),
+                 "CURLOPT_SSL_CTX_FUNCTION");
+    check_option(curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, self), "CURLOPT_SSL_CTX_DATA");
+    // A body over the cap announced by Content-Length is refused before it is read.
+    check_option(curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
+                                  static_cast<curl_off_t>(settings.max_response_bytes)),
+                 "CURLOPT_MAXFILESIZE_LARGE");
+    check_option(curl_easy_setopt(h, CURLOPT_POST, 1L), "CURLOPT_POST");
+    if (settings.trace) {
+        check_option(curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, &on_debug),
+                     "CURLOPT_DEBUGFUNCTION");
+        check_option(curl_easy_setopt(h, CURLOPT_DEBUGDATA, self), "CURLOPT_DEBUGDATA");
+        check_option(curl_easy_setopt(h, CURLOPT_VERBOSE, 1L), "CURLOPT_VERBOSE");
+    }
+}
+
+CurlTransport::CurlTransport(Settings settings) : impl_(std::make_unique<Impl>()) {
+    impl_->settings = std::move(settings);
+    const Settings& s = impl_->settings;
+    if (!s.ca_bundle.empty()) {
+        std::error_code ignored;
+        if (!std::filesystem::is_regular_file(s.ca_bundle, ignored) ||
+            !std::ifstream(s.ca_bundle)) {
+            throw Error(ErrorKind::Usage, "cannot read the CA bundle " + s.ca_bundle,
+                        "check the path given to --ca-bundle");
+        }
+    }
+    if (s.client_certificate) {
+        if (!s.client_certificate->key) {
+            throw Error(ErrorKind::Usage, "the TLS client certificate has no private key",
+                        "pass the key with --client-key");
+        }
+        impl_->client_cert =
+            parse_certificate(s.client_certificate->certificate_der, "client certificate");
+        for (const auto& der : s.client_certificate->chain_der)
+            impl_->client_chain.push_back(parse_certificate(der, "client certificate chain entry"));
+    }
+    impl_->easy = new_easy_handle();
+    configure(impl_->easy.get(), s);
+    impl_->install_callbacks();
+}
+
+CurlTransport::~CurlTransport() = default;
+
+Error CurlTransport::Impl::proxy_refusal(long status, const std::string& host,
+                                         const std::string& url) {
+    const auto route = proxy_route(url, settings);
+    const std::string proxy = route ? route->describe() : std::string("the proxy");
+    if (status != 407) {
+        return Error(
+            ErrorKind::Network,
+            proxy + " refused the tunnel to " + host + " (HTTP " + std::to_string(status) + ")",
+            "check --proxy, no_proxy and the proxy's rules for this host");
+    }
+    long offered = 0;
+    curl_easy_getinfo(easy.get(), CURLINFO_PROXYAUTH_AVAIL, &offered);
+    const std::string wants = auth_names(offered);
+    const bool negotiate = (static_cast<unsigned long>(offered) & CURLAUTH_NEGOTIATE) != 0;
+    const bool ntlm_only = static_cast<unsigned long>(offered) == CURLAUTH_NTLM;
+    const std::string password_options = "--proxy-password-file FILE or $CERTENROLL_PROXY_PASSWORD";
+    std::string hint;
+    if (settings.proxy_user.empty() && !(route && contains(route->display, "***@"))) {
+        hint = negotiate ? "use --proxy-auth negotiate with a Kerberos ticket (kinit), or "
+                           "--proxy-user USER with the password in " +
+                               password_options
+                         : "pass --proxy-user USER with the password in " + password_options +
+                               (ntlm_only ? ", and --proxy-auth ntlm" : "");
+    } else {
+        hint = "check --proxy-user and the password in " + password_options +
+               (wants.empty() ? "" : "; the proxy accepts " + wants + " (--proxy-auth)");
+    }
+    return Error(ErrorKind::Network,
+                 proxy + " refused the tunnel to " + host +
+                     " with HTTP 407 (proxy authentication required" +
+                     (wants.empty() ? "" : "; it asks for " + wants) + ")",
+                 hint);
+}
+
+Error CurlTransport::Impl::failure(CURLcode code, const Exchange& ex, const std::string& url) {
+    CURL* h = easy.get();
+    const std::string host = url_host(url);
+    const std::string detail =
+        error_buffer[0] != '\0' ? std::string(error_buffer.data()) : curl_easy_strerror(code);
+    long verify = X509_V_OK;
+    long os_errno = 0;
+    long connect_code = 0;
+    long connects = 0;
+    long header_size = 0;
+    curl_off_t connected = 0;
+    curl_off_t handshaken = 0;
+    curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
+    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+    curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &header_size);
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &handshaken);
+    const bool fresh = connects > 0;
+    const bool client_certificate = settings.client_certificate.has_value();
+    const auto route = [&] { return proxy_route(url, settings); };
+    const std::string retry = "retry later; check proxies and the network";
+
+    if (ex.callback_error)
+        return *ex.callback_error;
+    if (ex.resend_refused) {
+        return Error(ErrorKind::Network,
+                     host +
+                         " closed the kept connection without answering, after the request "
+                         "was sent; it is not sent again, as the server may have received it",
+                     "retry the command; check the server logs");
+    }
+    if (ex.overflow == Exchange::Overflow::HeaderFields) {
+        return Error(ErrorKind::Protocol,
+                     "response from " + host + " has more than " +
+                         std::to_string(settings.max_header_fields) + " header fields",
+                     "check that the URL points at the CEP/CES service");
+    }
+    if (ex.overflow == Exchange::Overflow::HeaderBytes) {
+        return Error(ErrorKind::Protocol,
+                     "response headers from " + host + " exceed " +
+                         std::to_string(settings.max_header_bytes) + " bytes",
+                     "check that the URL points at the CEP/CES service");
+    }
+    if (ex.overflow == Exchange::Overflow::Body || code == CURLE_FILESIZE_EXCEEDED) {
+        return Error(ErrorKind::Protocol,
+                     "response from " + host + " exceeds " +
+                         std::to_string(settings.max_response_bytes) + " bytes",
+                     "check that the URL points at the CEP/CES service");
+    }
+    // The proxy answered CONNECT with something other than 2xx.
+    if (connect_code != 0 && (connect_code < 200 || connect_code > 299))
+        return proxy_refusal(connect_code, host, url);
+
+    switch (code) {
+        case CURLE_OPERATION_TIMEDOUT: {
+            const auto connect_limit = std::min(settings.connect_timeout, settings.total_timeout);
+            const std::string hint = "retry later, or raise --timeout / --connect-timeout";
+            if (fresh && connected == 0) {
+                const auto proxy = route();
+                return Error(ErrorKind::Network,
+                             (proxy ? proxy->describe() : host) +
+                                 " did not answer in time: no connection within " +
+                                 describe_timeout(connect_limit),
+                             hint);
+            }
+            if (fresh && handshaken == 0) {
+                const auto proxy = route();
+                if (proxy && !proxy->socks() && connect_code == 0) {
+                    return Error(
+                        ErrorKind::Network,
+                        proxy->describe() + " did not answer in time for a tunnel to " + host,
+                        "retry later, or raise --connect-timeout; check the proxy");
+                }
+                return Error(ErrorKind::Network,
+                             host + " did not answer in time: no TLS handshake within " +
+                                 describe_timeout(connect_limit),
+                             hint);
+            }
+            return Error(ErrorKind::Network,
+                         host + " did not answer in time: no complete response within " +
+                             describe_timeout(settings.total_timeout),
+                         hint);
+        }
+        case CURLE_COULDNT_RESOLVE_PROXY: {
+            const auto proxy = route();
+            return Error(ErrorKind::Network,
+                         "cannot resolve " + (proxy ? proxy->describe() : "the proxy") + " for " +
+                             host + ": " + detail,
+                         "check --proxy or the https_proxy environment variable");
+        }
+        case CURLE_COULDNT_RESOLVE_HOST:
+            return Error(ErrorKind::Network, "cannot resolve the host name " + host,
+                         "check the URL and DNS");
+        case CURLE_COULDNT_CONNECT: {
+            if (contains(detail, "proxy")) {  // "Unsupported proxy scheme for '...'"
+                return Error(ErrorKind::Usage, "cannot use the proxy: " + redact_userinfo(detail),
+                             "use an http://, https://, socks5h://, socks5:// or socks4a:// proxy "
+                             "URL in --proxy or https_proxy");
+            }
+            const std::string why = os_errno != 0 ? system_message(os_errno) : detail;
+            if (const auto proxy = route()) {
+                return Error(ErrorKind::Network,
+                             "cannot connect to " + proxy->describe() + " for " + host + ": " + why,
+                             "check --proxy or the https_proxy environment variable, and that the "
+                             "proxy is running");
+            }
+            char* address = nullptr;
+            long port = 0;
+            curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &address);
+            curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &port);
+            const std::string where =
+                address != nullptr && *address != '\0'
+                    ? " (" + std::string(address) + " port " + std::to_string(port) + ")"
+                    : "";
+            return Error(ErrorKind::Network, "cannot connect to " + host + where + ": " + why,
+                         "check the URL, the port, firewalls and the proxy settings");
+        }
+        case CURLE_PROXY: {
+            const auto proxy = route();
+            long reason = CURLPX_OK;
+            curl_easy_getinfo(h, CURLINFO_PROXY_ERROR, &reason);
+            const bool credentials = reason == CURLPX_USER_REJECTED || reason == CURLPX_NO_AUTH ||
+                                     reason == CURLPX_RECV_AUTH || reason == CURLPX_SEND_AUTH;
+            return Error(ErrorKind::Network,
+                         (proxy ? proxy->describe() : std::string("the SOCKS proxy")) +
+                             " did not open a connection to " + host + ": " + detail,
+                         credentials ? "check --proxy-user and the password in "
+                                       "--proxy-password-file FILE or $CERTENROLL_PROXY_PASSWORD"
+                                     : "check the proxy's rules for this host, and that it can "
+                                       "reach the server");
+        }
+        case CURLE_PEER_FAILED_VERIFICATION: {
+            const auto proxy = route();
+            if (proxy && proxy->scheme == "https" && connect_code == 0) {
+                return Error(ErrorKind::Tls,
+                             "the certificate of " + proxy->describe() + " was rejected: " + detail,
+                             "trust the proxy's issuing CA too (add it to --ca-bundle)");
+            }
+            // libcurl checks the name itself once OpenSSL accepted the chain, and then leaves
+            // the verification result unset (X509_V_ERR_UNSPECIFIED).
+            if (verify != X509_V_OK && verify != X509_V_ERR_UNSPECIFIED)
+                return tls_verification_error(host, verify);
+            if (contains(detail, "name")) {
+                return Error(
+                    ErrorKind::Tls,
+                    "the server certificate does not match the name " + host + " (" + detail + ")",
+                    "connect using a name in the certificate");
+            }
+            return Error(ErrorKind::Tls,
+                         "the server certificate of " + host + " was rejected: " + detail,
+                         "check the server certificate chain and --ca-bundle");
+        }
+        case CURLE_SSL_CACERT_BADFILE: {
+            const Trust trust = trust_of(settings);
+            if (trust.from_ca_bundle) {
+                return Error(
+                    ErrorKind::Usage,
+                    "the CA bundle " + settings.ca_bundle + " could not be loaded (" + detail + ")",
+                    "pass a PEM file of CA certificates with --ca-bundle");
+            }
+            return Error(ErrorKind::Usage,
+                         "the trusted certificates of " + trust.source + " could not be loaded (" +
+                             detail + ")",
+                         "fix SSL_CERT_FILE, SSL_CERT_DIR or CURL_CA_BUNDLE, or pass --ca-bundle "
+                         "FILE");
+        }
+        case CURLE_SSL_CERTPROBLEM:
+            return Error(ErrorKind::Local,
+                         "the TLS client certificate could not be used: " + detail,
+                         "check that --client-cert matches --client-key");
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE: {
+            if (is_client_certificate_alert(detail)) {
+                return Error(
+                    ErrorKind::Auth, host + " refused the TLS client certificate (" + detail + ")",
+                    client_certificate ? "use a client certificate issued by a CA the server trusts"
+                                       : "this endpoint needs a client certificate: use --auth "
+                                         "certificate");
+            }
+            if (code == CURLE_SSL_CONNECT_ERROR) {
+                if (const auto proxy = route();
+                    proxy && proxy->scheme == "https" && connect_code == 0) {
+                    return Error(ErrorKind::Tls,
+                                 "TLS handshake with " + proxy->describe() + " failed: " + detail,
+                                 "check the proxy URL: an https:// proxy must speak TLS 1.2 or "
+                                 "newer on its port");
+                }
+                // Under TLS 1.2 a server that insists on a client certificate ends the handshake
+                // with a bare handshake_failure alert, indistinguishable from a cipher mismatch.
+                if (contains(detail, "alert handshake failure") && !client_certificate) {
+                    return Error(ErrorKind::Tls,
+                                 "TLS handshake with " + host + " failed: " + detail,
+                                 "the server may require a client certificate (--auth "
+                                 "certificate) or share no TLS 1.2+ cipher with us");
+                }
+                if (contains(detail, "tpm2")) {
+                    return Error(ErrorKind::Tls,
+                                 "TLS handshake with " + host + " failed: " + detail,
+                                 "signing a handshake with a TPM key needs a resource manager: "
+                                 "use --tpm-tcti device:/dev/tpmrm0 or tabrmd (tpm2-abrmd), not a "
+                                 "bare TPM device or socket");
+                }
+                return Error(ErrorKind::Tls, "TLS handshake with " + host + " failed: " + detail,
+                             "the server must offer TLS 1.2 or newer; check the URL and port");
+            }
+            if (client_certificate && fresh && header_size == 0) {
+                // Under TLS 1.3 the client finishes its handshake before the server has judged
+                // the client certificate; a server that refuses it may reset the connection
+                // before its alert can be read, which leaves only a broken socket as evidence.
+                return Error(ErrorKind::Auth,
+                             host +
+                                 " dropped the connection right after the TLS handshake, most "
+                                 "likely because it refused the TLS client certificate (" +
+                                 detail + ")",
+                             "use a client certificate issued by a CA the server trusts");
+            }
+            if (code == CURLE_GOT_NOTHING) {
+                return Error(ErrorKind::Network, host + " closed the connection without a response",
+                             "retry later; check the URL and the server logs");
+            }
+            return Error(
+                ErrorKind::Network,
+                "the connection to " + host + " broke: " +
+                    (code == CURLE_PARTIAL_FILE ? "the response ended early (" + detail + ")"
+                                                : detail),
+                retry);
+        }
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_BAD_CONTENT_ENCODING:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+            return Error(ErrorKind::Protocol, host + " sent a malformed HTTP response: " + detail,
+                         "check that the URL points at the CEP/CES service (not a proxy or another "
+                         "server)");
+        case CURLE_URL_MALFORMAT:
+            return Error(ErrorKind::Usage,
+                         "cannot use the URL " + redact_userinfo(url) + ": " + detail,
+                         "use an https:// URL");
+        case CURLE_AUTH_ERROR:
+        case CURLE_LOGIN_DENIED: {
+            const auto proxy = route();
+            return Error(ErrorKind::Network,
+                         "authentication to " + (proxy ? proxy->describe() : "the proxy") +
+                             " failed: " + detail,
+                         "for --proxy-auth negotiate get a Kerberos ticket first (kinit; check "
+                         "klist); otherwise check --proxy-user and the proxy password");
+        }
+        case CURLE_OUT_OF_MEMORY:
+            return Error(ErrorKind::Internal, "out of memory talking to " + host, "");
+        default:
+            return Error(ErrorKind::Network, "the request to " + host + " failed: " + detail,
+                         retry);
+    }
+}
+
+Response CurlTransport::post(const Request& request) {
+    Impl& impl = *impl_;
+    const auto target = parse_url(request.url);
+    if (!target || target->scheme != "https") {
+        throw Error(
+            ErrorKind::Usage,
+            "cannot use the URL " + redact_userinfo(request.url) + ": only https:// is supported",
+            "use an https:// URL");
+    }
+    // Expect: 100-continue is never sent, so the body follows the headers at once (IIS answers
+    // at once; a round trip per request would be wasted); libcurl's Accept is left out.
+    Slist headers;
+    const auto add = [&headers](const std::string& line) {
+        curl_slist* head = curl_slist_append(headers.get(), line.c_str());
+        if (head == nullptr)
+            throw Error(ErrorKind::Internal, "out of memory building a request", "");
+        if (!headers)
+            headers.reset(head);
+    };
+    for (const Header& header : request.headers) {
+        if (header.name.empty() || header.name.find_first_of("\r\n: ") != std::string::npos ||
+            header.value.find_first_of("\r\n") != std::string::npos) {
+            throw Error(ErrorKind::Internal,
+                        "HTTP header '" + header.name.substr(0, 64) + "' has a line break",
+                        "report this bug");
+        }
+        add(header.name + ": " + header.value);
+    }
+    add("Expect:");
+    add("Accept:");
+
+    CURL* h = impl.easy.get();
+    Exchange exchange(request);
+    impl.exchange = &exchange;
+    struct Done {
+        Impl& impl;
+        ~Done() { impl.exchange = nullptr; }
+    } done{impl};
+    check_option(curl_easy_setopt(h, CURLOPT_URL, request.url.c_str()), "CURLOPT_URL");
+    check_option(curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get()), "CURLOPT_HTTPHEADER");
+    check_option(curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                                  static_cast<curl_off_t>(request.body.size())),
+                 "CURLOPT_POSTFIELDSIZE_LARGE");
+    impl.error_buffer[0] = '\0';
+    impl.trace("> POST " + redact_userinfo(request.url));
+    const CURLcode code = curl_easy_perform(h);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
+    if (code != CURLE_OK) {
+        const Error error = impl.failure(code, exchange, request.url);
+        impl.trace("! " + error.message());
+        throw error;
+    }
+    Response response = std::move(exchange.response);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    impl.trace("< HTTP " + std::to_string(response.status));
+
+    const std::string host = url_host(request.url);
+    if (response.status == 401 && request.credential == Credential::None &&
+        impl.settings.client_certificate) {
+        Request described = request;
+        described.credential = Credential::ClientCertificate;
+        throw_if_unauthorized(response, described);
+    }
+    throw_if_unauthorized(response, request);
+    if (response.status == 407) {
+        throw Error(ErrorKind::Network,
+                    "the proxy refused the request to " + host +
+                        " with HTTP 407 (proxy authentication required)",
+                    "pass --proxy-user USER with the password in --proxy-password-file FILE or "
+                    "$CERTENROLL_PROXY_PASSWORD");
+    }
+    return response;
+}
+
+}  // namespace certenroll::http
