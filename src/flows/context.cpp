@@ -47,8 +47,11 @@ void record_auth(const Credentials& credentials, store::Endpoint& endpoint) {
 }
 
 TransportFactory https_transport_factory() {
-    return [](const http::Settings& settings) -> std::unique_ptr<http::Transport> {
-        return std::make_unique<http::CurlTransport>(settings);
+    // One pool per factory, i.e. per command: the connection (and TLS session) of the policy
+    // fetch carries the submission too.
+    auto pool = std::make_shared<http::ConnectionPool>();
+    return [pool](const http::Settings& settings) -> std::unique_ptr<http::Transport> {
+        return std::make_unique<http::CurlTransport>(settings, pool);
     };
 }
 

@@ -90,7 +90,8 @@ void apply_recorded_auth(Credentials& credentials, const store::Endpoint& endpoi
 /// Copies the authentication that should be remembered with a certificate into `endpoint`.
 void record_auth(const Credentials& credentials, store::Endpoint& endpoint);
 
-/// The production transport: HTTPS through libcurl (http::CurlTransport).
+/// The production transport: HTTPS through libcurl (http::CurlTransport); the transports it makes
+/// share their kept connection (http::ConnectionPool).
 TransportFactory https_transport_factory();
 
 /// A transport for `connection` with its credentials applied at the HTTP/TLS layer

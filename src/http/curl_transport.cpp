@@ -18,6 +18,7 @@
 
 #include "error.hpp"
 #include "http/curl_easy.hpp"
+#include "http/transfer_error.hpp"
 #include "http/url.hpp"
 
 namespace certenroll::http {
@@ -69,68 +70,6 @@ std::string name_text(const X509_NAME* name) {
     return text;
 }
 
-Error tls_verification_error(const std::string& host, long verify_result) {
-    const std::string reason = X509_verify_cert_error_string(verify_result);
-    switch (verify_result) {
-        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-        case X509_V_ERR_CERT_UNTRUSTED:
-            return Error(ErrorKind::Tls,
-                         "the server certificate of " + host + " is not trusted: " + reason,
-                         "pass the issuing CA with --ca-bundle FILE");
-        case X509_V_ERR_CERT_HAS_EXPIRED:
-        case X509_V_ERR_CERT_NOT_YET_VALID:
-            return Error(ErrorKind::Tls,
-                         "the server certificate of " + host + " is not valid now: " + reason,
-                         "the server needs a current certificate; also check this machine's clock");
-        case X509_V_ERR_HOSTNAME_MISMATCH:
-        case X509_V_ERR_IP_ADDRESS_MISMATCH:
-            return Error(
-                ErrorKind::Tls,
-                "the server certificate does not match the name " + host + " (" + reason + ")",
-                "connect using a name in the certificate");
-        default:
-            return Error(ErrorKind::Tls,
-                         "the server certificate of " + host + " was rejected: " + reason,
-                         "check the server certificate chain and --ca-bundle");
-    }
-}
-
-// A TLS alert about our certificate means the server refused the client certificate (or
-// wanted one): under TLS 1.3 it only surfaces on the first read after the handshake.
-bool is_client_certificate_alert(std::string_view detail) {
-    if (!contains(detail, "alert"))
-        return false;
-    for (std::string_view alert :
-         {"certificate required", "bad certificate", "unknown ca", "certificate unknown",
-          "certificate revoked", "certificate expired", "unsupported certificate"}) {
-        if (contains(detail, alert))
-            return true;
-    }
-    return false;
-}
-
-// "Negotiate, NTLM, Basic": the schemes of a CURLINFO_PROXYAUTH_AVAIL mask.
-std::string auth_names(long mask) {
-    std::string names;
-    const auto add = [&](unsigned long bit, const char* name) {
-        if ((static_cast<unsigned long>(mask) & bit) != 0)
-            names += (names.empty() ? "" : ", ") + std::string(name);
-    };
-    add(CURLAUTH_NEGOTIATE, "Negotiate");
-    add(CURLAUTH_NTLM, "NTLM");
-    add(CURLAUTH_DIGEST, "Digest");
-    add(CURLAUTH_BASIC, "Basic");
-    return names;
-}
-
-std::string system_message(long code) {
-    return std::system_category().message(static_cast<int>(code));
-}
-
 // What one post collected through libcurl's callbacks.
 struct Exchange {
     explicit Exchange(const Request& r) : request(r) {}
@@ -164,9 +103,11 @@ struct Handle {
 }  // namespace
 
 struct CurlTransport::Impl : Handle {
+    std::shared_ptr<ConnectionPool> pool;
+    std::string pool_key;  // empty: the handle is not given back to the pool
+
     void install_callbacks();
     Error failure(CURLcode code, const Exchange& exchange, const std::string& url);
-    Error proxy_refusal(long status, const std::string& host, const std::string& url);
 };
 
 namespace {
@@ -371,7 +312,34 @@ void CurlTransport::Impl::install_callbacks() {
     }
 }
 
-CurlTransport::CurlTransport(Settings settings) : impl_(std::make_unique<Impl>()) {
+namespace {
+
+// What decides whom a kept connection talks to, and through what: only a transport with the same
+// may take it over.
+std::string route_key(const Settings& s) {
+    const Trust trust = trust_of(s);
+    std::string key;
+    for (const std::string* part :
+         {&trust.file, &trust.directory, &s.proxy, &s.proxy_user, &s.proxy_password}) {
+        key += *part;
+        key += '\0';
+    }
+    key += std::to_string(static_cast<int>(s.proxy_auth)) + (trust.from_ca_bundle ? "b" : "p");
+    return key;
+}
+
+}  // namespace
+
+struct ConnectionPool::Idle {
+    std::string key;
+    EasyHandle easy;
+};
+
+ConnectionPool::ConnectionPool() = default;
+ConnectionPool::~ConnectionPool() = default;
+
+CurlTransport::CurlTransport(Settings settings, std::shared_ptr<ConnectionPool> pool)
+    : impl_(std::make_unique<Impl>()) {
     impl_->settings = std::move(settings);
     const Settings& s = impl_->settings;
     if (!s.ca_bundle.empty()) {
@@ -392,71 +360,42 @@ CurlTransport::CurlTransport(Settings settings) : impl_(std::make_unique<Impl>()
         for (const auto& der : s.client_certificate->chain_der)
             impl_->client_chain.push_back(parse_certificate(der, "client certificate chain entry"));
     }
-    impl_->easy = new_easy_handle();
+    impl_->pool = std::move(pool);
+    if (impl_->pool && !s.client_certificate) {
+        impl_->pool_key = route_key(s);
+        auto& idle = impl_->pool->idle_;
+        if (idle && idle->key == impl_->pool_key)
+            impl_->easy = std::move(idle->easy);
+        idle.reset();
+    }
+    if (!impl_->easy)
+        impl_->easy = new_easy_handle();
     configure(impl_->easy.get(), s);
     impl_->install_callbacks();
 }
 
-CurlTransport::~CurlTransport() = default;
-
-Error CurlTransport::Impl::proxy_refusal(long status, const std::string& host,
-                                         const std::string& url) {
-    const auto route = proxy_route(url, settings);
-    const std::string proxy = route ? route->describe() : std::string("the proxy");
-    if (status != 407) {
-        return Error(
-            ErrorKind::Network,
-            proxy + " refused the tunnel to " + host + " (HTTP " + std::to_string(status) + ")",
-            "check --proxy, no_proxy and the proxy's rules for this host");
+CurlTransport::~CurlTransport() {
+    Impl& impl = *impl_;
+    if (!impl.pool || impl.pool_key.empty() || !impl.easy)
+        return;
+    // Nothing of this transport may be reached from the handle once it is gone.
+    CURL* h = impl.easy.get();
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));
+    for (const CURLoption data :
+         {CURLOPT_HEADERDATA, CURLOPT_WRITEDATA, CURLOPT_READDATA, CURLOPT_SEEKDATA,
+          CURLOPT_SOCKOPTDATA, CURLOPT_PREREQDATA, CURLOPT_SSL_CTX_DATA, CURLOPT_DEBUGDATA})
+        curl_easy_setopt(h, data, static_cast<void*>(nullptr));
+    try {
+        impl.pool->idle_ = std::make_unique<ConnectionPool::Idle>(
+            ConnectionPool::Idle{std::move(impl.pool_key), std::move(impl.easy)});
+    } catch (...) {
+        // Out of memory: the connection is simply not kept.
     }
-    long offered = 0;
-    curl_easy_getinfo(easy.get(), CURLINFO_PROXYAUTH_AVAIL, &offered);
-    const std::string wants = auth_names(offered);
-    const bool negotiate = (static_cast<unsigned long>(offered) & CURLAUTH_NEGOTIATE) != 0;
-    const bool ntlm_only = static_cast<unsigned long>(offered) == CURLAUTH_NTLM;
-    const std::string password_options = "--proxy-password-file FILE or $CERTENROLL_PROXY_PASSWORD";
-    std::string hint;
-    if (settings.proxy_user.empty() && !(route && contains(route->display, "***@"))) {
-        hint = negotiate ? "use --proxy-auth negotiate with a Kerberos ticket (kinit), or "
-                           "--proxy-user USER with the password in " +
-                               password_options
-                         : "pass --proxy-user USER with the password in " + password_options +
-                               (ntlm_only ? ", and --proxy-auth ntlm" : "");
-    } else {
-        hint = "check --proxy-user and the password in " + password_options +
-               (wants.empty() ? "" : "; the proxy accepts " + wants + " (--proxy-auth)");
-    }
-    return Error(ErrorKind::Network,
-                 proxy + " refused the tunnel to " + host +
-                     " with HTTP 407 (proxy authentication required" +
-                     (wants.empty() ? "" : "; it asks for " + wants) + ")",
-                 hint);
 }
 
 Error CurlTransport::Impl::failure(CURLcode code, const Exchange& ex, const std::string& url) {
-    CURL* h = easy.get();
     const std::string host = url_host(url);
-    const std::string detail =
-        error_buffer[0] != '\0' ? std::string(error_buffer.data()) : curl_easy_strerror(code);
-    long verify = X509_V_OK;
-    long os_errno = 0;
-    long connect_code = 0;
-    long connects = 0;
-    long header_size = 0;
-    curl_off_t connected = 0;
-    curl_off_t handshaken = 0;
-    curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &verify);
-    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
-    curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect_code);
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-    curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &header_size);
-    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
-    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &handshaken);
-    const bool fresh = connects > 0;
-    const bool client_certificate = settings.client_certificate.has_value();
-    const auto route = [&] { return proxy_route(url, settings); };
-    const std::string retry = "retry later; check proxies and the network";
-
     if (ex.callback_error)
         return *ex.callback_error;
     if (ex.resend_refused) {
@@ -484,214 +423,34 @@ Error CurlTransport::Impl::failure(CURLcode code, const Exchange& ex, const std:
                          std::to_string(settings.max_response_bytes) + " bytes",
                      "check that the URL points at the CEP/CES service");
     }
-    // The proxy answered CONNECT with something other than 2xx.
-    if (connect_code != 0 && (connect_code < 200 || connect_code > 299))
-        return proxy_refusal(connect_code, host, url);
-
-    switch (code) {
-        case CURLE_OPERATION_TIMEDOUT: {
-            const auto connect_limit = std::min(settings.connect_timeout, settings.total_timeout);
-            const std::string hint = "retry later, or raise --timeout / --connect-timeout";
-            if (fresh && connected == 0) {
-                const auto proxy = route();
-                return Error(ErrorKind::Network,
-                             (proxy ? proxy->describe() : host) +
-                                 " did not answer in time: no connection within " +
-                                 describe_timeout(connect_limit),
-                             hint);
-            }
-            if (fresh && handshaken == 0) {
-                const auto proxy = route();
-                if (proxy && !proxy->socks() && connect_code == 0) {
-                    return Error(
-                        ErrorKind::Network,
-                        proxy->describe() + " did not answer in time for a tunnel to " + host,
-                        "retry later, or raise --connect-timeout; check the proxy");
-                }
-                return Error(ErrorKind::Network,
-                             host + " did not answer in time: no TLS handshake within " +
-                                 describe_timeout(connect_limit),
-                             hint);
-            }
-            return Error(ErrorKind::Network,
-                         host + " did not answer in time: no complete response within " +
-                             describe_timeout(settings.total_timeout),
-                         hint);
-        }
-        case CURLE_COULDNT_RESOLVE_PROXY: {
-            const auto proxy = route();
-            return Error(ErrorKind::Network,
-                         "cannot resolve " + (proxy ? proxy->describe() : "the proxy") + " for " +
-                             host + ": " + detail,
-                         "check --proxy or the https_proxy environment variable");
-        }
-        case CURLE_COULDNT_RESOLVE_HOST:
-            return Error(ErrorKind::Network, "cannot resolve the host name " + host,
-                         "check the URL and DNS");
-        case CURLE_COULDNT_CONNECT: {
-            if (contains(detail, "proxy")) {  // "Unsupported proxy scheme for '...'"
-                return Error(ErrorKind::Usage, "cannot use the proxy: " + redact_userinfo(detail),
-                             "use an http://, https://, socks5h://, socks5:// or socks4a:// proxy "
-                             "URL in --proxy or https_proxy");
-            }
-            const std::string why = os_errno != 0 ? system_message(os_errno) : detail;
-            if (const auto proxy = route()) {
-                return Error(ErrorKind::Network,
-                             "cannot connect to " + proxy->describe() + " for " + host + ": " + why,
-                             "check --proxy or the https_proxy environment variable, and that the "
-                             "proxy is running");
-            }
-            char* address = nullptr;
-            long port = 0;
-            curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &address);
-            curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &port);
-            const std::string where =
-                address != nullptr && *address != '\0'
-                    ? " (" + std::string(address) + " port " + std::to_string(port) + ")"
-                    : "";
-            return Error(ErrorKind::Network, "cannot connect to " + host + where + ": " + why,
-                         "check the URL, the port, firewalls and the proxy settings");
-        }
-        case CURLE_PROXY: {
-            const auto proxy = route();
-            long reason = CURLPX_OK;
-            curl_easy_getinfo(h, CURLINFO_PROXY_ERROR, &reason);
-            const bool credentials = reason == CURLPX_USER_REJECTED || reason == CURLPX_NO_AUTH ||
-                                     reason == CURLPX_RECV_AUTH || reason == CURLPX_SEND_AUTH;
-            return Error(ErrorKind::Network,
-                         (proxy ? proxy->describe() : std::string("the SOCKS proxy")) +
-                             " did not open a connection to " + host + ": " + detail,
-                         credentials ? "check --proxy-user and the password in "
-                                       "--proxy-password-file FILE or $CERTENROLL_PROXY_PASSWORD"
-                                     : "check the proxy's rules for this host, and that it can "
-                                       "reach the server");
-        }
-        case CURLE_PEER_FAILED_VERIFICATION: {
-            const auto proxy = route();
-            if (proxy && proxy->scheme == "https" && connect_code == 0) {
-                return Error(ErrorKind::Tls,
-                             "the certificate of " + proxy->describe() + " was rejected: " + detail,
-                             "trust the proxy's issuing CA too (add it to --ca-bundle)");
-            }
-            // libcurl checks the name itself once OpenSSL accepted the chain, and then leaves
-            // the verification result unset (X509_V_ERR_UNSPECIFIED).
-            if (verify != X509_V_OK && verify != X509_V_ERR_UNSPECIFIED)
-                return tls_verification_error(host, verify);
-            if (contains(detail, "name")) {
-                return Error(
-                    ErrorKind::Tls,
-                    "the server certificate does not match the name " + host + " (" + detail + ")",
-                    "connect using a name in the certificate");
-            }
-            return Error(ErrorKind::Tls,
-                         "the server certificate of " + host + " was rejected: " + detail,
-                         "check the server certificate chain and --ca-bundle");
-        }
-        case CURLE_SSL_CACERT_BADFILE: {
-            const Trust trust = trust_of(settings);
-            if (trust.from_ca_bundle) {
-                return Error(
-                    ErrorKind::Usage,
-                    "the CA bundle " + settings.ca_bundle + " could not be loaded (" + detail + ")",
-                    "pass a PEM file of CA certificates with --ca-bundle");
-            }
-            return Error(ErrorKind::Usage,
-                         "the trusted certificates of " + trust.source + " could not be loaded (" +
-                             detail + ")",
-                         "fix SSL_CERT_FILE, SSL_CERT_DIR or CURL_CA_BUNDLE, or pass --ca-bundle "
-                         "FILE");
-        }
-        case CURLE_SSL_CERTPROBLEM:
-            return Error(ErrorKind::Local,
-                         "the TLS client certificate could not be used: " + detail,
-                         "check that --client-cert matches --client-key");
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_SEND_ERROR:
-        case CURLE_RECV_ERROR:
-        case CURLE_GOT_NOTHING:
-        case CURLE_PARTIAL_FILE: {
-            if (is_client_certificate_alert(detail)) {
-                return Error(
-                    ErrorKind::Auth, host + " refused the TLS client certificate (" + detail + ")",
-                    client_certificate ? "use a client certificate issued by a CA the server trusts"
-                                       : "this endpoint needs a client certificate: use --auth "
-                                         "certificate");
-            }
-            if (code == CURLE_SSL_CONNECT_ERROR) {
-                if (const auto proxy = route();
-                    proxy && proxy->scheme == "https" && connect_code == 0) {
-                    return Error(ErrorKind::Tls,
-                                 "TLS handshake with " + proxy->describe() + " failed: " + detail,
-                                 "check the proxy URL: an https:// proxy must speak TLS 1.2 or "
-                                 "newer on its port");
-                }
-                // Under TLS 1.2 a server that insists on a client certificate ends the handshake
-                // with a bare handshake_failure alert, indistinguishable from a cipher mismatch.
-                if (contains(detail, "alert handshake failure") && !client_certificate) {
-                    return Error(ErrorKind::Tls,
-                                 "TLS handshake with " + host + " failed: " + detail,
-                                 "the server may require a client certificate (--auth "
-                                 "certificate) or share no TLS 1.2+ cipher with us");
-                }
-                if (contains(detail, "tpm2")) {
-                    return Error(ErrorKind::Tls,
-                                 "TLS handshake with " + host + " failed: " + detail,
-                                 "signing a handshake with a TPM key needs a resource manager: "
-                                 "use --tpm-tcti device:/dev/tpmrm0 or tabrmd (tpm2-abrmd), not a "
-                                 "bare TPM device or socket");
-                }
-                return Error(ErrorKind::Tls, "TLS handshake with " + host + " failed: " + detail,
-                             "the server must offer TLS 1.2 or newer; check the URL and port");
-            }
-            if (client_certificate && fresh && header_size == 0) {
-                // Under TLS 1.3 the client finishes its handshake before the server has judged
-                // the client certificate; a server that refuses it may reset the connection
-                // before its alert can be read, which leaves only a broken socket as evidence.
-                return Error(ErrorKind::Auth,
-                             host +
-                                 " dropped the connection right after the TLS handshake, most "
-                                 "likely because it refused the TLS client certificate (" +
-                                 detail + ")",
-                             "use a client certificate issued by a CA the server trusts");
-            }
-            if (code == CURLE_GOT_NOTHING) {
-                return Error(ErrorKind::Network, host + " closed the connection without a response",
-                             "retry later; check the URL and the server logs");
-            }
-            return Error(
-                ErrorKind::Network,
-                "the connection to " + host + " broke: " +
-                    (code == CURLE_PARTIAL_FILE ? "the response ended early (" + detail + ")"
-                                                : detail),
-                retry);
-        }
-        case CURLE_WEIRD_SERVER_REPLY:
-        case CURLE_UNSUPPORTED_PROTOCOL:
-        case CURLE_BAD_CONTENT_ENCODING:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-            return Error(ErrorKind::Protocol, host + " sent a malformed HTTP response: " + detail,
-                         "check that the URL points at the CEP/CES service (not a proxy or another "
-                         "server)");
-        case CURLE_URL_MALFORMAT:
-            return Error(ErrorKind::Usage,
-                         "cannot use the URL " + redact_userinfo(url) + ": " + detail,
-                         "use an https:// URL");
-        case CURLE_AUTH_ERROR:
-        case CURLE_LOGIN_DENIED: {
-            const auto proxy = route();
-            return Error(ErrorKind::Network,
-                         "authentication to " + (proxy ? proxy->describe() : "the proxy") +
-                             " failed: " + detail,
-                         "for --proxy-auth negotiate get a Kerberos ticket first (kinit; check "
-                         "klist); otherwise check --proxy-user and the proxy password");
-        }
-        case CURLE_OUT_OF_MEMORY:
-            return Error(ErrorKind::Internal, "out of memory talking to " + host, "");
-        default:
-            return Error(ErrorKind::Network, "the request to " + host + " failed: " + detail,
-                         retry);
-    }
+    CURL* h = easy.get();
+    TransferFacts facts;
+    facts.code = code;
+    facts.detail =
+        error_buffer[0] != '\0' ? std::string(error_buffer.data()) : curl_easy_strerror(code);
+    facts.url = url;
+    long connects = 0;
+    long header_size = 0;
+    curl_off_t connected = 0;
+    curl_off_t handshaken = 0;
+    char* address = nullptr;
+    curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &facts.verify_result);
+    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &facts.os_errno);
+    curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &facts.connect_code);
+    curl_easy_getinfo(h, CURLINFO_PROXYAUTH_AVAIL, &facts.proxy_auth_offered);
+    curl_easy_getinfo(h, CURLINFO_PROXY_ERROR, &facts.proxy_error);
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &header_size);
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &handshaken);
+    curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &address);
+    facts.new_connection = connects > 0;
+    facts.connected = connected > 0;
+    facts.handshaken = handshaken > 0;
+    facts.response_started = header_size > 0;
+    facts.primary_ip = address != nullptr ? address : "";
+    facts.proxy = proxy_route(url, settings);
+    return transfer_error(facts, settings);
 }
 
 Response CurlTransport::post(const Request& request) {

@@ -12,14 +12,33 @@ namespace certenroll::http {
 /// the users of libcurl in src/ call it too.
 void global_init();
 
+/// Keeps the libcurl handle of a finished CurlTransport, and with it the open connection and the
+/// TLS session, for the next CurlTransport of the same route (trust, proxy and its credentials):
+/// the policy fetch and the submission of one command share a connection although the flows
+/// open a transport for each. Handles that carry a TLS client certificate are not kept: their
+/// key may live in a token or TPM closed before the pool goes. One pool per command (the
+/// transport factory's); not thread-safe.
+class ConnectionPool {
+  public:
+    ConnectionPool();
+    ~ConnectionPool();
+    ConnectionPool(const ConnectionPool&) = delete;
+    ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  private:
+    friend class CurlTransport;
+    struct Idle;
+    std::unique_ptr<Idle> idle_;
+};
+
 /// Keeps one libcurl handle, and with it the connection and the TLS session, for the next post
-/// (CEP then CES, GetPolicies then Issue). Goes through the proxy that --proxy or the environment
-/// names. Not thread-safe: one CurlTransport per thread.
+/// (and, through `pool`, for the next transport). Goes through the proxy that --proxy or the
+/// environment names. Not thread-safe: one CurlTransport per thread.
 class CurlTransport : public Transport {
   public:
     /// Validates `settings` (CA bundle readable, client certificate parses); throws Usage naming
     /// the setting at fault.
-    explicit CurlTransport(Settings settings);
+    explicit CurlTransport(Settings settings, std::shared_ptr<ConnectionPool> pool = {});
     ~CurlTransport() override;
     CurlTransport(const CurlTransport&) = delete;
     CurlTransport& operator=(const CurlTransport&) = delete;

@@ -7,7 +7,11 @@
 
 It listens on 127.0.0.1 on an ephemeral port. With credentials it answers 407 with
 `Proxy-Authenticate: Basic realm="x"` to a CONNECT without the right `Proxy-Authorization:
-Basic`, keeping the connection open for the client's retry. Otherwise it connects to the target
+Basic`, keeping the connection open for the client's retry. With `negotiate_keytab` it wants
+`Proxy-Authorization: Negotiate` instead (RFC 4559; Kerberos accepted with python3-gssapi and
+that keytab, under the krb5.conf of KRB5_CONFIG), and records the client's principal. `offer`
+replaces the schemes a 407 advertises (to play a proxy that wants NTLM, say). Otherwise it
+connects to the target
 (502 if it cannot) and relays bytes both ways until either side closes. It records each CONNECT
 whatever its outcome, so a test can tell "not used" from "used and refused". stop() closes every
 socket and joins every thread; it raises if a thread outlives it.
@@ -33,14 +37,19 @@ class Connect:
     authorization: str | None   # the Proxy-Authorization header, None when absent
     credentials: str | None     # "user:password" decoded from Basic, None when absent or not Basic
     status: int                 # what the proxy answered: 200, 407, 502 ...
+    principal: str | None = None  # the Kerberos client of an accepted Negotiate exchange
     bytes_up: int = 0           # relayed client -> target
     bytes_down: int = 0         # relayed target -> client
 
 
 class ConnectProxy:
-    def __init__(self, username=None, password=None):
+    def __init__(self, username=None, password=None, negotiate_keytab=None, offer=None):
         self.username = username
         self.password = password
+        self.negotiate_keytab = negotiate_keytab
+        if offer is None:
+            offer = ["Negotiate"] if negotiate_keytab else ['Basic realm="x"']
+        self.offer = offer
         self._lock = threading.Lock()
         self._records = []
         self._sockets = set()
@@ -87,7 +96,9 @@ class ConnectProxy:
         if alive:
             raise RuntimeError(f"proxy threads still running after stop(): {alive}")
 
-    def url(self, username=None, password=None):
+    scheme = "http"
+
+    def url(self, username=None, password=None, host="127.0.0.1"):
         """http://[user:password@]127.0.0.1:PORT, user and password percent-encoded."""
         userinfo = ""
         if username is not None:
@@ -95,7 +106,7 @@ class ConnectProxy:
             if password is not None:
                 userinfo += ":" + urllib.parse.quote(password, safe="")
             userinfo += "@"
-        return f"http://{userinfo}127.0.0.1:{self.port}"
+        return f"{self.scheme}://{userinfo}{host}:{self.port}"
 
     def records(self):
         with self._lock:
@@ -160,10 +171,26 @@ class ConnectProxy:
         head, _, rest = buffered.partition(b"\r\n\r\n")
         return head.decode("latin-1"), rest
 
-    def _authorized(self, credentials):
+    def _authorized(self, record):
+        if self.negotiate_keytab is not None:
+            return record.principal is not None
         if self.username is None:
             return True
-        return credentials == f"{self.username}:{self.password}"
+        return record.credentials == f"{self.username}:{self.password}"
+
+    def _accept_negotiate(self, authorization):
+        """The client's principal if `authorization` is a Kerberos ticket for our keytab."""
+        import gssapi  # python3-gssapi, as the sandbox's own Negotiate endpoints
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "negotiate" or not token.strip():
+            return None
+        try:
+            creds = gssapi.Credentials(usage="accept", store={"keytab": self.negotiate_keytab})
+            ctx = gssapi.SecurityContext(usage="accept", creds=creds)
+            ctx.step(base64.b64decode(token.strip(), validate=True))
+            return str(ctx.initiator_name) if ctx.complete else None
+        except (gssapi.exceptions.GSSError, binascii.Error, ValueError):
+            return None
 
     @staticmethod
     def _reply(sock, status, reason, headers=()):
@@ -198,13 +225,15 @@ class ConnectProxy:
                     except (binascii.Error, UnicodeDecodeError):
                         credentials = None
                 record = Connect(target, authorization, credentials, 0)
+                if self.negotiate_keytab is not None:
+                    record.principal = self._accept_negotiate(authorization)
                 with self._lock:
                     self._records.append(record)
-                if not self._authorized(credentials):
+                if not self._authorized(record):
                     record.status = 407
                     # Keep-alive: the client may retry with credentials on this connection.
                     self._reply(client, 407, "Proxy Authentication Required",
-                                ['Proxy-Authenticate: Basic realm="x"'])
+                                [f"Proxy-Authenticate: {scheme}" for scheme in self.offer])
                     continue
                 host, _, port = target.rpartition(":")
                 try:

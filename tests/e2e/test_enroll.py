@@ -177,6 +177,19 @@ class EnrollTest(cli.SandboxTest):
         self.assertNotEqual(reuse.json["certificate"]["serial"], first.json["certificate"]["serial"])
         self.assertTrue(os.path.exists(first.json["files"]["cert"] + ".prev"))
 
+    def test_policy_fetch_and_issue_share_one_connection(self):
+        """Expected: one enrollment opens one TLS connection: GetPolicies and the Issue arrive
+        over the same TCP connection (the sandbox logs the client's address and port), with one
+        full handshake and nothing to resume."""
+        before = len(self.sandbox.requests())
+        result = self.enroll("WebServer", "--cn", "oneconn.example.test", "--refresh-policy")
+        self.assertExit(result, 0)
+        requests = [r for r in self.sandbox.requests()[before:]
+                    if r.get("endpoint") in ("CEP", "CES")]
+        self.assertEqual([r["request_type"] for r in requests], ["GetPolicies", "Issue"])
+        self.assertEqual(len({r["connection"] for r in requests}), 1, requests)
+        self.assertFalse(any(r["tls_resumed"] for r in requests), requests)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,15 +1,20 @@
 // The HTTP transports: CurlTransport (libcurl) against a real TLS server on the loopback
-// interface, and MemoryTransport with the shared 401 rule.
+// interface, MemoryTransport with the shared 401 rule, the retry decorator, URLs and proxies as
+// libcurl reads them, and the mapping of libcurl's failures to errors.
 
 #include <doctest/doctest.h>
 
 #include <net/if.h>
+#include <openssl/x509_vfy.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +23,7 @@
 #include "http/curl_easy.hpp"
 #include "http/curl_transport.hpp"
 #include "http/memory_transport.hpp"
+#include "http/transfer_error.hpp"
 #include "http/url.hpp"
 
 using certenroll::Error;
@@ -993,4 +999,181 @@ TEST_CASE("redact_userinfo hides any user:password in a trace line") {
           "Uses proxy env variable https_proxy == '***@proxy:3128'");
     CHECK(redact_userinfo("Connected to proxy (127.0.0.1) port 3128") ==
           "Connected to proxy (127.0.0.1) port 3128");
+}
+
+namespace {
+
+TransferFacts failed(CURLcode code, std::string detail = "libcurl's words") {
+    TransferFacts facts;
+    facts.code = code;
+    facts.detail = std::move(detail);
+    facts.url = "https://ces.example.test/CES";
+    facts.new_connection = true;
+    return facts;
+}
+
+ProxyRoute route(std::string scheme) {
+    ProxyRoute proxy;
+    proxy.scheme = scheme;
+    proxy.display = scheme + "://proxy.test:3128";
+    proxy.source = "https_proxy";
+    proxy.host = "proxy.test";
+    proxy.port = 3128;
+    return proxy;
+}
+
+}  // namespace
+
+TEST_CASE("transfer_error: deadlines by phase, in the unit they were given") {
+    Settings settings;
+    settings.connect_timeout = std::chrono::milliseconds(1500);
+    TransferFacts facts = failed(CURLE_OPERATION_TIMEDOUT);
+    Error error = transfer_error(facts, settings);
+    CHECK(error.kind() == ErrorKind::Network);
+    CHECK(error.message() ==
+          "ces.example.test did not answer in time: no connection within 1500 ms");
+    CHECK(contains(error.hint(), "--connect-timeout"));
+    facts.connected = true;
+    CHECK(contains(transfer_error(facts, settings).message(), "no TLS handshake within 1500 ms"));
+    facts.proxy = route("http");
+    CHECK(transfer_error(facts, settings).message() ==
+          "the proxy http://proxy.test:3128 (from https_proxy) did not answer in time for a "
+          "tunnel to ces.example.test");
+    facts.handshaken = true;
+    facts.connect_code = 200;
+    CHECK(contains(transfer_error(facts, settings).message(), "no complete response within 120 s"));
+    facts.proxy.reset();
+    facts.connected = false;
+    facts.new_connection = false;  // a kept connection: the response is what was late
+    CHECK(contains(transfer_error(facts, settings).message(), "no complete response"));
+}
+
+TEST_CASE("transfer_error: proxies say what they refused and what to pass") {
+    Settings settings;
+    TransferFacts facts = failed(CURLE_COULDNT_CONNECT);
+    facts.connect_code = 407;
+    facts.proxy = route("http");
+    facts.proxy_auth_offered = static_cast<long>(CURLAUTH_NTLM);
+    Error error = transfer_error(facts, settings);
+    CHECK(error.kind() == ErrorKind::Network);
+    CHECK(contains(error.message(), "407"));
+    CHECK(contains(error.message(), "it asks for NTLM"));
+    CHECK(contains(error.hint(), "--proxy-user USER"));
+    CHECK(contains(error.hint(), "--proxy-auth ntlm"));
+    facts.proxy_auth_offered = static_cast<long>(CURLAUTH_NEGOTIATE | CURLAUTH_NTLM);
+    CHECK(contains(transfer_error(facts, settings).hint(), "--proxy-auth negotiate"));
+    settings.proxy_user = "bob";
+    CHECK(contains(transfer_error(facts, settings).hint(), "check --proxy-user"));
+    facts.connect_code = 403;
+    CHECK(contains(transfer_error(facts, settings).message(), "refused the tunnel"));
+    CHECK(contains(transfer_error(facts, settings).message(), "HTTP 403"));
+
+    facts = failed(CURLE_PROXY, "Can't complete SOCKS5 connection to ces.example.test. (5)");
+    facts.proxy = route("socks5h");
+    facts.proxy_error = CURLPX_REPLY_CONNECTION_REFUSED;
+    error = transfer_error(facts, settings);
+    CHECK(error.kind() == ErrorKind::Network);
+    CHECK(contains(error.message(), "socks5h://proxy.test:3128"));
+    CHECK(contains(error.message(), "the server refused the connection"));
+    facts.proxy_error = CURLPX_USER_REJECTED;
+    CHECK(contains(transfer_error(facts, settings).hint(), "--proxy-password-file"));
+
+    facts = failed(CURLE_COULDNT_CONNECT);
+    facts.os_errno = ECONNREFUSED;
+    facts.proxy = route("http");
+    CHECK(contains(transfer_error(facts, settings).message(),
+                   "cannot connect to the proxy http://proxy.test:3128 (from https_proxy)"));
+    facts.proxy.reset();
+    facts.primary_ip = "192.0.2.7";
+    CHECK(transfer_error(facts, settings).message() ==
+          "cannot connect to ces.example.test (192.0.2.7 port 443): Connection refused");
+
+    facts = failed(CURLE_PEER_FAILED_VERIFICATION, "SSL certificate problem: self-signed");
+    facts.proxy = route("https");
+    error = transfer_error(facts, settings);
+    CHECK(error.kind() == ErrorKind::Tls);
+    CHECK(contains(error.message(), "the certificate of the proxy https://proxy.test:3128"));
+}
+
+TEST_CASE("transfer_error: certificates, client certificates and broken connections") {
+    Settings settings;
+    TransferFacts facts = failed(CURLE_PEER_FAILED_VERIFICATION);
+    facts.verify_result = X509_V_ERR_CERT_HAS_EXPIRED;
+    CHECK(contains(transfer_error(facts, settings).message(), "is not valid now"));
+    facts.verify_result = X509_V_ERR_UNSPECIFIED;  // libcurl's own name check failed
+    facts.detail = "SSL: no alternative certificate subject name matches target host name 'x'";
+    CHECK(contains(transfer_error(facts, settings).message(),
+                   "does not match the name ces.example.test"));
+
+    facts = failed(CURLE_RECV_ERROR,
+                   "OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate "
+                   "required, errno 0");
+    Error error = transfer_error(facts, settings);
+    CHECK(error.kind() == ErrorKind::Auth);
+    CHECK(contains(error.hint(), "--auth certificate"));
+
+    facts = failed(CURLE_RECV_ERROR, "Recv failure: Connection reset by peer");
+    CHECK(transfer_error(facts, settings).kind() == ErrorKind::Network);
+    settings.client_certificate = ClientCertificate{};
+    CHECK(
+        contains(transfer_error(facts, settings).message(), "dropped the connection right after"));
+    facts.response_started = true;
+    CHECK(transfer_error(facts, settings).kind() == ErrorKind::Network);
+
+    facts = failed(CURLE_PARTIAL_FILE, "transfer closed with 100 bytes remaining to read");
+    facts.response_started = true;
+    CHECK(contains(transfer_error(facts, settings).message(),
+                   "the connection to ces.example.test broke: the response ended early"));
+    facts = failed(CURLE_WEIRD_SERVER_REPLY);
+    CHECK(transfer_error(facts, settings).kind() == ErrorKind::Protocol);
+    facts = failed(CURLE_SSL_CONNECT_ERROR,
+                   "error:0A000410:SSL routines::sslv3 alert handshake "
+                   "failure");
+    settings.client_certificate.reset();
+    CHECK(contains(transfer_error(facts, settings).hint(), "client certificate"));
+}
+
+TEST_CASE("ConnectionPool hands a kept connection to the next transport of the same route") {
+    const TestPki pki;
+    TlsServer server({.identity = &pki.server, .client_ca = nullptr});
+    const std::string url = server.base_url() + "/CEP";
+    SUBCASE("same route: one connection for both transports") {
+        auto pool = std::make_shared<ConnectionPool>();
+        CurlTransport(trusting(pki), pool).post(soap_request(url));
+        std::vector<std::string> trace;
+        Settings settings = trusting(pki);
+        settings.trace = [&](std::string_view line) { trace.emplace_back(line); };
+        CurlTransport(settings, pool).post(issue_request(url, "issue"));
+        CHECK(server.connections() == 1);
+        CHECK(server.requests().size() == 2);
+        CHECK(std::any_of(trace.begin(), trace.end(), [](const std::string& line) {
+            return contains(line, "Re-using existing connection");
+        }));
+    }
+    SUBCASE("without a pool, or another route: a connection each") {
+        CurlTransport(trusting(pki)).post(soap_request(url));
+        CurlTransport(trusting(pki)).post(soap_request(url));
+        CHECK(server.connections() == 2);
+        auto pool = std::make_shared<ConnectionPool>();
+        CurlTransport(trusting(pki), pool).post(soap_request(url));
+        Settings other = trusting(pki);
+        std::ostringstream pem;
+        pem << std::ifstream(pki.ca_bundle()).rdbuf();
+        other.ca_bundle = pki.write_file("same-ca.pem", pem.str());  // another file: another route
+        CurlTransport(other, pool).post(soap_request(url));
+        CHECK(server.connections() == 4);
+    }
+}
+
+TEST_CASE("ConnectionPool keeps no connection that carries a client certificate") {
+    const TestPki pki;
+    TlsServer server({.identity = &pki.server, .client_ca = &pki.ca});
+    auto pool = std::make_shared<ConnectionPool>();
+    Settings settings = trusting(pki);
+    settings.client_certificate = ClientCertificate{pki.client.der(), {}, pki.client.key};
+    CurlTransport(settings, pool).post(soap_request(server.base_url()));
+    CurlTransport(settings, pool).post(soap_request(server.base_url()));
+    CHECK(server.connections() == 2);
+    REQUIRE(server.requests().size() == 2);
+    CHECK(contains(server.requests()[1].client_subject, "CN=client.test"));
 }

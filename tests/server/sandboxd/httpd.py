@@ -115,7 +115,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(404, b"<html><body>404 - File or directory not found.</body></html>",
                               "text/html")
         injection = self.sandbox.faults.take(route.endpoint)
-        entry = {"endpoint": route.endpoint, "path": path, "auth": route.auth, "ca": route.ca}
+        entry = {"endpoint": route.endpoint, "path": path, "auth": route.auth, "ca": route.ca,
+                 # Which TCP connection carried it (the client's address and port), and whether
+                 # its TLS session was resumed: tests count connections and handshakes.
+                 "connection": "%s:%s" % self.client_address[:2],
+                 "tls_resumed": bool(getattr(self.connection, "session_reused", False))}
         if injection is not None:
             entry["fault_injected"] = injection.mode
             # Logged even when the fault answers before SOAP processing, so that tests can count
