@@ -8,7 +8,7 @@
 #                                      tests/valgrind/run)
 set -eu
 build="build-essential cmake ninja-build pkg-config g++ libcli11-dev
-libssl-dev libtinyxml2-dev nlohmann-json3-dev libp11-dev doctest-dev libkrb5-dev
+libssl-dev libcurl4-openssl-dev libtinyxml2-dev nlohmann-json3-dev libp11-dev doctest-dev libkrb5-dev
 libp11-kit-dev"
 test="python3 python3-cryptography openssl curl ca-certificates softhsm2 opensc swtpm swtpm-tools
 tpm2-openssl tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 dbus libtss2-dev libengine-pkcs11-openssl krb5-kdc krb5-admin-server krb5-user

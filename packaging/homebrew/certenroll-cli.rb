@@ -13,13 +13,15 @@ class CertenrollCli < Formula
   depends_on "nlohmann-json" => :build
   depends_on "cli11" => :build
   depends_on "pkg-config" => :build
+  depends_on "curl" # on OpenSSL: the client certificate goes in through its SSL_CTX
   depends_on "krb5"
   depends_on "libp11"
   depends_on "openssl@3"
 
   def install
     system "cmake", "-S", ".", "-B", "build", "-DCERTENROLL_TESTS=OFF",
-           "-DCERTENROLL_SYSTEMD_UNIT_DIR=share/certenroll-cli/systemd", *std_cmake_args
+           "-DCERTENROLL_SYSTEMD_UNIT_DIR=share/certenroll-cli/systemd",
+           "-DCURL_ROOT=#{Formula["curl"].opt_prefix}", *std_cmake_args
     system "cmake", "--build", "build"
     system "cmake", "--install", "build"
   end

@@ -7,6 +7,7 @@
 
 #include "error.hpp"
 #include "http/curl_transport.hpp"
+#include "platform/platform.hpp"
 
 namespace certenroll::http {
 
@@ -134,13 +135,11 @@ void configure(CURL* easy, const Settings& s) {
         check_option(curl_easy_setopt(easy, file, or_null(trust.file)), "CURLOPT_CAINFO");
         check_option(curl_easy_setopt(easy, directory, or_null(trust.directory)), "CURLOPT_CAPATH");
     }
-#ifdef _WIN32
-    if (!trust.from_ca_bundle) {
-        // The Windows certificate store, where group policy puts an enterprise's root CAs.
+    if (!trust.from_ca_bundle && platform::trust_store_is_native()) {
+        // The Windows certificate store, imported by libcurl in addition to the files above.
         check_option(curl_easy_setopt(easy, CURLOPT_SSL_OPTIONS, long{CURLSSLOPT_NATIVE_CA}),
                      "CURLOPT_SSL_OPTIONS");
     }
-#endif
 
     // Proxy: --proxy when given; otherwise libcurl reads https_proxy, all_proxy and no_proxy.
     if (!s.proxy.empty())

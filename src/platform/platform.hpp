@@ -96,6 +96,11 @@ std::optional<std::string> read_hidden_line(const std::string& prompt);
 /// True for root / an elevated administrator: machine-wide default paths apply.
 bool is_privileged();
 
+/// True where the system's trusted CA certificates live outside OpenSSL's files and directories
+/// (the Windows certificate store, where group policy puts an enterprise's roots), so that the
+/// TLS layer must import them.
+bool trust_store_is_native();
+
 /// The machine-wide state directory (/var/lib/certenroll, %ProgramData%\certenroll).
 std::filesystem::path system_state_dir();
 

@@ -291,6 +291,10 @@ bool is_privileged() {
     return ::geteuid() == 0;
 }
 
+bool trust_store_is_native() {
+    return false;  // OpenSSL's files and directories are the system store (libcurl's defaults)
+}
+
 fs::path system_state_dir() {
     return "/var/lib/certenroll";
 }

@@ -288,6 +288,10 @@ bool is_privileged() {
     return member != FALSE;
 }
 
+bool trust_store_is_native() {
+    return true;
+}
+
 fs::path system_state_dir() {
     return environment_path("ProgramData").value_or("C:\\ProgramData") / "certenroll";
 }

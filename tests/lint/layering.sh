@@ -1,14 +1,15 @@
 #!/bin/sh
-# The architecture, checked: cmd/ never includes OpenSSL or tinyxml2; src/ never includes
+# The architecture, checked: cmd/ never includes OpenSSL, libcurl or tinyxml2; src/ never includes
 # CLI11 and never prints (except src/platform, which owns the terminal for no-echo prompts); src/
-# never includes tinyxml2 (only the tests use it, as the XML reader's oracle); only src/http
-# (and src/platform, for DNS) opens sockets; src/audit depends on core and platform only.
+# never includes tinyxml2 (only the tests use it, as the XML reader's oracle); only src/platform
+# touches sockets (DNS) and only src/http and src/diagnose use libcurl, which opens every
+# connection; src/audit depends on core and platform only.
 set -u
 cd "$(dirname "$0")/../.."
 status=0
 fail() { echo "layering: $1"; status=1; }
 
-hits=$(grep -rnE '#include *[<"](openssl/|tinyxml2)' cmd/ || true)
+hits=$(grep -rnE '#include *[<"](openssl/|curl/|tinyxml2)' cmd/ || true)
 [ -z "$hits" ] || fail "cmd/ includes a library it must not see:
 $hits"
 hits=$(grep -rnE '#include *[<"]CLI/' src/ || true)
@@ -19,8 +20,11 @@ hits=$(grep -rnE 'std::(cout|cerr|clog)|(^|[^a-zA-Z_])(printf|puts|fputs|fprintf
 $hits"
 hits=$(grep -rnlE '#include *[<"]tinyxml2' src/ || true)
 [ -z "$hits" ] || fail "tinyxml2 in src/ (src/xml has its own reader): $hits"
-hits=$(grep -rnlE '#include *<(sys/socket|netdb|poll)\.h>' src/ | grep -vE '^src/(http|platform)/' || true)
-[ -z "$hits" ] || fail "sockets outside src/http and src/platform: $hits"
+hits=$(grep -rnlE '#include *<(sys/socket|netdb|poll|netinet/[a-z]+|winsock2|ws2tcpip)\.h>' src/ |
+       grep -vE '^src/platform/' || true)
+[ -z "$hits" ] || fail "sockets outside src/platform: $hits"
+hits=$(grep -rnlE '#include *[<"]curl/' src/ | grep -vE '^src/(http|diagnose)/' || true)
+[ -z "$hits" ] || fail "libcurl outside src/http and src/diagnose: $hits"
 # The audit trail knows events, not protocols: src/audit sees only core and the platform layer
 # (the flows fill its events), and only src/platform talks to syslog.
 hits=$(grep -rnE '#include *"' src/audit/ | grep -vE '#include *"(audit/|platform/|encoding/|error\.hpp)' || true)

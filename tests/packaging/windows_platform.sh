@@ -34,7 +34,8 @@ int main(int argc, char**) {
   }
   return p::system_state_dir().empty() || p::system_config_file().empty() ||
          p::temporary_suffix().empty() || p::host_name().empty() ||
-         p::process_id() == 0 || (p::stdin_is_terminal() && p::is_privileged() && false);
+         p::process_id() == 0 ||
+         (p::stdin_is_terminal() && p::is_privileged() && p::trust_store_is_native() && false);
 }
 CPP
 "$cxx" -std=c++20 -Wall -Wextra -Werror -Isrc -o "$out/platform-check.exe" \
