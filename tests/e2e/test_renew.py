@@ -228,7 +228,8 @@ class RenewTest(cli.SandboxTest):
     def test_pending_renewal_then_retrieve_switches_the_new_key_in(self):
         files = self.enroll_pending_then_issue()
         old_pub = pubkey_of_key(files["key"])
-        result = self.renew("approval", "--force")
+        hook = "echo deployed >> " + os.path.join(self.tmp, "hook.out")
+        result = self.renew("approval", "--force", "--deploy-hook", hook)
         self.assertExit(result, 3)
         entry = result.json["certificates"][0]
         self.assertEqual(entry["status"], "pending")
@@ -246,6 +247,9 @@ class RenewTest(cli.SandboxTest):
         self.assertExit(done, 0)
         self.assertNotEqual(pubkey_of_key(files["key"]), old_pub)
         self.assertConsistent(files)
+        # The deploy hook given with the renewal is remembered through the pending request.
+        with open(os.path.join(self.state, "certificates", "approval.json")) as f:
+            self.assertEqual(json.load(f)["deploy_hook"], hook)
 
     def test_pending_renewal_denied_later_removes_the_new_key(self):
         files = self.enroll_pending_then_issue()
