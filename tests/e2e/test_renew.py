@@ -266,8 +266,8 @@ class RenewTest(cli.SandboxTest):
         self.assertConsistent(files)
 
     def test_due_check_reads_the_certificate_file_itself(self):
-        # Not due is told from the certificate file's own validity (read without parsing the
-        # whole certificate, for PEM and DER files alike), never from what the record saved.
+        # Not due is told from the certificate file's own validity (PEM and DER files alike),
+        # never from what the record saved.
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
@@ -309,7 +309,7 @@ class RenewTest(cli.SandboxTest):
         self.assertEqual(by_name["pemfile"]["previous_not_after"], "2061-03-04T05:06:07Z")
         self.assertEqual(len(self.sandbox.requests()), before)
 
-        # A damaged file is a failure that names it, as before: the full parse says what is
+        # A damaged file is a failure that names it: OpenSSL's parse says what is
         # wrong, and nothing is sent.
         with open(der["der"], "rb") as f:
             data = f.read()
