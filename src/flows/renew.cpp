@@ -7,7 +7,6 @@
 #include "crypto/cms.hpp"
 #include "crypto/csr.hpp"
 #include "crypto/pkcs12.hpp"
-#include "encoding/certificate_validity.hpp"
 #include "encoding/time_text.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
@@ -69,30 +68,6 @@ crypto::Certificate load_certificate(const store::ManagedCertificate& record,
                     "restore it from " + path.string() + ".prev, or enroll again");
     }
     return std::move(*contents.certificate);
-}
-
-// The validity of the record's certificate when it can be known without parsing the
-// certificate: read straight from a PEM or DER file (encoding/certificate_validity.hpp), or,
-// for a PFX that cannot be opened without its password, the validity the record saved at
-// install time. Enough to say "not due", which is what cron runs mostly say.
-std::optional<encoding::CertificateValidity> validity_without_parsing(
-    const store::ManagedCertificate& record, const std::string& pfx_password) {
-    const auto& outputs = record.outputs;
-    const fs::path path = certificate_file(outputs);
-    if (path.empty())
-        return std::nullopt;
-    if (path == outputs.pfx) {
-        if (pfx_password.empty() && record.not_after != TimePoint{})
-            return encoding::CertificateValidity{record.not_before, record.not_after};
-        return std::nullopt;
-    }
-    const auto data = store::read_file(path);
-    if (!data)
-        return std::nullopt;  // load_certificate says what is wrong
-    if (path == outputs.certificate)
-        return encoding::certificate_validity_from_pem(*data);
-    return encoding::certificate_validity_from_der(
-        reinterpret_cast<const std::uint8_t*>(data->data()), data->size());
 }
 
 // Removes a file when it goes out of scope, unless keep() was called.
@@ -418,14 +393,17 @@ RenewResult renew_record(const Context& context, const store::ManagedCertificate
         return result;
     };
     try {
-        if (!options.force) {
-            if (const auto validity = validity_without_parsing(record, options.pfx_password)) {
-                const auto due_at =
-                    renewal_due_at(validity->not_before, validity->not_after,
-                                   record.renewal_period_seconds, options.renew_before);
-                if (context.clock() < due_at)
-                    return skipped(due_at, validity->not_after);
-            }
+        // A certificate kept only in a PFX cannot be read without its password; until it is due,
+        // the validity the record saved at install time is enough to say so, so cron runs
+        // without the password stay quiet.
+        const bool pfx_only =
+            record.outputs.certificate.empty() && record.outputs.certificate_der.empty();
+        if (!options.force && pfx_only && options.pfx_password.empty() &&
+            record.not_after != TimePoint{}) {
+            const auto due_at = renewal_due_at(record.not_before, record.not_after,
+                                               record.renewal_period_seconds, options.renew_before);
+            if (context.clock() < due_at)
+                return skipped(due_at, record.not_after);
         }
         Subject subject = examine(record, options);
         if (!options.force && context.clock() < subject.due_at)
