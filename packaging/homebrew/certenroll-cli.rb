@@ -17,6 +17,8 @@ class CertenrollCli < Formula
   depends_on "krb5"
   depends_on "libp11"
   depends_on "openssl@3"
+  depends_on "p11-kit"
+  depends_on "tinyxml2"
 
   def install
     system "cmake", "-S", ".", "-B", "build", "-DCERTENROLL_TESTS=OFF",

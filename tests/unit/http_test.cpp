@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "../support/memory_transport.hpp"
 #include "../support/tls_server.hpp"
 #include "error.hpp"
 #include "http/curl_easy.hpp"
 #include "http/curl_transport.hpp"
-#include "http/memory_transport.hpp"
 #include "http/transfer_error.hpp"
 #include "http/url.hpp"
 
