@@ -48,7 +48,12 @@ std::string when(TimePoint time) {
 
 std::string handshake_fix(const std::string& error) {
     if (contains(error, "proxy") && contains(error, "HTTP 407"))
-        return "put the proxy credentials in --proxy http://user:password@proxy:port";
+        return contains(error, "Negotiate")
+                   ? "use --proxy-auth negotiate with a Kerberos ticket (kinit), or --proxy-user "
+                     "USER with the password in --proxy-password-file FILE or "
+                     "$CERTENROLL_PROXY_PASSWORD"
+                   : "pass --proxy-user USER with the password in --proxy-password-file FILE or "
+                     "$CERTENROLL_PROXY_PASSWORD (--proxy-auth for NTLM or Negotiate)";
     if (contains(error, "refused the tunnel"))
         return "check that the proxy (--proxy or https_proxy) lets this machine CONNECT to the "
                "server";
@@ -77,50 +82,50 @@ bool network_level(const std::string& error) {
            contains(error, "cannot resolve") || contains(error, "did not answer in time");
 }
 
-int priority(http::TrustIssue issue) {
+int priority(TrustIssue issue) {
     switch (issue) {
-        case http::TrustIssue::SelfSigned:
-        case http::TrustIssue::UnknownIssuer:
+        case TrustIssue::SelfSigned:
+        case TrustIssue::UnknownIssuer:
             return 0;
-        case http::TrustIssue::Expired:
-        case http::TrustIssue::NotYetValid:
+        case TrustIssue::Expired:
+        case TrustIssue::NotYetValid:
             return 1;
-        case http::TrustIssue::WeakKey:
-        case http::TrustIssue::WeakSignature:
+        case TrustIssue::WeakKey:
+        case TrustIssue::WeakSignature:
             return 2;
-        case http::TrustIssue::HostnameMismatch:
+        case TrustIssue::HostnameMismatch:
             return 3;
-        case http::TrustIssue::WrongPurpose:
+        case TrustIssue::WrongPurpose:
             return 4;
-        case http::TrustIssue::Other:
+        case TrustIssue::Other:
             break;
     }
     return 5;
 }
 
-const http::CertificateSummary* certificate_at(const http::TlsResult& tls, int depth) {
+const CertificateSummary* certificate_at(const TlsResult& tls, int depth) {
     const auto& chain =
         tls.path.size() > static_cast<std::size_t>(depth) ? tls.path : tls.presented;
     return static_cast<std::size_t>(depth) < chain.size() ? &chain[static_cast<std::size_t>(depth)]
                                                           : nullptr;
 }
 
-std::string root_name(const http::TlsResult& tls) {
+std::string root_name(const TlsResult& tls) {
     if (tls.presented.empty())
         return "?";
     const auto& top = tls.presented.back();
     return top.self_signed ? top.subject : top.issuer;
 }
 
-std::string tls_fix(const http::TlsResult& tls, const http::VerifyProblem& problem,
+std::string tls_fix(const TlsResult& tls, const VerifyProblem& problem,
                     const std::string& ca_bundle, TimePoint now) {
-    const http::CertificateSummary* cert = certificate_at(tls, problem.depth);
+    const CertificateSummary* cert = certificate_at(tls, problem.depth);
     const std::string subject = cert ? cert->subject : problem.subject;
     const std::string which =
         problem.depth == 0 ? "the server certificate " + subject : "the CA certificate " + subject;
     switch (problem.issue) {
-        case http::TrustIssue::UnknownIssuer:
-        case http::TrustIssue::SelfSigned: {
+        case TrustIssue::UnknownIssuer:
+        case TrustIssue::SelfSigned: {
             const std::string root = root_name(tls);
             if (!ca_bundle.empty() && tls.trusted_by_system_store.value_or(false))
                 return "the system trust store accepts this chain: leave out --ca-bundle, or add " +
@@ -134,31 +139,31 @@ std::string tls_fix(const http::TlsResult& tls, const http::VerifyProblem& probl
                        tls.presented.front().sha256 + "), or give the server a CA-issued one";
             return "pass the issuing CA with --ca-bundle FILE (the chain's root is " + root + ")";
         }
-        case http::TrustIssue::Expired:
+        case TrustIssue::Expired:
             return which + " expired on " + (cert ? date_of(cert->not_after) : "?") +
                    ": the server's administrators must renew it (if that date looks wrong, check "
                    "this machine's clock)";
-        case http::TrustIssue::NotYetValid:
+        case TrustIssue::NotYetValid:
             return which + " is valid only from " + (cert ? when(cert->not_before) : "?") +
                    " but this machine's clock says " + when(now) +
                    ": check the clock (NTP), or wait";
-        case http::TrustIssue::HostnameMismatch: {
+        case TrustIssue::HostnameMismatch: {
             const auto& leaf = tls.presented.front();
             return "use a host name the certificate holds in the URL: " +
                    (leaf.names.empty() ? leaf.subject : join(leaf.names));
         }
-        case http::TrustIssue::WeakKey:
+        case TrustIssue::WeakKey:
             return which + " has a " + (cert ? cert->key : "small") +
                    " key, below this system's TLS security level: the server needs a certificate "
                    "with RSA 2048+ or ECDSA P-256+";
-        case http::TrustIssue::WeakSignature:
+        case TrustIssue::WeakSignature:
             return which + " is signed with " + (cert ? cert->signature : "a weak digest") +
                    ", which this system's TLS security level refuses: reissue it with SHA-256";
-        case http::TrustIssue::WrongPurpose:
+        case TrustIssue::WrongPurpose:
             return which +
                    " is not for TLS server authentication: reissue it with the serverAuth "
                    "extended key usage";
-        case http::TrustIssue::Other:
+        case TrustIssue::Other:
             break;
     }
     return "check the server's certificate chain (openssl s_client -showcerts) and --ca-bundle";
@@ -241,7 +246,7 @@ std::optional<TimePoint> parse_http_date(std::string_view text) {
     return encoding::utc_time_point(date, hour, minute, second);
 }
 
-std::string describe_chain(const http::TlsResult& tls) {
+std::string describe_chain(const TlsResult& tls) {
     std::vector<std::string> parts;
     for (const auto& cert : tls.presented) {
         parts.push_back(cert.subject + " (" + cert.key + ", to " + date_of(cert.not_after) + ")");
@@ -263,8 +268,8 @@ std::string describe_chain(const http::TlsResult& tls) {
     return join(parts, " \u2190 ");
 }
 
-Finding assess_tls(const http::TlsResult& tls, const std::string& endpoint,
-                   const std::string& ca_bundle, TimePoint now) {
+Finding assess_tls(const TlsResult& tls, const std::string& endpoint, const std::string& ca_bundle,
+                   TimePoint now) {
     const std::string id = "tls";
     const std::string title = "TLS handshake";
     if (!tls.handshake) {

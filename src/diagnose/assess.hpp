@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "diagnose/network_probe.hpp"
 #include "diagnose/report.hpp"
-#include "http/probe.hpp"
 #include "http/transport.hpp"
 #include "xcep/policy.hpp"
 
@@ -30,12 +30,12 @@ std::optional<TimePoint> parse_http_date(std::string_view text);
 /// key and expiry; then the trust anchor verification found, or the missing issuer:
 /// "CN=localhost (RSA 2048, to 2027-11-25) ← CN=Sandbox-RSA-CA (RSA 3072, to 2046-11-20) ←
 /// CN=Sandbox Root CA (not sent, not trusted)".
-std::string describe_chain(const http::TlsResult& tls);
+std::string describe_chain(const TlsResult& tls);
 
 /// The TLS step. `endpoint` names the server ("localhost:8443"); `ca_bundle` is the configured
 /// --ca-bundle ("" for the system store).
-Finding assess_tls(const http::TlsResult& tls, const std::string& endpoint,
-                   const std::string& ca_bundle, TimePoint now);
+Finding assess_tls(const TlsResult& tls, const std::string& endpoint, const std::string& ca_bundle,
+                   TimePoint now);
 
 /// What an endpoint asked for when it was called without any credentials.
 enum class Offer {

@@ -4,8 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "http/https_transport.hpp"
-#include "http/probe.hpp"
+#include "diagnose/network_probe.hpp"
+#include "http/curl_transport.hpp"
+#include "http/url.hpp"
 #include "platform/platform.hpp"
 #include "soap/envelope.hpp"
 #include "soap/namespaces.hpp"
@@ -32,7 +33,7 @@ class NetworkChecks : Steps {
 
   private:
     std::vector<std::string> addresses_;
-    http::TlsResult tls_;
+    TlsResult tls_;
     std::optional<http::Response> anonymous_answer_;
     TimePoint anonymous_answer_at_{};
 
@@ -48,16 +49,19 @@ class NetworkChecks : Steps {
             return;
         }
         const auto& settings = request_.connection.http;
-        const auto proxy = http::effective_proxy(target_url_, settings.proxy);
-        const std::string host = proxy ? proxy->parts.host : target_->host;
-        const int port = proxy ? proxy->parts.port : target_->port;
-        const std::string via = proxy ? " (the proxy " + proxy->display + " from " + proxy->source +
-                                            ", which resolves and connects to " + target_->host +
-                                            " itself)"
-                                      : "";
+        // The proxy libcurl takes for the URL: DNS and TCP are checked up to it.
+        const auto proxy = http::proxy_route(target_url_, settings);
+        const std::string host = proxy ? proxy->host : target_->host;
+        const int port = proxy ? proxy->port : target_->port;
+        const bool proxy_resolves = proxy && proxy->scheme != "socks5" && proxy->scheme != "socks4";
+        const std::string via =
+            proxy ? " (" + proxy->describe() + ", which " +
+                        (proxy_resolves ? "resolves and connects to " : "connects to ") +
+                        target_->host + " itself)"
+                  : "";
 
         // DNS
-        if (proxy ? proxy->parts.ip_literal : target_->ip_literal) {
+        if (proxy ? proxy->ip_literal : target_->ip_literal) {
             addresses_ = {host};
             add(passed("dns", "DNS resolution", host + " is an IP address" + via));
         } else {
@@ -85,7 +89,7 @@ class NetworkChecks : Steps {
             std::string first_error;
             bool connected = false;
             for (std::size_t i = 0; i < addresses_.size() && i < 6; ++i) {
-                const auto result = http::probe_tcp(addresses_[i], port, settings.connect_timeout);
+                const auto result = probe_tcp(addresses_[i], port, settings.connect_timeout);
                 const std::string where = address_with_port(addresses_[i], port);
                 if (result.connected) {
                     connected = true;
@@ -126,7 +130,7 @@ class NetworkChecks : Steps {
         }
         http::Settings probe_settings = settings;
         probe_settings.client_certificate.reset();
-        tls_ = http::probe_tls(target_url_, probe_settings);
+        tls_ = probe_tls(target_url_, probe_settings);
         add(assess_tls(tls_, address_with_port(target_->host, target_->port), settings.ca_bundle,
                        now()));
     }
@@ -164,7 +168,7 @@ class NetworkChecks : Steps {
         settings.client_certificate.reset();  // no credential of any kind
         settings.trace = [this](std::string_view line) { context_.diagnostics.step(line); };
         try {
-            http::HttpsTransport transport(settings);
+            http::CurlTransport transport(settings);
             anonymous_answer_ = transport.post(request);
             anonymous_answer_at_ = now();
         } catch (const Error& error) {

@@ -423,32 +423,7 @@ Error CurlTransport::Impl::failure(CURLcode code, const Exchange& ex, const std:
                          std::to_string(settings.max_response_bytes) + " bytes",
                      "check that the URL points at the CEP/CES service");
     }
-    CURL* h = easy.get();
-    TransferFacts facts;
-    facts.code = code;
-    facts.detail =
-        error_buffer[0] != '\0' ? std::string(error_buffer.data()) : curl_easy_strerror(code);
-    facts.url = url;
-    long connects = 0;
-    long header_size = 0;
-    curl_off_t connected = 0;
-    curl_off_t handshaken = 0;
-    char* address = nullptr;
-    curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &facts.verify_result);
-    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &facts.os_errno);
-    curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &facts.connect_code);
-    curl_easy_getinfo(h, CURLINFO_PROXYAUTH_AVAIL, &facts.proxy_auth_offered);
-    curl_easy_getinfo(h, CURLINFO_PROXY_ERROR, &facts.proxy_error);
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-    curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &header_size);
-    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
-    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &handshaken);
-    curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &address);
-    facts.new_connection = connects > 0;
-    facts.connected = connected > 0;
-    facts.handshaken = handshaken > 0;
-    facts.response_started = header_size > 0;
-    facts.primary_ip = address != nullptr ? address : "";
+    TransferFacts facts = facts_of(easy.get(), code, error_buffer.data(), url);
     facts.proxy = proxy_route(url, settings);
     return transfer_error(facts, settings);
 }

@@ -228,6 +228,36 @@ Error broken_connection(const TransferFacts& facts, const Settings& settings,
 
 }  // namespace
 
+TransferFacts facts_of(CURL* easy, CURLcode code, const char* error_buffer,
+                       const std::string& url) {
+    TransferFacts facts;
+    facts.code = code;
+    facts.detail = error_buffer != nullptr && *error_buffer != '\0' ? std::string(error_buffer)
+                                                                    : curl_easy_strerror(code);
+    facts.url = url;
+    long connects = 0;
+    long header_size = 0;
+    curl_off_t connected = 0;
+    curl_off_t handshaken = 0;
+    char* address = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &facts.verify_result);
+    curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &facts.os_errno);
+    curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &facts.connect_code);
+    curl_easy_getinfo(easy, CURLINFO_PROXYAUTH_AVAIL, &facts.proxy_auth_offered);
+    curl_easy_getinfo(easy, CURLINFO_PROXY_ERROR, &facts.proxy_error);
+    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(easy, CURLINFO_HEADER_SIZE, &header_size);
+    curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connected);
+    curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &handshaken);
+    curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &address);
+    facts.new_connection = connects > 0;
+    facts.connected = connected > 0;
+    facts.handshaken = handshaken > 0;
+    facts.response_started = header_size > 0;
+    facts.primary_ip = address != nullptr ? address : "";
+    return facts;
+}
+
 Error transfer_error(const TransferFacts& facts, const Settings& settings) {
     const std::string host = url_host(facts.url);
     const std::string& detail = facts.detail;

@@ -32,6 +32,10 @@ struct TransferFacts {
     std::optional<ProxyRoute> proxy;  ///< proxy_route() of the request
 };
 
+/// What `easy` says about its failed transfer of `url` (all but `proxy`, which the caller looks
+/// up only when it needs it). `error_buffer`: the handle's CURLOPT_ERRORBUFFER.
+TransferFacts facts_of(CURL* easy, CURLcode code, const char* error_buffer, const std::string& url);
+
 /// The Error for `facts`, given the `settings` the transfer ran with (deadlines, trust, client
 /// certificate, proxy credentials).
 Error transfer_error(const TransferFacts& facts, const Settings& settings);

@@ -211,14 +211,4 @@ std::string checked_proxy_option(const std::string& proxy, std::string& user) {
     return part(url.get(), CURLUPART_URL);
 }
 
-std::optional<ProxyChoice> effective_proxy(const std::string& url, const std::string& configured) {
-    Settings settings;
-    settings.proxy = configured;
-    const auto route = proxy_route(url, settings);
-    if (!route)
-        return std::nullopt;
-    return ProxyChoice{route->display, route->source,
-                       UrlParts{route->scheme, route->host, route->port, route->ip_literal}};
-}
-
 }  // namespace certenroll::http

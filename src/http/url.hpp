@@ -49,13 +49,4 @@ std::optional<ProxyRoute> proxy_route(const std::string& url, const Settings& se
 /// the password from a file or the environment goes with it; returns the URL without it.
 std::string checked_proxy_option(const std::string& proxy, std::string& user);
 
-/// Transitional, for diagnose until its probes move (issue 21): proxy_route() in the shape
-/// diagnose reads.
-struct ProxyChoice {
-    std::string display;
-    std::string source;
-    UrlParts parts;
-};
-std::optional<ProxyChoice> effective_proxy(const std::string& url, const std::string& configured);
-
 }  // namespace certenroll::http

@@ -376,6 +376,32 @@ class ProxyTest(cli.SandboxTest):
         self.assertNetworkError(result)
         self.assertIn("proxy", result.json["error"]["message"].lower())
 
+    def test_diagnose_sees_the_network_through_the_proxy(self):
+        """Expected: `diagnose` takes the proxy an enrollment takes. Through a proxy that lets
+        it pass, DNS and TCP are checked up to the proxy (its address named) and the TLS
+        handshake with the server passes, through the tunnel; through one that wants
+        credentials, the TLS step fails as a network error naming the 407, with a fix naming
+        --proxy-user, never a password in a URL."""
+        def checks(result):
+            return {c["id"]: c for c in result.json["checks"]}
+        proxy = self.start_proxy()
+        result = self.cli("diagnose", *self.cep(), *self.user(), "--template", "WebServer",
+                          "--proxy", proxy.url())
+        found = checks(result)
+        self.assertEqual(found["tcp"]["status"], "pass", found["tcp"])
+        self.assertIn(f"127.0.0.1:{proxy.port}", found["tcp"]["evidence"])
+        self.assertEqual(found["tls"]["status"], "pass", found["tls"])
+        self.assertTunnelled(proxy)
+
+        guarded = self.start_proxy(username=PROXY_USER, password=PROXY_PASSWORD)
+        result = self.cli("diagnose", *self.cep(), *self.user(), "--template", "WebServer",
+                          "--proxy", guarded.url())
+        tls = checks(result)["tls"]
+        self.assertEqual(tls["status"], "fail", tls)
+        self.assertIn("407", tls["evidence"])
+        self.assertIn("--proxy-user", tls["fix"])
+        self.assertNotIn("user:password@", tls["fix"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -28,9 +28,9 @@ TimePoint at(int year, unsigned month, unsigned day, int hour = 0, int minute = 
            hours{hour} + minutes{minute};
 }
 
-http::CertificateSummary certificate(std::string subject, std::string issuer, TimePoint not_after,
-                                     bool self_signed = false) {
-    http::CertificateSummary cert;
+CertificateSummary certificate(std::string subject, std::string issuer, TimePoint not_after,
+                               bool self_signed = false) {
+    CertificateSummary cert;
     cert.subject = std::move(subject);
     cert.issuer = std::move(issuer);
     cert.not_before = at(2025, 1, 1);
@@ -43,8 +43,8 @@ http::CertificateSummary certificate(std::string subject, std::string issuer, Ti
 }
 
 // A handshake with the sandbox's shape: leaf and issuing CA sent, root not sent.
-http::TlsResult sandbox_handshake() {
-    http::TlsResult tls;
+TlsResult sandbox_handshake() {
+    TlsResult tls;
     tls.handshake = true;
     tls.protocol = "TLSv1.3";
     tls.cipher = "TLS_AES_256_GCM_SHA384";
@@ -178,7 +178,7 @@ TEST_CASE("a trusted chain passes; one close to expiry warns") {
 TEST_CASE("an untrusted chain names its root and the flag that trusts it") {
     auto tls = sandbox_handshake();
     tls.path = tls.presented;
-    tls.problems = {{http::TrustIssue::UnknownIssuer, 1, "unable to get local issuer certificate",
+    tls.problems = {{TrustIssue::UnknownIssuer, 1, "unable to get local issuer certificate",
                      "CN=Sandbox-RSA-CA"}};
     auto finding = assess_tls(tls, "localhost:8443", "", now);
     CHECK(finding.status == Status::Fail);
@@ -200,7 +200,7 @@ TEST_CASE("an untrusted chain names its root and the flag that trusts it") {
 
 TEST_CASE("wrong host, expiry, weak keys each get their own fix") {
     auto tls = sandbox_handshake();
-    tls.problems = {{http::TrustIssue::HostnameMismatch, 0, "hostname mismatch", "CN=localhost"}};
+    tls.problems = {{TrustIssue::HostnameMismatch, 0, "hostname mismatch", "CN=localhost"}};
     auto finding = assess_tls(tls, "127.0.0.2:8443", "", now);
     CHECK(finding.status == Status::Fail);
     CHECK(contains(finding.evidence, "verify: hostname mismatch"));
@@ -208,27 +208,27 @@ TEST_CASE("wrong host, expiry, weak keys each get their own fix") {
           "use a host name the certificate holds in the URL: localhost, 127.0.0.1, ::1");
 
     tls.presented.front().not_after = at(2026, 1, 2);
-    tls.problems = {{http::TrustIssue::Expired, 0, "certificate has expired", "CN=localhost"},
-                    {http::TrustIssue::HostnameMismatch, 0, "hostname mismatch", "CN=localhost"}};
+    tls.problems = {{TrustIssue::Expired, 0, "certificate has expired", "CN=localhost"},
+                    {TrustIssue::HostnameMismatch, 0, "hostname mismatch", "CN=localhost"}};
     finding = assess_tls(tls, "127.0.0.2:8443", "", now);
     // Trust and validity come before the name: fixing the name would not be enough.
     CHECK(contains(finding.fix, "the server certificate CN=localhost expired on 2026-01-02"));
     CHECK(contains(finding.evidence, "certificate has expired; hostname mismatch"));
 
     tls.presented.back().key = "RSA 1024";
-    tls.problems = {{http::TrustIssue::WeakKey, 1, "CA certificate key too weak", "CN=x"}};
+    tls.problems = {{TrustIssue::WeakKey, 1, "CA certificate key too weak", "CN=x"}};
     finding = assess_tls(tls, "h:1", "", now);
     CHECK(contains(finding.fix, "the CA certificate CN=Sandbox-RSA-CA has a RSA 1024 key"));
 
     tls.presented = {certificate("CN=self", "CN=self", at(2030, 1, 1), true)};
     tls.presented.front().sha256 = "abcd";
-    tls.problems = {{http::TrustIssue::SelfSigned, 0, "self-signed certificate", "CN=self"}};
+    tls.problems = {{TrustIssue::SelfSigned, 0, "self-signed certificate", "CN=self"}};
     finding = assess_tls(tls, "h:1", "", now);
     CHECK(contains(finding.fix, "self-signed: trust it with --ca-bundle FILE (SHA-256 abcd)"));
 }
 
 TEST_CASE("a failed handshake is explained by its cause") {
-    http::TlsResult tls;
+    TlsResult tls;
     tls.error = "error:0A00010B:SSL routines::wrong version number";
     auto finding = assess_tls(tls, "h:80", "", now);
     CHECK(finding.status == Status::Fail);
@@ -239,7 +239,9 @@ TEST_CASE("a failed handshake is explained by its cause") {
         "ces.test with HTTP 407 (proxy authentication required)";
     finding = assess_tls(tls, "h:443", "", now);
     CHECK(finding.kind == ErrorKind::Network);
-    CHECK(contains(finding.fix, "--proxy http://user:password@proxy:port"));
+    CHECK(contains(finding.fix, "--proxy-user USER"));
+    CHECK(contains(finding.fix, "--proxy-password-file"));
+    CHECK_FALSE(contains(finding.fix, "user:password@"));
 
     tls = sandbox_handshake();
     tls.trust_store = "--ca-bundle x.pem";

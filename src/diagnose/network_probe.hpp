@@ -1,6 +1,6 @@
 #pragma once
-/// Connection diagnostics below the SOAP layer, for `diagnose`: which proxy applies, whether a
-/// TCP connection opens, and what the TLS handshake shows (protocol, cipher, the server's
+/// Connection diagnostics below the SOAP layer, for `diagnose`: whether a TCP connection opens,
+/// and what the TLS handshake shows (protocol, cipher, the server's
 /// certificate chain, every reason it is not trusted, and what would make it trusted). No request
 /// is ever sent over a connection whose certificate was not verified: the TLS probe only
 /// completes the handshake and reads the certificates.
@@ -12,9 +12,8 @@
 #include <vector>
 
 #include "http/transport.hpp"
-#include "http/url.hpp"
 
-namespace certenroll::http {
+namespace certenroll::diagnose {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
@@ -87,9 +86,9 @@ struct TlsResult {
 /// Connects to `url` (through the proxy `settings` or the environment name), completes a TLS
 /// 1.2+ handshake without sending anything, and verifies the server's chain against
 /// `settings.ca_bundle` (else the system store) and the URL's host, collecting every problem.
-TlsResult probe_tls(const std::string& url, const Settings& settings);
+TlsResult probe_tls(const std::string& url, const http::Settings& settings);
 
 /// "::1", "10.0.0.5": the text of an iPAddress SAN (4 or 16 bytes); hex for other lengths.
 std::string format_ip_address(const unsigned char* bytes, std::size_t length);
 
-}  // namespace certenroll::http
+}  // namespace certenroll::diagnose

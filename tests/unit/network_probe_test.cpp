@@ -10,9 +10,10 @@
 #include <string>
 
 #include "../support/tls_server.hpp"
-#include "http/probe.hpp"
+#include "diagnose/network_probe.hpp"
 
-using namespace certenroll::http;
+using namespace certenroll::diagnose;
+using certenroll::http::Settings;
 using namespace certenroll::test;
 
 namespace {

@@ -1,4 +1,4 @@
-#include "http/probe.hpp"
+#include "diagnose/network_probe.hpp"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -20,9 +20,19 @@
 #include "encoding/time_text.hpp"
 #include "error.hpp"
 #include "http/curl_easy.hpp"
+#include "http/transfer_error.hpp"
 #include "http/url.hpp"
 
-namespace certenroll::http {
+namespace certenroll::diagnose {
+
+using http::check_option;
+using http::describe_timeout;
+using http::EasyHandle;
+using http::new_easy_handle;
+using http::openssl_errors;
+using http::Trust;
+using http::trust_of;
+using http::UrlParts;
 
 namespace {
 
@@ -422,9 +432,9 @@ std::string format_ip_address(const unsigned char* bytes, std::size_t length) {
     return text;
 }
 
-TlsResult probe_tls(const std::string& url, const Settings& settings) {
+TlsResult probe_tls(const std::string& url, const http::Settings& settings) {
     TlsResult result;
-    const auto target = parse_url(url);
+    const auto target = http::parse_url(url);
     if (!target || target->scheme != "https") {
         result.error = "not an https:// URL";
         return result;
@@ -432,14 +442,14 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
     // Reaches the server exactly as the real requests do (the same libcurl set-up: proxy,
     // deadlines, TLS floor), but with the server's verification deferred to verify() below so
     // that every problem can be listed; libcurl stops after the handshake and nothing is sent.
-    Settings probe_settings = settings;
+    http::Settings probe_settings = settings;
     probe_settings.client_certificate.reset();
     probe_settings.trace = {};
     Handshakes handshakes;
     EasyHandle easy = new_easy_handle();
     CURL* h = easy.get();
     std::array<char, CURL_ERROR_SIZE> error_buffer{};
-    configure(h, probe_settings);
+    http::configure(h, probe_settings);
     check_option(curl_easy_setopt(h, CURLOPT_URL, url.c_str()), "CURLOPT_URL");
     check_option(curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L), "CURLOPT_CONNECT_ONLY");
     check_option(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L), "CURLOPT_SSL_VERIFYPEER");
@@ -457,8 +467,6 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
     if (code != CURLE_OK || state == nullptr || !state->done) {
         curl_off_t connected = 0;
         curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
-        const std::string detail =
-            error_buffer[0] != '\0' ? error_buffer.data() : curl_easy_strerror(code);
         if (code == CURLE_OPERATION_TIMEDOUT) {
             const auto limit = std::min(settings.connect_timeout, settings.total_timeout);
             result.error = connected == 0
@@ -467,7 +475,10 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
         } else if (code == CURLE_OK) {
             result.error = "the TLS handshake completed without OpenSSL reporting it";
         } else {
-            result.error = redact_userinfo(detail);
+            // In the words an enrollment would use (proxy refusals, resolution, TLS alerts).
+            http::TransferFacts facts = http::facts_of(h, code, error_buffer.data(), url);
+            facts.proxy = http::proxy_route(url, probe_settings);
+            result.error = http::transfer_error(facts, probe_settings).message();
         }
         return result;
     }
@@ -515,7 +526,7 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
         }
     }
     if (trust.from_ca_bundle) {
-        Settings platform = settings;
+        http::Settings platform = settings;
         platform.ca_bundle.clear();
         if (StorePtr fallback = load_store(trust_of(platform))) {
             const auto problems = verify(fallback.get(), presented, nullptr, auth_level).problems;
@@ -527,4 +538,4 @@ TlsResult probe_tls(const std::string& url, const Settings& settings) {
     return result;
 }
 
-}  // namespace certenroll::http
+}  // namespace certenroll::diagnose
