@@ -9,7 +9,7 @@
 namespace certenroll::test {
 
 /// Answers each post with `handler` (which may throw certenroll::Error to simulate a transport
-/// failure) and applies the same HTTP 401 rule as HttpsTransport.
+/// failure) and applies the same HTTP 401 rule as CurlTransport.
 class MemoryTransport : public http::Transport {
   public:
     using Handler = std::function<http::Response(const http::Request&)>;

@@ -734,6 +734,17 @@ TEST_CASE("CurlTransport refuses a response head over its caps, and a chunked bo
         CHECK(error.kind() == ErrorKind::Protocol);
         CHECK(contains(error.message(), "more than 20 header fields"));
     }
+    SUBCASE("a hostile head with the default caps: 100,000 fields") {
+        TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
+                              Reply reply;
+                              reply.headers.assign(100000, {"X", "y"});
+                              return reply;
+                          }});
+        CurlTransport transport(trusting(pki));
+        const Error error = expect_error([&] { transport.post(soap_request(server.base_url())); });
+        CHECK(error.kind() == ErrorKind::Protocol);
+        CHECK(contains(error.message(), "more than 256 header fields"));
+    }
     SUBCASE("too many header bytes") {
         TlsServer server({.identity = &pki.server, .reply = [](const ReceivedRequest&) {
                               return Reply{200, {{"X-Big", std::string(8000, 'h')}}, "ok"};
