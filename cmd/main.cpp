@@ -4,8 +4,6 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
-#include <string_view>
-#include <utility>
 #include <vector>
 
 #include "command.hpp"
@@ -16,12 +14,6 @@
 using namespace certenroll;
 
 int main(int argc, char** argv) {
-    // `--version` alone is answered before the option tree is built: building it is most of what
-    // the process otherwise does (tests/bench/README.md). Same text as the version flag below.
-    if (argc == 2 && std::string_view(argv[1]) == "--version") {
-        std::cout << "certenroll-cli " << CERTENROLL_VERSION << "\n";
-        return 0;
-    }
     CLI::App app{
         "certenroll-cli: enroll for and renew certificates through Microsoft AD CS web enrollment\n"
         "(CEP policy service, MS-XCEP; CES enrollment service, MS-WSTEP).",
@@ -48,33 +40,16 @@ int main(int argc, char** argv) {
     app.add_flag("--audit-syslog", global.audit_syslog,
                  "Also send each audit event to syslog/journald (facility authpriv)");
 
-    // Building a subcommand's options is most of what a run does before its work (CLI11 checks
-    // each new option against every one before it; tests/bench/README.md), so only the
-    // subcommands named on the command line are built. All of them are when none is named (the
-    // top-level help and CLI11's errors list them), for help, and for `completion`, which
-    // describes them all.
-    using AddCommand = cli::Command (*)(CLI::App&, const cli::GlobalOptions&);
-    constexpr std::pair<std::string_view, AddCommand> every_command[] = {
-        {"policy", cli::add_policy},     {"enroll", cli::add_enroll},
-        {"renew", cli::add_renew},       {"retrieve-pending", cli::add_retrieve_pending},
-        {"diagnose", cli::add_diagnose}, {"completion", cli::add_completion},
+    const std::vector<cli::Command> commands = {
+        cli::add_policy(app, global),   cli::add_enroll(app, global),
+        cli::add_renew(app, global),    cli::add_retrieve_pending(app, global),
+        cli::add_diagnose(app, global), cli::add_completion(app, global),
     };
-    const std::vector<std::string_view> words(argv + 1, argv + argc);
-    const auto given = [&words](std::string_view word) {
-        return std::find(words.begin(), words.end(), word) != words.end();
-    };
-    const bool build_all =
-        given("completion") || given("--help") || given("-h") || given("--help-all") ||
-        std::none_of(std::begin(every_command), std::end(every_command),
-                     [&given](const auto& command) { return given(command.first); });
-    std::vector<cli::Command> commands;
-    for (const auto& [name, add] : every_command) {
-        if (build_all || given(name))
-            commands.push_back(add(app, global));
-    }
 
     // Parse first, in its own try: help and version exit 0, every other parse error is a usage
     // error with our exit code, never CLI11's own codes.
+    // The one look at argv before parsing: a parse that fails has not set global.json, yet a
+    // script that passed --json must get its error as a JSON document too.
     const bool json = std::find(argv + 1, argv + argc, std::string("--json")) != argv + argc;
     try {
         // CLI11 wants the arguments in reverse order when given as a vector.

@@ -13,9 +13,12 @@ class CertenrollCli < Formula
   depends_on "nlohmann-json" => :build
   depends_on "cli11" => :build
   depends_on "pkg-config" => :build
+  depends_on "curl"
   depends_on "krb5"
   depends_on "libp11"
   depends_on "openssl@3"
+  depends_on "p11-kit"
+  depends_on "tinyxml2"
 
   def install
     system "cmake", "-S", ".", "-B", "build", "-DCERTENROLL_TESTS=OFF",

@@ -11,9 +11,6 @@
 
 #include "encoding/base64.hpp"
 
-// Last: GSS-API and krb5 names become calls through the table loaded on first use.
-#include "auth/krb5_lazy.hpp"
-
 namespace certenroll::auth {
 
 namespace {

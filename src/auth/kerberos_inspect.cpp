@@ -9,9 +9,6 @@
 #include <fstream>
 #include <utility>
 
-// Last: GSS-API and krb5 names become calls through the table loaded on first use.
-#include "auth/krb5_lazy.hpp"
-
 namespace certenroll::auth {
 
 namespace {

@@ -1,7 +1,7 @@
 #pragma once
 /// The judgments of `diagnose`, as pure functions of what was observed: whether a TLS chain, an
 /// authentication challenge, a clock difference or a cached policy is fine, and if not, the
-/// evidence and the fix. diagnose.cpp gathers the observations; these decide.
+/// evidence and the fix. The step groups (*_checks.cpp) gather the observations; these decide.
 
 #include <chrono>
 #include <cstdint>

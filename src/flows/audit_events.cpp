@@ -110,15 +110,6 @@ audit::CertificateFacts audit_certificate(const crypto::Certificate& certificate
     return facts;
 }
 
-void audit_certificate_der(audit::Event& event, const encoding::Bytes& der) {
-    if (der.empty())
-        return;
-    try {
-        event.certificate = audit_certificate(crypto::Certificate::from_der(der));
-    } catch (const Error&) {
-    }
-}
-
 void audit_require(const Context& context, audit::EventType type, audit::Event event) {
     if (!context.audit.enabled())
         return;
@@ -149,6 +140,18 @@ void audit_error(const Context& context, audit::Event event, const Error& error,
         event.hresult = format_hresult(*error.hresult());
     audit_record(context, denied ? audit::EventType::Denied : audit::EventType::Failed,
                  std::move(event));
+}
+
+void audit_not_installed(const Context& context, audit::Event event, const encoding::Bytes& der,
+                         const Error& error) {
+    if (!context.audit.enabled())
+        return;
+    try {
+        if (!der.empty())
+            event.certificate = audit_certificate(crypto::Certificate::from_der(der));
+    } catch (const Error&) {  // an unparsable certificate is named by the error alone
+    }
+    audit_error(context, std::move(event), error);
 }
 
 }  // namespace certenroll::flows

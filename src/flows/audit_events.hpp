@@ -25,8 +25,6 @@ std::string audit_identity(const Credentials& credentials);
 void audit_key(audit::Event& event, const keys::Key& key);
 void audit_request(audit::Event& event, const crypto::CsrSpec& csr);
 audit::CertificateFacts audit_certificate(const crypto::Certificate& certificate);
-/// The facts of the certificate in `der`, when it parses (for failures after issuance).
-void audit_certificate_der(audit::Event& event, const encoding::Bytes& der);
 
 /// Records an event that precedes a request: a failure to write it throws (nothing is sent).
 void audit_require(const Context& context, audit::EventType type, audit::Event event);
@@ -36,5 +34,9 @@ void audit_record(const Context& context, audit::EventType type, audit::Event ev
 /// policy did, `by_policy`), else `failed`.
 void audit_error(const Context& context, audit::Event event, const Error& error,
                  bool by_policy = false);
+/// Records `error` (see audit_error) after the CA issued the certificate `der` that is not in
+/// place: the record names it by its facts (serial, thumbprints) when it parses.
+void audit_not_installed(const Context& context, audit::Event event, const encoding::Bytes& der,
+                         const Error& error);
 
 }  // namespace certenroll::flows

@@ -205,50 +205,32 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
         endpoint.renewal_url =
             key_based_renewal_url(policy->policy, *tmpl, submission.target.ca_name);
     }
-    const long long renewal_period = tmpl ? tmpl->renewal_seconds : 0;
 
-    // 5a. Pending: remember everything retrieve-pending needs.
-    if (submission.result.disposition == wstep::Disposition::Pending) {
+    // 5. Pending: saved for retrieve-pending. Issued: checked to be ours and to chain to the
+    // policy's CA, then written out and recorded as a managed certificate.
+    const RequestRecord record{.name = outcome.name,
+                               .template_name = request.template_name,
+                               .endpoint = endpoint,
+                               .key_backend = std::string(key.backend()),
+                               .key_reference = key.reference(),
+                               .staged_key = {},  // the key was written in its place
+                               .outputs = outcome.files,
+                               .renewal_period_seconds = tmpl ? tmpl->renewal_seconds : 0,
+                               .deploy_hook = {},
+                               .renewal = false};
+    const Installation installation{.event = audit::EventType::Issued,
+                                    .policy = policy ? &policy->policy : nullptr,
+                                    .tmpl = tmpl,
+                                    .pfx_password = request.pfx_password,
+                                    .store_on_token = request.store_on_token,
+                                    .answered = nullptr};
+    const auto issued =
+        complete_request(context, submission, record, key, installation, std::move(event));
+    if (!issued) {
         outcome.status = EnrollOutcome::Status::Pending;
-        store::PendingRequest pending;
-        pending.name = outcome.name;
-        pending.request_id = submission.result.request_id;
-        pending.template_name = request.template_name;
-        pending.endpoint = endpoint;
-        if (!submission.result.reference_uri.empty()) {
-            pending.endpoint.ces_url = submission.result.reference_uri;
-        }
-        pending.key_backend = std::string(key.backend());
-        pending.key_reference = key.reference();
-        pending.outputs = outcome.files;
-        pending.renewal_period_seconds = renewal_period;
-        pending.submitted_at = context.clock();
-        context.state.save_pending(pending);
-        audit_record(context, audit::EventType::Pending, event);
         return outcome;
     }
-
-    // 5b. Issued: check it is ours and chains to the policy's CA, then write it out.
-    try {
-        const auto issued = verify_issued(submission.result, key.get(),
-                                          policy ? policy_ca_certificates(policy->policy, *tmpl)
-                                                 : std::vector<crypto::Certificate>{});
-        install_certificate(context.state, outcome.name, outcome.files, issued, key.get(),
-                            request.pfx_password);
-        if (request.store_on_token)
-            context.keys->store_on_token(key, issued.leaf.x509());
-        outcome.certificate = describe(issued.leaf);
-        context.state.save_certificate(managed_record(
-            outcome.name, request.template_name, endpoint, std::string(key.backend()),
-            key.reference(), outcome.files, issued.leaf, renewal_period, context.clock()));
-        event.certificate = audit_certificate(issued.leaf);
-        audit_record(context, audit::EventType::Issued, event);
-    } catch (const Error& error) {
-        // The CA issued a certificate that is not in place: the record names its serial.
-        audit_certificate_der(event, submission.result.certificate_der);
-        audit_error(context, event, error);
-        throw;
-    }
+    outcome.certificate = describe(issued->leaf);
     return outcome;
 }
 

@@ -8,6 +8,7 @@
 #include "crypto/pkcs7.hpp"
 #include "error.hpp"
 #include "flows/audit_events.hpp"
+#include "flows/template_rules.hpp"
 #include "soap/call.hpp"
 #include "soap/namespaces.hpp"
 #include "store/atomic_file.hpp"
@@ -124,6 +125,10 @@ IssuedChain verify_issued(const wstep::SubmitResult& result, evp_pkey_st* key,
     return issued;
 }
 
+namespace {
+
+// Certificate, chain, fullchain, DER and PFX written beside their targets, then switched in
+// together with `staged_key` (a new key already on disk) over outputs.key.
 void install_certificate(const store::StateDirectory& state, const std::string& name,
                          const store::OutputPaths& outputs, const IssuedChain& issued,
                          evp_pkey_st* key, const std::string& pfx_password,
@@ -148,6 +153,8 @@ void install_certificate(const store::StateDirectory& state, const std::string& 
     replacement.stage_existing(staged_key, outputs.key);
     replacement.commit();
 }
+
+}  // namespace
 
 IssuedCertificate describe(const crypto::Certificate& certificate) {
     return {certificate.subject(),           certificate.issuer(),     certificate.serial_hex(),
@@ -182,26 +189,83 @@ store::OutputPaths default_outputs(const store::StateDirectory& state, const std
     return outputs;
 }
 
-store::ManagedCertificate managed_record(const std::string& name, const std::string& template_name,
-                                         const store::Endpoint& endpoint,
-                                         const std::string& key_backend,
-                                         const std::string& key_reference,
-                                         const store::OutputPaths& outputs,
-                                         const crypto::Certificate& leaf,
-                                         long long renewal_period_seconds, TimePoint now) {
+namespace {
+
+store::ManagedCertificate managed_record(const RequestRecord& request,
+                                         const crypto::Certificate& leaf, TimePoint now) {
     store::ManagedCertificate record;
-    record.name = name;
-    record.template_name = template_name;
-    record.endpoint = endpoint;
-    record.key_backend = key_backend;
-    record.key_reference = key_reference;
-    record.outputs = outputs;
+    record.name = request.name;
+    record.template_name = request.template_name;
+    record.endpoint = request.endpoint;
+    record.key_backend = request.key_backend;
+    record.key_reference = request.key_reference;
+    record.outputs = request.outputs;
     record.serial = leaf.serial_hex();
     record.not_before = leaf.not_before();
     record.not_after = leaf.not_after();
-    record.renewal_period_seconds = renewal_period_seconds;
+    record.renewal_period_seconds = request.renewal_period_seconds;
     record.updated_at = now;
+    record.deploy_hook = request.deploy_hook;
     return record;
+}
+
+void save_pending(const Context& context, const Submission& submission,
+                  const RequestRecord& request, audit::Event event) {
+    store::PendingRequest pending;
+    pending.name = request.name;
+    pending.request_id = submission.result.request_id;
+    pending.template_name = request.template_name;
+    pending.endpoint = request.endpoint;
+    pending.endpoint.ces_url = submission.result.reference_uri.empty()
+                                   ? submission.target.url
+                                   : submission.result.reference_uri;
+    pending.key_backend = request.key_backend;
+    pending.key_reference =
+        request.staged_key.empty() ? request.key_reference : request.staged_key.string();
+    pending.outputs = request.outputs;
+    pending.renewal_period_seconds = request.renewal_period_seconds;
+    pending.submitted_at = context.clock();
+    pending.deploy_hook = request.deploy_hook;
+    pending.renewal = request.renewal;
+    context.state.save_pending(pending);
+    audit_record(context, audit::EventType::Pending, std::move(event));
+}
+
+}  // namespace
+
+IssuedChain install_issued(const Context& context, const wstep::SubmitResult& result,
+                           const RequestRecord& record, const keys::Key& key,
+                           const Installation& installation, audit::Event event) {
+    std::optional<IssuedChain> issued;
+    try {
+        const auto trusted = installation.policy != nullptr && installation.tmpl != nullptr
+                                 ? policy_ca_certificates(*installation.policy, *installation.tmpl)
+                                 : std::vector<crypto::Certificate>{};
+        issued.emplace(verify_issued(result, key.get(), trusted));
+        install_certificate(context.state, record.name, record.outputs, *issued, key.get(),
+                            installation.pfx_password, record.staged_key);
+        if (installation.store_on_token)
+            context.keys->store_on_token(key, issued->leaf.x509());
+        context.state.save_certificate(managed_record(record, issued->leaf, context.clock()));
+        if (installation.answered != nullptr)
+            context.state.remove_pending(*installation.answered);
+    } catch (const Error& error) {
+        audit_not_installed(context, std::move(event), result.certificate_der, error);
+        throw;
+    }
+    event.certificate = audit_certificate(issued->leaf);
+    audit_record(context, installation.event, std::move(event));
+    return std::move(*issued);
+}
+
+std::optional<IssuedChain> complete_request(const Context& context, const Submission& submission,
+                                            const RequestRecord& record, const keys::Key& key,
+                                            const Installation& installation, audit::Event event) {
+    if (submission.result.disposition == wstep::Disposition::Pending) {
+        save_pending(context, submission, record, std::move(event));
+        return std::nullopt;
+    }
+    return install_issued(context, submission.result, record, key, installation, std::move(event));
 }
 
 }  // namespace certenroll::flows

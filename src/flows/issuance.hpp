@@ -1,8 +1,10 @@
 #pragma once
-/// Steps shared by enroll, retrieve-pending and renew: submit with failover, check what the CA
-/// issued, and put the files in place without ever leaving a half-written set.
+/// Steps shared by enroll, retrieve-pending and renew: submit with failover, then, once the CA
+/// has answered, save the pending request or check what it issued, put the files in place
+/// without ever leaving a half-written set, record the managed certificate and audit it.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,9 +12,11 @@
 #include "crypto/certificate.hpp"
 #include "flows/context.hpp"
 #include "flows/enroll.hpp"
+#include "keys/key_backend.hpp"
 #include "store/state.hpp"
 #include "wstep/messages.hpp"
 #include "wstep/response.hpp"
+#include "xcep/policy.hpp"
 
 namespace certenroll::flows {
 
@@ -53,14 +57,6 @@ struct IssuedChain {
 IssuedChain verify_issued(const wstep::SubmitResult& result, evp_pkey_st* key,
                           const std::vector<crypto::Certificate>& trusted_cas);
 
-/// Writes certificate, chain, fullchain and PFX (and switches in `staged_key`, a new key already
-/// on disk, over outputs.key) as one crash-safe replacement: the previous versions stay usable
-/// until the new set is complete and are kept as `<file>.prev`.
-void install_certificate(const store::StateDirectory& state, const std::string& name,
-                         const store::OutputPaths& outputs, const IssuedChain& issued,
-                         evp_pkey_st* key, const std::string& pfx_password,
-                         const std::filesystem::path& staged_key = {});
-
 /// The facts rendered for an issued certificate.
 IssuedCertificate describe(const crypto::Certificate& certificate);
 
@@ -71,13 +67,55 @@ store::OutputPaths default_outputs(const store::StateDirectory& state, const std
                                    const std::filesystem::path& out_dir = {},
                                    const OutputFormats& formats = {});
 
-/// The pending record becomes a managed certificate once issued.
-store::ManagedCertificate managed_record(const std::string& name, const std::string& template_name,
-                                         const store::Endpoint& endpoint,
-                                         const std::string& key_backend,
-                                         const std::string& key_reference,
-                                         const store::OutputPaths& outputs,
-                                         const crypto::Certificate& leaf,
-                                         long long renewal_period_seconds, TimePoint now);
+/// What is recorded about a request whichever way the CA answers it: the pending record that
+/// retrieve-pending completes, or, once issued, the managed certificate that renew keeps fresh.
+struct RequestRecord {
+    std::string name;
+    std::string template_name;
+    /// Kept with the certificate. A pending record polls the CES URL the CA named instead (else
+    /// the one that answered).
+    store::Endpoint endpoint;
+    std::string key_backend;
+    std::string key_reference;  ///< the key once its certificate is in place
+    /// A new key file written beside `outputs.key` before the request left (a renewal's
+    /// key.pem.new): a pending record names it, an issued certificate switches it in with the
+    /// other files. Empty when the key already is where it stays.
+    std::filesystem::path staged_key;
+    store::OutputPaths outputs;
+    long long renewal_period_seconds = 0;
+    std::string deploy_hook;
+    bool renewal = false;  ///< a renewal of the managed certificate `name`
+};
+
+/// How an issued certificate is checked, put in place and recorded.
+struct Installation {
+    audit::EventType event = audit::EventType::Issued;  ///< issued, renewed or retrieved
+    /// When a policy was read: the chain must end at one of the template's CAs in it.
+    const xcep::Policy* policy = nullptr;
+    const xcep::Template* tmpl = nullptr;
+    std::string pfx_password;
+    bool store_on_token = false;  ///< also put the certificate on the key's token
+    /// The pending record the certificate answers (retrieve-pending): removed once the
+    /// certificate is recorded.
+    const store::PendingRequest* answered = nullptr;
+};
+
+/// The tail of enroll and renew once the CA has answered `submission` for `key`. Pending: the
+/// record is saved for retrieve-pending, with the key where it is now (`staged_key`, else
+/// `key_reference`), the `pending` event is recorded, and nothing is returned. Issued: see
+/// install_issued.
+std::optional<IssuedChain> complete_request(const Context& context, const Submission& submission,
+                                            const RequestRecord& record, const keys::Key& key,
+                                            const Installation& installation, audit::Event event);
+
+/// An issued certificate put in place: checked (verify_issued), written with the staged key as
+/// one crash-safe replacement (the previous files stay usable until the new set is complete,
+/// and are kept as `<file>.prev`), stored on the token when asked, saved as the managed
+/// certificate, and `installation.event` recorded. An error on the way is recorded as `failed`
+/// with the facts of the certificate, which the CA did issue, and rethrown; a staged key then
+/// stays beside the current one.
+IssuedChain install_issued(const Context& context, const wstep::SubmitResult& result,
+                           const RequestRecord& record, const keys::Key& key,
+                           const Installation& installation, audit::Event event);
 
 }  // namespace certenroll::flows

@@ -7,7 +7,6 @@
 #include "crypto/cms.hpp"
 #include "crypto/csr.hpp"
 #include "crypto/pkcs12.hpp"
-#include "encoding/certificate_validity.hpp"
 #include "encoding/time_text.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
@@ -69,30 +68,6 @@ crypto::Certificate load_certificate(const store::ManagedCertificate& record,
                     "restore it from " + path.string() + ".prev, or enroll again");
     }
     return std::move(*contents.certificate);
-}
-
-// The validity of the record's certificate when it can be known without parsing the
-// certificate: read straight from a PEM or DER file (encoding/certificate_validity.hpp), or,
-// for a PFX that cannot be opened without its password, the validity the record saved at
-// install time. Enough to say "not due", which is what cron runs mostly say.
-std::optional<encoding::CertificateValidity> validity_without_parsing(
-    const store::ManagedCertificate& record, const std::string& pfx_password) {
-    const auto& outputs = record.outputs;
-    const fs::path path = certificate_file(outputs);
-    if (path.empty())
-        return std::nullopt;
-    if (path == outputs.pfx) {
-        if (pfx_password.empty() && record.not_after != TimePoint{})
-            return encoding::CertificateValidity{record.not_before, record.not_after};
-        return std::nullopt;
-    }
-    const auto data = store::read_file(path);
-    if (!data)
-        return std::nullopt;  // load_certificate says what is wrong
-    if (path == outputs.certificate)
-        return encoding::certificate_validity_from_pem(*data);
-    return encoding::certificate_validity_from_der(
-        reinterpret_cast<const std::uint8_t*>(data->data()), data->size());
 }
 
 // Removes a file when it goes out of scope, unless keep() was called.
@@ -333,11 +308,9 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
             new_reference = record.outputs.key.string();
         }
     }
-    evp_pkey_st* new_key = same_key ? old_key.get() : fresh_key->get();
-    const std::string new_backend =
-        same_key ? record.key_backend : std::string(fresh_key->backend());
+    const keys::Key& new_key = same_key ? old_key : *fresh_key;
 
-    const auto csr = crypto::build_csr(plan.csr, new_key);
+    const auto csr = crypto::build_csr(plan.csr, new_key.get());
     const auto token = crypto::sign_renewal_request(csr, old_cert, old_key.get(), plan.csr.hash);
     const auto targets = renewal_targets(connection, policy ? &policy->policy : nullptr, tmpl,
                                          record.endpoint.ces_url);
@@ -350,76 +323,50 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
                                       : "pass --ces-url, or --key-based for a key-based renewal "
                                         "endpoint");
     }
-    audit_key(event, same_key ? old_key : *fresh_key);
+    audit_key(event, new_key);
     audit_request(event, plan.csr);
     const auto submission = submit_with_failover(context, connection, targets,
                                                  {token, wstep::TokenFormat::Cms, {}}, event);
     renewal.request_id = submission.result.request_id;
     renewal.ces_url = submission.target.url;
 
-    if (submission.result.disposition == wstep::Disposition::Pending) {
-        store::PendingRequest pending;
-        pending.name = record.name;
-        pending.request_id = submission.result.request_id;
-        pending.template_name = record.template_name;
-        pending.endpoint = record.endpoint;
-        pending.endpoint.ces_url = submission.result.reference_uri.empty()
-                                       ? submission.target.url
-                                       : submission.result.reference_uri;
-        pending.key_backend = new_backend;
-        pending.key_reference = same_key
-                                    ? record.key_reference
-                                    : (staged_key.empty() ? new_reference : staged_key.string());
-        pending.outputs = record.outputs;
-        pending.renewal_period_seconds = record.renewal_period_seconds;
-        pending.submitted_at = now;
-        pending.deploy_hook = record.deploy_hook;
-        pending.renewal = true;
-        context.state.save_pending(pending);
-        discard_staged_key.keep();
-        audit_record(context, audit::EventType::Pending, event);
+    // The CA has answered: the new key belongs to that request now. A pending one keeps it for
+    // retrieve-pending; an issued one switches it in (or, after a crash, the replacement's
+    // journal does), and if the certificate fails verification the key stays beside it for
+    // whoever investigates.
+    discard_staged_key.keep();
+
+    // The records name the new key; a replaced token key stays on the token (like key.pem.prev
+    // on disk) until removed by hand.
+    const RequestRecord answered{
+        .name = record.name,
+        .template_name = record.template_name,
+        .endpoint = record.endpoint,
+        .key_backend = same_key ? record.key_backend : std::string(fresh_key->backend()),
+        .key_reference = new_reference,
+        .staged_key = staged_key,
+        .outputs = record.outputs,
+        .renewal_period_seconds =
+            tmpl != nullptr ? tmpl->renewal_seconds : record.renewal_period_seconds,
+        .deploy_hook = record.deploy_hook,
+        .renewal = true};
+    const Installation installation{.event = audit::EventType::Renewed,
+                                    .policy = policy ? &policy->policy : nullptr,
+                                    .tmpl = tmpl,
+                                    .pfx_password = options.pfx_password,
+                                    .store_on_token = options.store_on_token,
+                                    .answered = nullptr};
+    const auto issued =
+        complete_request(context, submission, answered, new_key, installation, std::move(event));
+    if (!issued) {
         result.status = RenewResult::Status::Pending;
-        result.detail = "renewal request " + pending.request_id + " is pending CA manager approval";
+        result.detail = "renewal request " + renewal.request_id + " is pending CA manager approval";
         return result;
     }
-
-    const auto trusted = policy && tmpl ? policy_ca_certificates(policy->policy, *tmpl)
-                                        : std::vector<crypto::Certificate>{};
-    std::optional<IssuedChain> installed;
-    store::ManagedCertificate updated;
-    // From here on the key belongs to a certificate the CA issued: the replacement (or, after a
-    // crash, its journal) moves it into place, and if the certificate fails verification the key
-    // stays beside it for whoever investigates.
-    discard_staged_key.keep();
-    try {
-        const auto& issued = installed.emplace(verify_issued(submission.result, new_key, trusted));
-        install_certificate(context.state, record.name, record.outputs, issued, new_key,
-                            options.pfx_password, staged_key);
-        if (options.store_on_token)
-            context.keys->store_on_token(same_key ? old_key : *fresh_key, issued.leaf.x509());
-        // A replaced token key stays on the token (like key.pem.prev on disk) until removed by
-        // hand.
-        updated =
-            managed_record(record.name, record.template_name, record.endpoint, new_backend,
-                           new_reference, record.outputs, issued.leaf,
-                           tmpl != nullptr ? tmpl->renewal_seconds : record.renewal_period_seconds,
-                           context.clock());
-        updated.deploy_hook = record.deploy_hook;
-        context.state.save_certificate(updated);
-    } catch (const Error& error) {
-        // The CA issued a certificate that is not in place: the record names its serial.
-        audit_certificate_der(event, submission.result.certificate_der);
-        audit_error(context, event, error);
-        throw;
-    }
-    const auto& issued = *installed;
-    event.certificate = audit_certificate(issued.leaf);
-    audit_record(context, audit::EventType::Renewed, event);
-    const std::string previous_serial = old_cert.serial_hex();
     result.status = RenewResult::Status::Renewed;
-    renewal.certificate = describe(issued.leaf);
-    result.detail = "renewed, serial " + issued.leaf.serial_hex();
-    run_deploy_hook(context, updated, issued.leaf, previous_serial, result);
+    renewal.certificate = describe(issued->leaf);
+    result.detail = "renewed, serial " + issued->leaf.serial_hex();
+    run_deploy_hook(context, record, issued->leaf, old_cert.serial_hex(), result);
     return result;
 }
 
@@ -446,14 +393,17 @@ RenewResult renew_record(const Context& context, const store::ManagedCertificate
         return result;
     };
     try {
-        if (!options.force) {
-            if (const auto validity = validity_without_parsing(record, options.pfx_password)) {
-                const auto due_at =
-                    renewal_due_at(validity->not_before, validity->not_after,
-                                   record.renewal_period_seconds, options.renew_before);
-                if (context.clock() < due_at)
-                    return skipped(due_at, validity->not_after);
-            }
+        // A certificate kept only in a PFX cannot be read without its password; until it is due,
+        // the validity the record saved at install time is enough to say so, so cron runs
+        // without the password stay quiet.
+        const bool pfx_only =
+            record.outputs.certificate.empty() && record.outputs.certificate_der.empty();
+        if (!options.force && pfx_only && options.pfx_password.empty() &&
+            record.not_after != TimePoint{}) {
+            const auto due_at = renewal_due_at(record.not_before, record.not_after,
+                                               record.renewal_period_seconds, options.renew_before);
+            if (context.clock() < due_at)
+                return skipped(due_at, record.not_after);
         }
         Subject subject = examine(record, options);
         if (!options.force && context.clock() < subject.due_at)

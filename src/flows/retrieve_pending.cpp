@@ -1,6 +1,7 @@
 #include "flows/retrieve_pending.hpp"
 
 #include <filesystem>
+#include <optional>
 
 #include "error.hpp"
 #include "flows/audit_events.hpp"
@@ -68,36 +69,43 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
         return outcome;
     }
 
+    // From here on the CA has issued a certificate: a failure is recorded with its facts.
+    std::optional<keys::Key> key;
     try {
-        const keys::Key key = context.keys->load(pending.key_reference, request.key_passphrase);
-        audit_key(event, key);
-        outcome.key_description = keys::describe(keys::spec_of(key.get()));
-        outcome.key_reference = pending.key_reference;
-        const auto issued = verify_issued(result, key.get(), {});
-        // A renewal's new key file waits beside the old one until its certificate arrives; a
-        // token key is already where it stays.
-        const bool key_file = !keys::is_pkcs11_uri(pending.key_reference);
-        const std::filesystem::path staged_key =
-            key_file && pending.key_reference != pending.outputs.key.string()
-                ? pending.key_reference
-                : "";
-        install_certificate(context.state, pending.name, pending.outputs, issued, key.get(),
-                            request.pfx_password, staged_key);
-        outcome.status = EnrollOutcome::Status::Issued;
-        outcome.certificate = describe(issued.leaf);
-        context.state.save_certificate(managed_record(
-            pending.name, pending.template_name, pending.endpoint, pending.key_backend,
-            key_file ? pending.outputs.key.string() : pending.key_reference, pending.outputs,
-            issued.leaf, pending.renewal_period_seconds, context.clock()));
-        context.state.remove_pending(pending);
-        event.certificate = audit_certificate(issued.leaf);
-        audit_record(context, audit::EventType::Retrieved, event);
+        key = context.keys->load(pending.key_reference, request.key_passphrase);
+        audit_key(event, *key);
+        outcome.key_description = keys::describe(keys::spec_of(key->get()));
     } catch (const Error& error) {
-        // The CA issued a certificate that is not in place: the record names its serial.
-        audit_certificate_der(event, result.certificate_der);
-        audit_error(context, event, error);
+        audit_not_installed(context, event, result.certificate_der, error);
         throw;
     }
+    outcome.key_reference = pending.key_reference;
+    // A renewal's new key file waits beside the old one until its certificate arrives; a token
+    // key is already where it stays.
+    const bool key_file = !keys::is_pkcs11_uri(pending.key_reference);
+    const RequestRecord record{
+        .name = pending.name,
+        .template_name = pending.template_name,
+        .endpoint = pending.endpoint,
+        .key_backend = pending.key_backend,
+        .key_reference = key_file ? pending.outputs.key.string() : pending.key_reference,
+        .staged_key = key_file && pending.key_reference != pending.outputs.key.string()
+                          ? pending.key_reference
+                          : "",
+        .outputs = pending.outputs,
+        .renewal_period_seconds = pending.renewal_period_seconds,
+        .deploy_hook = pending.deploy_hook,
+        .renewal = pending.renewal};
+    const Installation installation{.event = audit::EventType::Retrieved,
+                                    .policy = nullptr,
+                                    .tmpl = nullptr,
+                                    .pfx_password = request.pfx_password,
+                                    .store_on_token = false,
+                                    .answered = &pending};
+    const auto issued =
+        install_issued(context, result, record, *key, installation, std::move(event));
+    outcome.status = EnrollOutcome::Status::Issued;
+    outcome.certificate = describe(issued.leaf);
     return outcome;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 /// PKCS#11 URIs (RFC 7512), the references of keys kept on tokens:
 /// "pkcs11:token=HSM;object=web1;id=%01%a2;type=private?module-path=/usr/lib/opensc-pkcs11.so".
+/// Parsed and written by p11-kit (p11-kit/uri.h); this is the part of them the key backend uses.
 
 #include <optional>
 #include <string>
@@ -21,15 +22,18 @@ struct Pkcs11Uri {
     std::string module_path;            ///< query attribute module-path
     std::string pin_source;             ///< query attribute pin-source (a file path)
 
-    /// The canonical text: attributes percent-encoded where needed, empty ones left out.
+    /// The canonical text (p11-kit's): attributes percent-encoded where needed, empty ones and
+    /// pin-source left out.
     std::string to_string() const;
 };
 
 /// True when `text` is a PKCS#11 URI (starts with "pkcs11:").
 bool is_pkcs11_uri(std::string_view text);
 
-/// Parses a PKCS#11 URI. Malformed text, unknown percent escapes, or a pin-value attribute (a
-/// PIN must never be written into a reference or argv) are usage Errors.
+/// Parses a PKCS#11 URI. Malformed text, unknown percent escapes, an empty attribute, an
+/// attribute or type RFC 7512 does not define in the path, a value longer than its PKCS#11 field,
+/// or a pin-value attribute (a PIN must never be written into a reference or argv) are usage
+/// Errors. Unencoded whitespace in a value is kept as written.
 Pkcs11Uri parse_pkcs11_uri(std::string_view text);
 
 }  // namespace certenroll::keys

@@ -5,8 +5,8 @@
 
 #include <gssapi/gssapi.h>
 
+#include "../support/memory_transport.hpp"
 #include "auth/kerberos.hpp"
-#include "http/memory_transport.hpp"
 
 using namespace certenroll;
 using auth::KerberosSettings;
@@ -60,7 +60,7 @@ TEST_CASE("each Kerberos failure is named with its cause and fix, as an auth err
 TEST_CASE("an unreadable keytab is refused before any request") {
     KerberosSettings settings;
     settings.keytab = "/nonexistent/certenroll.keytab";
-    auto inner = std::make_unique<http::MemoryTransport>([](const http::Request&) {
+    auto inner = std::make_unique<test::MemoryTransport>([](const http::Request&) {
         FAIL("no request may be sent");
         return http::Response{};
     });
@@ -79,7 +79,7 @@ TEST_CASE("without a ticket no request leaves, and the error names the missing t
     setenv("KRB5CCNAME", "FILE:/nonexistent/certenroll-test-cc", 1);
     int requests = 0;
     auth::NegotiateTransport transport(
-        std::make_unique<http::MemoryTransport>([&](const http::Request&) {
+        std::make_unique<test::MemoryTransport>([&](const http::Request&) {
             ++requests;
             return http::Response{};
         }),

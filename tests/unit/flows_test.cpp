@@ -1,10 +1,12 @@
 // The decisions the flows make before any traffic: what to request, whether a template can be
-// used, when a certificate is due, where files go; and the audit events they record.
+// used, when a certificate is due, where files go; the audit events they record; and what they
+// do once the CA has answered (the issuance tail).
 
 #include <doctest/doctest.h>
 
 #include <fstream>
 
+#include "../support/memory_transport.hpp"
 #include "audit/log.hpp"
 #include "error.hpp"
 #include "flows/audit_events.hpp"
@@ -12,7 +14,6 @@
 #include "flows/policy.hpp"
 #include "flows/renew.hpp"
 #include "flows/template_rules.hpp"
-#include "http/memory_transport.hpp"
 #include "temp_dir.hpp"
 #include "test_pki.hpp"
 
@@ -238,7 +239,7 @@ TEST_CASE("a policy fetch is an audit event, a cache hit is not, and an unwritab
     flows::Context context{
         store::StateDirectory(dir.path / "state"),
         [&](const http::Settings&) -> std::unique_ptr<http::Transport> {
-            return std::make_unique<http::MemoryTransport>([&](const http::Request&) {
+            return std::make_unique<test::MemoryTransport>([&](const http::Request&) {
                 ++posts;
                 return http::Response{200, {}, policy_fixture()};
             });
@@ -313,4 +314,221 @@ TEST_CASE("audit identities are user names, principals and certificate subjects,
     CHECK(facts.sha1_thumbprint == cert.sha1_thumbprint());
     CHECK(facts.sha256_thumbprint == cert.sha256_thumbprint());
     CHECK(facts.not_after == cert.not_after());
+}
+
+// The issuance tail enroll, renew and retrieve-pending share once the CA has answered: a pending
+// request saved with the key where it waits, an issued certificate verified, switched in with
+// its staged key, recorded and audited; one that fails verification replaces nothing and leaves
+// the new key beside the current one.
+
+namespace {
+
+std::string file_text(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A renewal of "web" that the CES has answered, its new key file waiting beside the current one
+// as renew leaves it.
+struct AnsweredRenewal {
+    test::TempDir dir;
+    std::filesystem::path live = dir.path / "live";
+    flows::TimePoint now = flows::TimePoint(std::chrono::seconds(1800000000));
+    std::shared_ptr<RecordingSink> sink = std::make_shared<RecordingSink>();
+    flows::Context context{
+        store::StateDirectory(dir.path / "state"), nullptr, [this] { return now; }, {}};
+    crypto::PkeyPtr ca_key = test::make_key();
+    crypto::Certificate ca =
+        test::issue("CN=Issuing CA,O=Example", ca_key.get(), nullptr, ca_key.get());
+    xcep::Policy policy = sample_policy();  // the template's CA is `ca`
+    keys::Key new_key{std::shared_ptr<evp_pkey_st>(test::make_key().release(), EVP_PKEY_free),
+                      "software", (live / "key.pem.new").string()};
+    flows::RequestRecord record;
+    flows::Installation installation;
+
+    AnsweredRenewal() {
+        context.audit = audit::Log(sink, {"host1", 1, "0.0.0", "renew"}, {});
+        policy.cas[0].certificate_der = ca.to_der();
+        std::filesystem::create_directories(live);
+        dir.write("live/key.pem", "current key");
+        dir.write("live/cert.pem", "current certificate");
+        dir.write("live/key.pem.new", "new key");
+        record.name = "web";
+        record.template_name = "WebServer";
+        record.endpoint.cep_url = "https://cep/pw";
+        record.endpoint.ces_url = "https://ces/recorded";
+        record.key_backend = "software";
+        record.key_reference = (live / "key.pem").string();
+        record.staged_key = live / "key.pem.new";
+        record.outputs.key = live / "key.pem";
+        record.outputs.certificate = live / "cert.pem";
+        record.outputs.chain = live / "chain.pem";
+        record.outputs.fullchain = live / "fullchain.pem";
+        record.renewal_period_seconds = 14 * 86400;
+        record.deploy_hook = "systemctl reload nginx";
+        record.renewal = true;
+        installation.event = audit::EventType::Renewed;
+        installation.policy = &policy;
+        installation.tmpl = &policy.templates[0];
+    }
+
+    // A certificate for `key` from `issuer`.
+    crypto::Certificate certificate(EVP_PKEY* key, const crypto::Certificate& issuer,
+                                    EVP_PKEY* issuer_key) const {
+        return test::issue("CN=web.example.com,O=Example", key, &issuer, issuer_key,
+                           {false, 0x5eed});
+    }
+
+    // The CES's answer: `leaf` issued with `chain` in its PKCS#7, or pending when null.
+    static flows::Submission answer(const crypto::Certificate* leaf,
+                                    const std::vector<const crypto::Certificate*>& chain = {}) {
+        flows::Submission submission;
+        submission.target = {"https://ces/pw", "Issuing-CA"};
+        submission.result.request_id = "17";
+        submission.result.disposition =
+            leaf ? wstep::Disposition::Issued : wstep::Disposition::Pending;
+        if (leaf) {
+            submission.result.certificate_der = leaf->to_der();
+            submission.result.pkcs7_der = test::certs_only_pkcs7(chain);
+        }
+        return submission;
+    }
+
+    std::optional<flows::IssuedChain> complete(const flows::Submission& submission) const {
+        return flows::complete_request(context, submission, record, new_key, installation, {});
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a pending answer saves the request with the key where it waits, and installs nothing") {
+    AnsweredRenewal renewal;
+    auto submission = AnsweredRenewal::answer(nullptr);
+    SUBCASE("polled where the CES answered") {}
+    SUBCASE("polled where the CA said") {
+        submission.result.reference_uri = "https://ces/pw?ref=17";
+    }
+    CHECK_FALSE(renewal.complete(submission).has_value());
+    const auto pending = renewal.context.state.find_pending("17");
+    REQUIRE(pending.has_value());
+    CHECK(pending->name == "web");
+    CHECK(pending->template_name == "WebServer");
+    CHECK(pending->key_backend == "software");
+    CHECK(pending->key_reference == renewal.record.staged_key.string());
+    CHECK(pending->endpoint.cep_url == "https://cep/pw");
+    CHECK(pending->endpoint.ces_url == (submission.result.reference_uri.empty()
+                                            ? submission.target.url
+                                            : submission.result.reference_uri));
+    CHECK(pending->outputs.certificate == renewal.record.outputs.certificate);
+    CHECK(pending->renewal_period_seconds == renewal.record.renewal_period_seconds);
+    CHECK(pending->submitted_at == renewal.now);
+    CHECK(pending->deploy_hook == renewal.record.deploy_hook);
+    CHECK(pending->renewal);
+    CHECK(file_text(renewal.live / "key.pem") == "current key");
+    CHECK(file_text(renewal.live / "key.pem.new") == "new key");
+    CHECK(file_text(renewal.live / "cert.pem") == "current certificate");
+    CHECK_FALSE(renewal.context.state.find_certificate("web").has_value());
+    REQUIRE(renewal.sink->events.size() == 1);
+    CHECK(renewal.sink->events[0].type == audit::EventType::Pending);
+}
+
+TEST_CASE("an issued answer is switched in with the staged key, recorded and audited") {
+    AnsweredRenewal renewal;
+    const auto leaf = renewal.certificate(renewal.new_key.get(), renewal.ca, renewal.ca_key.get());
+    const auto issued = renewal.complete(AnsweredRenewal::answer(&leaf, {&renewal.ca}));
+    REQUIRE(issued.has_value());
+    CHECK(issued->leaf.serial_hex() == leaf.serial_hex());
+    REQUIRE(issued->chain.size() == 1);
+    CHECK(issued->chain[0].sha256_thumbprint() == renewal.ca.sha256_thumbprint());
+
+    CHECK(file_text(renewal.live / "key.pem") == "new key");
+    CHECK(file_text(renewal.live / "key.pem.prev") == "current key");
+    CHECK_FALSE(std::filesystem::exists(renewal.live / "key.pem.new"));
+    CHECK(file_text(renewal.live / "cert.pem") == leaf.to_pem());
+    CHECK(file_text(renewal.live / "cert.pem.prev") == "current certificate");
+    CHECK(file_text(renewal.live / "chain.pem") == renewal.ca.to_pem());
+    CHECK(file_text(renewal.live / "fullchain.pem") == leaf.to_pem() + renewal.ca.to_pem());
+
+    const auto managed = renewal.context.state.find_certificate("web");
+    REQUIRE(managed.has_value());
+    CHECK(managed->serial == leaf.serial_hex());
+    CHECK(managed->key_reference == renewal.record.key_reference);
+    CHECK(managed->endpoint.ces_url == renewal.record.endpoint.ces_url);
+    CHECK(managed->renewal_period_seconds == renewal.record.renewal_period_seconds);
+    CHECK(managed->deploy_hook == renewal.record.deploy_hook);
+    CHECK(managed->updated_at == renewal.now);
+    CHECK(renewal.context.state.list_pending().empty());
+    REQUIRE(renewal.sink->events.size() == 1);
+    CHECK(renewal.sink->events[0].type == audit::EventType::Renewed);
+    REQUIRE(renewal.sink->events[0].certificate.has_value());
+    CHECK(renewal.sink->events[0].certificate->serial == leaf.serial_hex());
+}
+
+TEST_CASE("an issued certificate that fails verification is audited and replaces nothing") {
+    AnsweredRenewal renewal;
+    std::string serial;
+    SUBCASE("not for the key of the request") {
+        const auto other_key = test::make_key();
+        const auto leaf = renewal.certificate(other_key.get(), renewal.ca, renewal.ca_key.get());
+        serial = leaf.serial_hex();
+        const auto error =
+            error_of([&] { renewal.complete(AnsweredRenewal::answer(&leaf, {&renewal.ca})); });
+        CHECK(error.message().find("is not for our key") != std::string::npos);
+    }
+    SUBCASE("from a CA the policy does not name for the template") {
+        const auto stranger_key = test::make_key();
+        const auto stranger =
+            test::issue("CN=Stranger CA", stranger_key.get(), nullptr, stranger_key.get());
+        const auto leaf = renewal.certificate(renewal.new_key.get(), stranger, stranger_key.get());
+        serial = leaf.serial_hex();
+        const auto error =
+            error_of([&] { renewal.complete(AnsweredRenewal::answer(&leaf, {&stranger})); });
+        CHECK(error.message().find("does not lead to a CA named in the enrollment policy") !=
+              std::string::npos);
+    }
+    REQUIRE(renewal.sink->events.size() == 1);
+    CHECK(renewal.sink->events[0].type == audit::EventType::Failed);
+    CHECK(renewal.sink->events[0].error_category == "protocol");
+    REQUIRE(renewal.sink->events[0].certificate.has_value());
+    CHECK(renewal.sink->events[0].certificate->serial == serial);
+    CHECK(file_text(renewal.live / "key.pem") == "current key");
+    CHECK(file_text(renewal.live / "cert.pem") == "current certificate");
+    // The CA issued a certificate for the new key: it stays for whoever investigates.
+    CHECK(file_text(renewal.live / "key.pem.new") == "new key");
+    CHECK_FALSE(renewal.context.state.find_certificate("web").has_value());
+}
+
+TEST_CASE("a retrieved certificate completes its pending record, deploy hook included") {
+    AnsweredRenewal renewal;
+    REQUIRE_FALSE(renewal.complete(AnsweredRenewal::answer(nullptr)).has_value());
+    const auto pending = renewal.context.state.find_pending("17");
+    REQUIRE(pending.has_value());
+    // What retrieve-pending knows: the pending record; it reads no policy.
+    renewal.record.endpoint = pending->endpoint;
+    renewal.installation = {};
+    renewal.installation.event = audit::EventType::Retrieved;
+    renewal.installation.answered = &*pending;
+    const auto leaf = renewal.certificate(renewal.new_key.get(), renewal.ca, renewal.ca_key.get());
+    const auto result = AnsweredRenewal::answer(&leaf, {&renewal.ca}).result;
+    SUBCASE("installed") {
+        flows::install_issued(renewal.context, result, renewal.record, renewal.new_key,
+                              renewal.installation, {});
+        CHECK_FALSE(renewal.context.state.find_pending("17").has_value());
+        const auto managed = renewal.context.state.find_certificate("web");
+        REQUIRE(managed.has_value());
+        CHECK(managed->serial == leaf.serial_hex());
+        CHECK(managed->deploy_hook == pending->deploy_hook);
+        CHECK(managed->endpoint.ces_url == pending->endpoint.ces_url);
+        CHECK(file_text(renewal.live / "key.pem") == "new key");
+        CHECK(renewal.sink->events.back().type == audit::EventType::Retrieved);
+    }
+    SUBCASE("not installed: the pending record stays") {
+        auto broken = result;
+        broken.pkcs7_der.clear();  // no chain, and no policy CA to build one to
+        CHECK_THROWS_AS(flows::install_issued(renewal.context, broken, renewal.record,
+                                              renewal.new_key, renewal.installation, {}),
+                        Error);
+        CHECK(renewal.context.state.find_pending("17").has_value());
+        CHECK(renewal.sink->events.back().type == audit::EventType::Failed);
+    }
 }

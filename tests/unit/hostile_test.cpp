@@ -258,17 +258,8 @@ TEST_CASE("a fault's reason reaches the terminal without escape sequences or flo
 
 namespace {
 
+using test::certs_only_pkcs7;
 using test::TestPki;
-
-encoding::Bytes certs_only_pkcs7(const std::vector<const crypto::Certificate*>& certs) {
-    crypto::OsslPtr<PKCS7, PKCS7_free> p7(PKCS7_new());
-    REQUIRE(PKCS7_set_type(p7.get(), NID_pkcs7_signed) == 1);
-    REQUIRE(PKCS7_content_new(p7.get(), NID_pkcs7_data) == 1);
-    for (const auto* cert : certs) {
-        REQUIRE(PKCS7_add_certificate(p7.get(), cert->x509()) == 1);
-    }
-    return crypto::der_of(p7.get(), i2d_PKCS7);
-}
 
 wstep::SubmitResult issued(const crypto::Certificate& leaf, encoding::Bytes pkcs7) {
     wstep::SubmitResult result;

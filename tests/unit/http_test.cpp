@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "../support/memory_transport.hpp"
 #include "../support/tls_server.hpp"
 #include "error.hpp"
 #include "http/https_transport.hpp"
-#include "http/memory_transport.hpp"
 
 using certenroll::Error;
 using certenroll::ErrorKind;

@@ -70,16 +70,74 @@ TEST_CASE("PKCS#11 URIs parse and print per RFC 7512") {
     CHECK(*uri.id == encoding::Bytes{0x01, 0xa2});
     CHECK(uri.type == "private");
     CHECK(uri.module_path == "/usr/lib/x.so");
-    CHECK(uri.to_string() ==
-          "pkcs11:token=My%20HSM;object=web1;id=%01%a2;type=private?module-path=/usr/lib/x.so");
+    // p11-kit's canonical form: its attribute order, '/' escaped in the query.
+    CHECK(
+        uri.to_string() ==
+        "pkcs11:token=My%20HSM;id=%01%A2;object=web1;type=private?module-path=%2Fusr%2Flib%2Fx.so");
+    CHECK(parse_pkcs11_uri(uri.to_string()).to_string() == uri.to_string());
     CHECK(is_pkcs11_uri("pkcs11:object=x"));
     CHECK_FALSE(is_pkcs11_uri("/etc/key.pem"));
 
+    // Token fields, pin-source (a file, with or without file:), an empty id, a trailing ';'.
+    const auto token = parse_pkcs11_uri(
+        "pkcs11:manufacturer=SoftHSM%20project;serial=a1b2;model=SoftHSM%20v2;id=;?pin-source=file:"
+        "/run/pin");
+    CHECK(token.manufacturer == "SoftHSM project");
+    CHECK(token.serial == "a1b2");
+    CHECK(token.model == "SoftHSM v2");
+    REQUIRE(token.id.has_value());
+    CHECK(token.id->empty());
+    CHECK(token.pin_source == "/run/pin");
+    CHECK(parse_pkcs11_uri("pkcs11:object=k?pin-source=/run/pin").pin_source == "/run/pin");
+    // Whitespace written as is stays part of the value (p11-kit alone would drop it).
+    CHECK(parse_pkcs11_uri("pkcs11:token=My HSM;object=web 1").token == "My HSM");
+    CHECK(parse_pkcs11_uri("pkcs11:token=My HSM;object=web 1").object == "web 1");
+    // Attributes that narrow the search further are accepted; unknown query attributes ignored.
+    CHECK(parse_pkcs11_uri("pkcs11:slot-id=3;library-manufacturer=x;object=k?x-vendor=1").object ==
+          "k");
+
     const Error pin = error_of([] { parse_pkcs11_uri("pkcs11:object=x?pin-value=1234"); });
     CHECK(pin.kind() == ErrorKind::Usage);
-    CHECK(pin.message().find("1234") == std::string::npos);
-    CHECK(error_of([] { parse_pkcs11_uri("pkcs11:object=%zz"); }).kind() == ErrorKind::Usage);
-    CHECK(error_of([] { parse_pkcs11_uri("pkcs11:object"); }).kind() == ErrorKind::Usage);
+    CHECK(pin.message() == "a PKCS#11 URI must not contain the PIN (pin-value)");
+    // Also in the path, and before any other fault of the URI, whose message quotes the URI.
+    for (const char* with_pin :
+         {"pkcs11:pin-value=1234;object=x", "pkcs11:object=%zz?pin-value=1234"}) {
+        CAPTURE(with_pin);
+        CHECK(error_of([&] { parse_pkcs11_uri(with_pin); }).message().find("1234") ==
+              std::string::npos);
+    }
+    const auto refused = [](const std::string& text) {
+        CAPTURE(text);
+        const Error error = error_of([&] { parse_pkcs11_uri(text); });
+        CHECK(error.kind() == ErrorKind::Usage);
+        return error.message();
+    };
+    CHECK(refused("pkcs11:object=%zz") ==
+          "invalid PKCS#11 URI 'pkcs11:object=%zz': a '%' must be followed by two hex digits");
+    CHECK(refused("pkcs11:object=a%2") ==
+          "invalid PKCS#11 URI 'pkcs11:object=a%2': a '%' must be followed by two hex digits");
+    CHECK(refused("pkcs11:object") == "invalid PKCS#11 URI 'pkcs11:object': 'object' has no '='");
+    CHECK(refused("pkcs11:object=a?module-path") ==
+          "invalid PKCS#11 URI 'pkcs11:object=a?module-path': 'module-path' has no '='");
+    CHECK(refused("/etc/key.pem").find("it does not start with pkcs11:") != std::string::npos);
+    // An empty attribute: p11-kit would drop the attribute after it.
+    for (const char* empty :
+         {"pkcs11:;object=a", "pkcs11:token=t;;object=a", "pkcs11:object=a?&module-path=/m"}) {
+        CHECK(refused(empty).find("an empty attribute") != std::string::npos);
+    }
+    // What RFC 7512 does not define in the path, or what cannot fit its PKCS#11 field, is named.
+    CHECK(refused("pkcs11:object=a;colour=blue") ==
+          "invalid PKCS#11 URI 'pkcs11:object=a;colour=blue': 'colour=blue': not an attribute "
+          "RFC 7512 defines");
+    CHECK(refused("pkcs11:type=secret;object=a").find("'type=secret': not a type RFC 7512") !=
+          std::string::npos);
+    const std::string long_label = "pkcs11:token=" + std::string(33, 'x');
+    CHECK(refused(long_label).find("longer than the 32 bytes PKCS#11 allows") != std::string::npos);
+    CHECK(parse_pkcs11_uri("pkcs11:token=" + std::string(32, 'x')).token == std::string(32, 'x'));
+    CHECK(refused("pkcs11:serial=" + std::string(17, '1')).find("16 bytes") != std::string::npos);
+    CHECK(refused(std::string("pkcs11:object=a\0;token=b", 24)).find("a NUL byte") !=
+          std::string::npos);
+    CHECK(refused("pkcs11:slot-id=three").find("'slot-id=three': ") != std::string::npos);
 }
 
 TEST_CASE("keys generated on a SoftHSM2 token sign there and never leave it") {
@@ -95,7 +153,12 @@ TEST_CASE("keys generated on a SoftHSM2 token sign there and never leave it") {
         spec.label = std::string("unit-") + type;
         const Key key = backend.generate(spec);
         CHECK(key.backend() == "pkcs11");
-        CHECK(key.reference().starts_with("pkcs11:token=unit;object=unit-"));
+        // p11-kit's form: the token, the key's random 16-byte id, its label, its type.
+        const auto& reference = key.reference();
+        CHECK(reference.starts_with("pkcs11:token=unit;id=%"));
+        CHECK(reference.find(";object=unit-") ==
+              std::string("pkcs11:token=unit;").size() + 16 * 3 + 3);
+        CHECK(reference.ends_with(";type=private"));
         CHECK(describe(spec_of(key.get())) == describe(spec));
         // A CSR signed on the token verifies with its public key.
         crypto::CsrSpec csr;

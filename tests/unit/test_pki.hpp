@@ -2,6 +2,7 @@
 // A tiny test PKI for the crypto unit tests, built with OpenSSL directly (no fixed files).
 
 #include <doctest/doctest.h>
+#include <openssl/pkcs7.h>
 
 #include <chrono>
 #include <ctime>
@@ -81,6 +82,17 @@ struct TestPki {
     Certificate leaf = issue("CN=web1.example.com,O=Example", leaf_key.get(), &inter2,
                              inter2_key.get(), {false, 0x1a2b});
 };
+
+// A certs-only PKCS#7 (what a CES sends the chain in) holding `certs`.
+inline encoding::Bytes certs_only_pkcs7(const std::vector<const Certificate*>& certs) {
+    OsslPtr<PKCS7, PKCS7_free> p7(PKCS7_new());
+    REQUIRE(PKCS7_set_type(p7.get(), NID_pkcs7_signed) == 1);
+    REQUIRE(PKCS7_content_new(p7.get(), NID_pkcs7_data) == 1);
+    for (const auto* cert : certs) {
+        REQUIRE(PKCS7_add_certificate(p7.get(), cert->x509()) == 1);
+    }
+    return der_of(p7.get(), i2d_PKCS7);
+}
 
 inline std::vector<std::string> thumbprints(const std::vector<Certificate>& certs) {
     std::vector<std::string> out;
