@@ -1,6 +1,5 @@
 #include "crypto/certificate.hpp"
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -9,6 +8,7 @@
 
 #include "crypto/ossl.hpp"
 #include "encoding/time_text.hpp"
+#include "platform/platform.hpp"
 
 namespace certenroll::crypto {
 
@@ -58,18 +58,9 @@ Certificate::TimePoint time_point_of(const ASN1_TIME* time) {
 std::string ip_text(const ASN1_OCTET_STRING* ip) {
     const unsigned char* bytes = ASN1_STRING_get0_data(ip);
     const int length = ASN1_STRING_length(ip);
-    if (length == 4) {
-        return std::to_string(bytes[0]) + "." + std::to_string(bytes[1]) + "." +
-               std::to_string(bytes[2]) + "." + std::to_string(bytes[3]);
-    }
-    if (length == 16) {
-        // inet_ntop compresses zero runs the way RFC 5952 asks.
-        char text[INET6_ADDRSTRLEN] = {};
-        if (inet_ntop(AF_INET6, bytes, text, sizeof text) != nullptr) {
-            return text;
-        }
-    }
-    return "#" + hex(bytes, static_cast<std::size_t>(std::max(length, 0)));
+    const std::string text =
+        platform::ip_address_text(std::vector<std::uint8_t>(bytes, bytes + std::max(length, 0)));
+    return !text.empty() ? text : "#" + hex(bytes, static_cast<std::size_t>(std::max(length, 0)));
 }
 
 // The SANs of `kind` as text; for GEN_OTHERNAME only UPNs are returned.

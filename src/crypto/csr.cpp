@@ -1,6 +1,5 @@
 #include "crypto/csr.hpp"
 
-#include <arpa/inet.h>
 #include <openssl/err.h>
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include <cctype>
 
 #include "crypto/ossl.hpp"
+#include "platform/platform.hpp"
 
 namespace certenroll::crypto {
 
@@ -96,17 +96,13 @@ GeneralNamePtr string_name(int kind, const std::string& value) {
 }
 
 GeneralNamePtr ip_name(const std::string& value) {
-    std::array<unsigned char, 16> address{};
-    int size = 0;
-    if (inet_pton(AF_INET, value.c_str(), address.data()) == 1) {
-        size = 4;
-    } else if (inet_pton(AF_INET6, value.c_str(), address.data()) == 1) {
-        size = 16;
-    }
-    check_san(size != 0, "ip", value, "an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1");
+    const auto address = platform::parse_ip_address(value);
+    check_san(address.has_value(), "ip", value,
+              "an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1");
+    const int size = static_cast<int>(address->size());
     GeneralNamePtr name(GENERAL_NAME_new());
     Asn1OctetStringPtr octets(ASN1_OCTET_STRING_new());
-    if (!name || !octets || ASN1_OCTET_STRING_set(octets.get(), address.data(), size) != 1) {
+    if (!name || !octets || ASN1_OCTET_STRING_set(octets.get(), address->data(), size) != 1) {
         throw_openssl(ErrorKind::Internal, "cannot build an IP SAN");
     }
     GENERAL_NAME_set0_value(name.get(), GEN_IPADD, octets.release());

@@ -1,30 +1,45 @@
 #include "encoding/time_text.hpp"
 
 #include <cctype>
-#include <ctime>
+#include <cstdio>
 
 #include "error.hpp"
 
 namespace certenroll::encoding {
 namespace {
 
-std::string format(std::chrono::system_clock::time_point time, const char* pattern) {
-    const std::time_t t = std::chrono::system_clock::to_time_t(time);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buffer[64];
-    std::strftime(buffer, sizeof buffer, pattern, &tm);
-    return buffer;
+// "2026-12-06", "18:11:01": the calendar date and time of day in UTC, from <chrono> alone
+// (gmtime_r is POSIX; Windows spells it gmtime_s).
+struct UtcFields {
+    char date[32];
+    char time[16];
+};
+
+UtcFields utc_fields(std::chrono::system_clock::time_point time) {
+    using namespace std::chrono;
+    const auto second = floor<seconds>(time);
+    const auto day = floor<days>(second);
+    const year_month_day ymd{day};
+    const hh_mm_ss clock{second - day};
+    UtcFields fields{};
+    std::snprintf(fields.date, sizeof fields.date, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+    std::snprintf(
+        fields.time, sizeof fields.time, "%02d:%02d:%02d", static_cast<int>(clock.hours().count()),
+        static_cast<int>(clock.minutes().count()), static_cast<int>(clock.seconds().count()));
+    return fields;
 }
 
 }  // namespace
 
 std::string format_time_utc(std::chrono::system_clock::time_point time) {
-    return format(time, "%Y-%m-%d %H:%M:%S UTC");
+    const UtcFields fields = utc_fields(time);
+    return std::string(fields.date) + " " + fields.time + " UTC";
 }
 
 std::string format_iso8601(std::chrono::system_clock::time_point time) {
-    return format(time, "%Y-%m-%dT%H:%M:%SZ");
+    const UtcFields fields = utc_fields(time);
+    return std::string(fields.date) + "T" + fields.time + "Z";
 }
 
 std::chrono::system_clock::time_point utc_time_point(std::chrono::year_month_day date, int hour,

@@ -18,7 +18,9 @@ soap::CallOptions call_options(const Context& context, const Credentials& creden
     if (credentials.mode == xcep::AuthMode::UsernamePassword) {
         options.username_token = soap::UsernameToken{credentials.username, credentials.password};
     }
-    options.trace = [&context](std::string_view text) { context.diagnostics.traffic(text); };
+    // Only when shown: the trace text is a redacted copy of each message, up to 2 x 16 MB.
+    if (context.diagnostics.verbosity >= 2)
+        options.trace = [&context](std::string_view text) { context.diagnostics.traffic(text); };
     return options;
 }
 

@@ -1,6 +1,5 @@
 #include "keys/pkcs11_key.hpp"
 
-#include <dlfcn.h>
 #include <libp11.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -9,10 +8,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <vector>
 
 #include "error.hpp"
 #include "keys/pkcs11_uri.hpp"
+#include "platform/platform.hpp"
 
 namespace certenroll::keys {
 
@@ -71,7 +72,7 @@ std::string pin_from_file(const std::string& path) {
 
 struct Pkcs11KeyBackend::Module {
     std::string path;
-    void* library = nullptr;
+    std::optional<platform::SharedLibrary> library;
     CK_FUNCTION_LIST_PTR functions = nullptr;
     PKCS11_CTX* context = nullptr;
     PKCS11_SLOT* slots = nullptr;
@@ -84,8 +85,6 @@ struct Pkcs11KeyBackend::Module {
             PKCS11_CTX_unload(context);
             PKCS11_CTX_free(context);
         }
-        if (library)
-            dlclose(library);
     }
 
     std::string token_list() const {
@@ -157,10 +156,10 @@ Pkcs11KeyBackend::Module& Pkcs11KeyBackend::open(const std::string& uri_module) 
     }
     auto module = std::make_shared<Module>();
     module->path = path;
-    module->library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    module->library = platform::SharedLibrary::open(path);
     CK_C_GetFunctionList get_functions =
         module->library
-            ? reinterpret_cast<CK_C_GetFunctionList>(dlsym(module->library, "C_GetFunctionList"))
+            ? reinterpret_cast<CK_C_GetFunctionList>(module->library->function("C_GetFunctionList"))
             : nullptr;
     if (!get_functions || get_functions(&module->functions) != CKR_OK) {
         throw Error(ErrorKind::Local, "cannot load the PKCS#11 module " + path, module_hint());

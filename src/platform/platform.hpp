@@ -47,6 +47,27 @@ class FileLock {
     std::intptr_t handle_ = -1;
 };
 
+/// A plug-in library loaded at run time (a PKCS#11 module named by the user), unloaded with its
+/// owner: dlopen/dlsym on POSIX, LoadLibrary/GetProcAddress on Windows.
+class SharedLibrary {
+  public:
+    /// Loads `path`; nullopt when it cannot be loaded (missing, wrong architecture, unresolved
+    /// dependencies).
+    static std::optional<SharedLibrary> open(const std::string& path);
+    /// The address of the exported function `name`, or nullptr.
+    void* function(const char* name) const;
+
+    SharedLibrary(SharedLibrary&& other) noexcept;
+    SharedLibrary& operator=(SharedLibrary&& other) noexcept;
+    SharedLibrary(const SharedLibrary&) = delete;
+    SharedLibrary& operator=(const SharedLibrary&) = delete;
+    ~SharedLibrary();
+
+  private:
+    explicit SharedLibrary(void* handle) : handle_(handle) {}
+    void* handle_ = nullptr;
+};
+
 /// A file that records are appended to (the audit log), open for this process's lifetime.
 class AppendFile {
   public:
@@ -123,6 +144,14 @@ struct ResolvedHost {
 /// Resolves `host` (a name or a literal address, IPv6 without brackets) to its TCP addresses.
 /// Never throws for resolution failures: they are reported in the result.
 ResolvedHost resolve_host(const std::string& host);
+
+/// The text of a 4-byte (IPv4) or 16-byte (IPv6) address, IPv6 with its zero runs compressed as
+/// RFC 5952 asks ("2001:db8::1"); empty for any other length.
+std::string ip_address_text(const std::vector<std::uint8_t>& bytes);
+
+/// The 4 or 16 bytes of a literal IPv4 ("192.0.2.1") or IPv6 ("2001:db8::1") address, exactly as
+/// the system's inet_pton reads them; nullopt for anything else.
+std::optional<std::vector<std::uint8_t>> parse_ip_address(const std::string& text);
 
 /// Runs `command` with the system shell (/bin/sh -c, cmd.exe /c), the current environment plus
 /// `extra`, its standard output sent to our standard error. Returns its exit status (128+N for

@@ -1,5 +1,7 @@
 // POSIX (Linux, macOS) implementation of the platform seam.
 
+#include <arpa/inet.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <spawn.h>
@@ -18,6 +20,7 @@
 #include <cstring>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "error.hpp"
 #include "platform/platform.hpp"
@@ -399,6 +402,52 @@ ResolvedHost resolve_host(const std::string& host) {
     if (result.addresses.empty())
         result.error = "the resolver returned no TCP address";
     return result;
+}
+
+SharedLibrary::SharedLibrary(SharedLibrary&& other) noexcept
+    : handle_(std::exchange(other.handle_, nullptr)) {}
+
+SharedLibrary& SharedLibrary::operator=(SharedLibrary&& other) noexcept {
+    if (this != &other) {
+        SharedLibrary discarded(std::exchange(handle_, std::exchange(other.handle_, nullptr)));
+    }
+    return *this;
+}
+
+std::optional<SharedLibrary> SharedLibrary::open(const std::string& path) {
+    // RTLD_LOCAL: the module's symbols never satisfy anybody else's references.
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr)
+        return std::nullopt;
+    return SharedLibrary(handle);
+}
+
+void* SharedLibrary::function(const char* name) const {
+    return handle_ != nullptr ? ::dlsym(handle_, name) : nullptr;
+}
+
+SharedLibrary::~SharedLibrary() {
+    if (handle_ != nullptr)
+        ::dlclose(handle_);
+}
+
+std::string ip_address_text(const std::vector<std::uint8_t>& bytes) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const int family = bytes.size() == 4 ? AF_INET : bytes.size() == 16 ? AF_INET6 : 0;
+    if (family == 0 || ::inet_ntop(family, bytes.data(), text, sizeof text) == nullptr)
+        return {};
+    return text;
+}
+
+std::optional<std::vector<std::uint8_t>> parse_ip_address(const std::string& text) {
+    std::vector<std::uint8_t> bytes(16);
+    if (::inet_pton(AF_INET, text.c_str(), bytes.data()) == 1) {
+        bytes.resize(4);
+        return bytes;
+    }
+    if (::inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1)
+        return bytes;
+    return std::nullopt;
 }
 
 }  // namespace certenroll::platform

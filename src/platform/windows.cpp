@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "error.hpp"
 #include "platform/platform.hpp"
@@ -378,6 +379,53 @@ ResolvedHost resolve_host(const std::string& host) {
     if (result.addresses.empty())
         result.error = "the resolver returned no TCP address";
     return result;
+}
+
+SharedLibrary::SharedLibrary(SharedLibrary&& other) noexcept
+    : handle_(std::exchange(other.handle_, nullptr)) {}
+
+SharedLibrary& SharedLibrary::operator=(SharedLibrary&& other) noexcept {
+    if (this != &other) {
+        SharedLibrary discarded(std::exchange(handle_, std::exchange(other.handle_, nullptr)));
+    }
+    return *this;
+}
+
+std::optional<SharedLibrary> SharedLibrary::open(const std::string& path) {
+    HMODULE module = ::LoadLibraryA(path.c_str());
+    if (module == nullptr)
+        return std::nullopt;
+    return SharedLibrary(reinterpret_cast<void*>(module));
+}
+
+void* SharedLibrary::function(const char* name) const {
+    if (handle_ == nullptr)
+        return nullptr;
+    return reinterpret_cast<void*>(::GetProcAddress(static_cast<HMODULE>(handle_), name));
+}
+
+SharedLibrary::~SharedLibrary() {
+    if (handle_ != nullptr)
+        ::FreeLibrary(static_cast<HMODULE>(handle_));
+}
+
+std::string ip_address_text(const std::vector<std::uint8_t>& bytes) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const int family = bytes.size() == 4 ? AF_INET : bytes.size() == 16 ? AF_INET6 : 0;
+    if (family == 0 || ::inet_ntop(family, bytes.data(), text, sizeof text) == nullptr)
+        return {};
+    return text;
+}
+
+std::optional<std::vector<std::uint8_t>> parse_ip_address(const std::string& text) {
+    std::vector<std::uint8_t> bytes(16);
+    if (::inet_pton(AF_INET, text.c_str(), bytes.data()) == 1) {
+        bytes.resize(4);
+        return bytes;
+    }
+    if (::inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1)
+        return bytes;
+    return std::nullopt;
 }
 
 }  // namespace certenroll::platform

@@ -1,27 +1,32 @@
 #include "xml/xml.hpp"
 
+#include <tinyxml2.h>
+
 #include <algorithm>
-#include <array>
-#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "error.hpp"
+#include "xml/prescan.hpp"
 
 namespace certenroll::xml {
-namespace {
 
-constexpr std::string_view kXmlNamespace = "http://www.w3.org/XML/1998/namespace";
-constexpr std::string_view kXsiNamespace = "http://www.w3.org/2001/XMLSchema-instance";
-
-Error protocol_error(std::string message) {
+Error detail::protocol_error(std::string message) {
     return Error(ErrorKind::Protocol, std::move(message),
                  "the server sent a malformed response; run with --verbose to see it and report it "
                  "to the server's administrator");
 }
+
+namespace {
+
+using detail::protocol_error;
+
+constexpr std::string_view kXmlNamespace = "http://www.w3.org/XML/1998/namespace";
+constexpr std::string_view kXsiNamespace = "http://www.w3.org/2001/XMLSchema-instance";
 
 bool is_xml_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -86,44 +91,6 @@ void check_characters(std::string_view text) {
     }
 }
 
-bool starts_with_keyword(std::string_view text, std::string_view keyword) {
-    const std::string_view start = text.substr(0, keyword.size());
-    return std::equal(
-        start.begin(), start.end(), keyword.begin(), keyword.end(),
-        [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; });
-}
-
-// XML name characters, ASCII subset plus every byte of a multi-byte UTF-8 sequence (already
-// validated by check_characters): 1 = may start a name, 2 = may continue one.
-constexpr auto kNameClass = [] {
-    std::array<unsigned char, 256> table{};
-    for (int c = 0; c < 256; ++c) {
-        const bool start =
-            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == ':' || c >= 0x80;
-        const bool more = start || (c >= '0' && c <= '9') || c == '-' || c == '.';
-        table[static_cast<std::size_t>(c)] =
-            static_cast<unsigned char>((start ? 1 : 0) | (more ? 2 : 0));
-    }
-    return table;
-}();
-
-bool name_start(char c) {
-    return (kNameClass[static_cast<unsigned char>(c)] & 1) != 0;
-}
-bool name_char(char c) {
-    return (kNameClass[static_cast<unsigned char>(c)] & 2) != 0;
-}
-
-/// True when character data holds a reference or a CR (attribute values: any whitespace but the
-/// space too). One pass: find_first_of would search the set once per character.
-bool needs_decoding(std::string_view raw, bool attribute) {
-    for (const char c : raw) {
-        if (c == '&' || c == '\r' || (attribute && (c == '\n' || c == '\t')))
-            return true;
-    }
-    return false;
-}
-
 /// A name from the document as quoted in an error message: at most 64 bytes (a hostile document
 /// can hold a name of megabytes), cut at a UTF-8 character boundary.
 std::string shown(std::string_view name) {
@@ -136,410 +103,195 @@ std::string shown(std::string_view name) {
     return std::string(name.substr(0, cut)) + "...";
 }
 
-void append_utf8(std::string& out, std::uint32_t code) {
-    if (code < 0x80) {
-        out += static_cast<char>(code);
-    } else if (code < 0x800) {
-        out += static_cast<char>(0xC0 | (code >> 6));
-        out += static_cast<char>(0x80 | (code & 0x3F));
-    } else if (code < 0x10000) {
-        out += static_cast<char>(0xE0 | (code >> 12));
-        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (code & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (code >> 18));
-        out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (code & 0x3F));
-    }
-}
-
 using SharedNamespace = std::shared_ptr<const std::string>;
 
-/// Prefix bindings in scope: a flat list searched from the back, so inner declarations shadow
-/// outer ones and leaving an element pops its own. Namespace names are shared strings (null for
+/// Prefix bindings in scope: for each prefix, a stack of the namespaces bound to it, innermost
+/// last; leaving an element pops what it declared. Lookups and declarations stay logarithmic
+/// whatever a document declares (a flat list searched from the back was quadratic in hostile
+/// ones: 25,000 distinct declarations took 3.6 s). Namespace names are shared strings (null for
 /// "no namespace"), one per distinct URI of the document, which every element in it points at.
 class Scope {
   public:
     Scope() {
-        bindings_.push_back({"", nullptr});
-        bindings_.push_back({"xml", intern(kXmlNamespace)});
+        bind("", "");
+        bind("xml", kXmlNamespace);
     }
 
-    std::size_t mark() const { return bindings_.size(); }
-    void pop_to(std::size_t mark) { bindings_.resize(mark); }
-    void bind(std::string prefix, std::string_view ns) {
+    std::size_t mark() const { return declared_.size(); }
+    void pop_to(std::size_t mark) {
+        while (declared_.size() > mark) {
+            const auto binding = declared_.back();
+            declared_.pop_back();
+            binding->second.pop_back();
+            if (binding->second.empty())
+                bindings_.erase(binding);
+        }
+    }
+    void bind(std::string_view prefix, std::string_view ns) {
+        auto binding = bindings_.find(prefix);
+        if (binding == bindings_.end())
+            binding = bindings_.emplace(std::string(prefix), std::vector<SharedNamespace>()).first;
         // xmlns="" undeclares the default namespace.
-        bindings_.push_back({std::move(prefix), ns.empty() ? nullptr : intern(ns)});
+        binding->second.push_back(ns.empty() ? nullptr : intern(ns));
+        declared_.push_back(binding);
     }
     /// False for an undeclared prefix; else `ns` is its namespace (null for none).
     bool lookup(std::string_view prefix, SharedNamespace& ns) const {
-        for (auto it = bindings_.rbegin(); it != bindings_.rend(); ++it) {
-            if (it->first == prefix) {
-                ns = it->second;
-                return true;
-            }
-        }
-        return false;
+        const auto binding = bindings_.find(prefix);
+        if (binding == bindings_.end())
+            return false;
+        ns = binding->second.back();
+        return true;
     }
 
   private:
     SharedNamespace intern(std::string_view ns) {
-        for (const auto& known : namespaces_) {
-            if (*known == ns)
-                return known;
-        }
-        namespaces_.push_back(std::make_shared<const std::string>(ns));
-        return namespaces_.back();
+        if (const auto known = namespaces_.find(ns); known != namespaces_.end())
+            return known->second;
+        auto shared = std::make_shared<const std::string>(ns);
+        namespaces_.emplace(*shared, shared);  // the key views the shared string
+        return shared;
     }
 
-    std::vector<std::pair<std::string, SharedNamespace>> bindings_;
-    std::vector<SharedNamespace> namespaces_;  // distinct URIs seen in this document
+    using Bindings = std::map<std::string, std::vector<SharedNamespace>, std::less<>>;
+    Bindings bindings_;
+    std::vector<Bindings::iterator> declared_;  // one per binding, in declaration order
+    std::unordered_map<std::string_view, SharedNamespace> namespaces_;  // distinct URIs
 };
+
+/// A refusal of tinyxml2's, in words: its error names and, for element errors, the element.
+[[noreturn]] void refuse_tinyxml2_error(const tinyxml2::XMLDocument& document) {
+    std::string what;
+    switch (document.ErrorID()) {
+        case tinyxml2::XML_ERROR_EMPTY_DOCUMENT:
+            what = "no root element";
+            break;
+        case tinyxml2::XML_ERROR_MISMATCHED_ELEMENT:
+            what = "no matching end tag for";
+            break;
+        case tinyxml2::XML_ERROR_PARSING_ELEMENT:
+            what = "malformed tag";
+            break;
+        case tinyxml2::XML_ERROR_PARSING_ATTRIBUTE:
+            what = "malformed or repeated attribute in";
+            break;
+        case tinyxml2::XML_ERROR_PARSING_TEXT:
+            what = "text runs to the end of the document";
+            break;
+        case tinyxml2::XML_ERROR_PARSING:
+            what = "malformed markup";
+            break;
+        default:
+            what = tinyxml2::XMLDocument::ErrorIDToName(document.ErrorID());
+    }
+    // ErrorStr() ends in ": XMLElement name=NAME" for errors about an element.
+    const std::string_view detail = document.ErrorStr() != nullptr ? document.ErrorStr() : "";
+    if (const auto at = detail.find("XMLElement name="); at != std::string_view::npos)
+        what += " <" + shown(detail.substr(at + 16)) + ">";
+    if (document.ErrorLineNum() > 0)
+        what += " (line " + std::to_string(document.ErrorLineNum()) + ")";
+    throw protocol_error("malformed XML: " + what);
+}
 
 }  // namespace
 
-/// One pass over the document that builds the Element tree directly (no intermediate DOM: a
-/// 1,000-template GetPolicies response is about 1.7 MB and this is the hot path of `policy`).
-/// Non-validating XML 1.0 + Namespaces: elements, attributes, character data, the five predefined
-/// entities and character references, CDATA, comments, and the XML declaration. Anything else
-/// (DOCTYPE, entity declarations, processing instructions, undefined entities) is refused.
-class Parser {
+/// The walk from tinyxml2's document to the Element tree: resolves every prefix with the
+/// declarations in scope and checks what tinyxml2 does not (names that are not namespace-valid,
+/// an attribute given twice once its prefix is resolved, one root element and nothing but
+/// comments beside it). Recursion is bounded by Limits::max_depth, which the pre-scan enforced.
+class TreeBuilder {
   public:
-    Parser(std::string_view document, const Limits& limits) : doc_(document), limits_(limits) {}
-
-    Element parse_document() {
-        if (doc_.starts_with("\xEF\xBB\xBF"))
-            pos_ = 3;  // UTF-8 byte order mark
-        if (doc_.substr(pos_).starts_with("<?xml") && pos_ + 5 < doc_.size() &&
-            (is_xml_space(doc_[pos_ + 5]) || doc_[pos_ + 5] == '?')) {
-            parse_declaration();
+    Element build(const tinyxml2::XMLDocument& document) {
+        const tinyxml2::XMLElement* root = nullptr;
+        for (const auto* node = document.FirstChild(); node != nullptr;
+             node = node->NextSibling()) {
+            if (const auto* element = node->ToElement()) {
+                if (root != nullptr)
+                    malformed("more than one root element", *node);
+                root = element;
+            } else if (node->ToText() != nullptr) {
+                malformed("text outside the root element", *node);
+            } else if (node->ToComment() == nullptr && node->ToDeclaration() == nullptr) {
+                malformed("unsupported markup", *node);  // the pre-scan refuses it first
+            }
         }
-        skip_misc();
-        if (pos_ >= doc_.size())
-            malformed("no root element");
-        if (doc_[pos_] != '<')
-            malformed("text outside the root element");
-        Element root;
-        parse_element(root, 1);
-        skip_misc();
-        if (pos_ < doc_.size())
-            malformed(doc_[pos_] == '<' ? "more than one root element"
-                                        : "text after the root element");
-        return root;
+        if (root == nullptr)
+            throw protocol_error("malformed XML: no root element");
+        Element out;
+        convert(*root, out);
+        return out;
     }
 
   private:
-    [[noreturn]] void malformed(std::string_view what) const {
-        const auto line =
-            1 + std::count(doc_.begin(),
-                           doc_.begin() + static_cast<std::ptrdiff_t>(std::min(pos_, doc_.size())),
-                           '\n');
+    [[noreturn]] static void malformed(std::string_view what, const tinyxml2::XMLNode& node) {
         throw protocol_error("malformed XML: " + std::string(what) + " (line " +
-                             std::to_string(line) + ")");
+                             std::to_string(node.GetLineNum()) + ")");
     }
 
-    /// <?xml version="1.0" encoding="..." standalone="..."?>: pseudo-attributes, read and
-    /// dropped (the document is UTF-8 whatever it says: check_characters made sure of that).
-    void parse_declaration() {
-        pos_ += 5;
-        for (;;) {
-            skip_space();
-            if (at("?>")) {
-                pos_ += 2;
-                return;
-            }
-            const auto name = scan_name();
-            if (name != "version" && name != "encoding" && name != "standalone")
-                malformed("invalid XML declaration");
-            skip_space();
-            if (pos_ >= doc_.size() || doc_[pos_] != '=')
-                malformed("invalid XML declaration");
-            ++pos_;
-            skip_space();
-            if (pos_ >= doc_.size() || (doc_[pos_] != '"' && doc_[pos_] != '\''))
-                malformed("invalid XML declaration");
-            const auto close = doc_.find(doc_[pos_], pos_ + 1);
-            if (close == std::string_view::npos)
-                malformed("unterminated XML declaration");
-            const auto value = doc_.substr(pos_ + 1, close - pos_ - 1);
-            if (value.empty() || !std::all_of(value.begin(), value.end(), name_char))
-                malformed("invalid XML declaration");
-            pos_ = close + 1;
-        }
-    }
-
-    bool at(std::string_view token) const { return doc_.substr(pos_).starts_with(token); }
-
-    void skip_space() {
-        while (pos_ < doc_.size() && is_xml_space(doc_[pos_]))
-            ++pos_;
-    }
-
-    /// Whitespace and comments between markup outside the root element.
-    void skip_misc() {
-        for (;;) {
-            skip_space();
-            if (at("<!--")) {
-                skip_comment();
-            } else if (at("<!")) {
-                refuse_declaration();
-            } else if (at("<?")) {
-                malformed("processing instruction refused");
-            } else {
-                return;
+    void convert(const tinyxml2::XMLElement& in, Element& out) {
+        const auto mark = scope_.mark();
+        // Namespace declarations first: they apply to the element's own name and attributes.
+        for (const auto* a = in.FirstAttribute(); a != nullptr; a = a->Next()) {
+            const std::string_view qname = a->Name();
+            if (qname == "xmlns") {
+                scope_.bind("", a->Value());  // xmlns="" undeclares the default namespace
+            } else if (qname.starts_with("xmlns:")) {
+                (void)split(qname, in);  // "xmlns:" and "xmlns:a:b" declare nothing valid
+                if (*a->Value() == '\0')
+                    malformed(
+                        "namespace prefix '" + shown(qname.substr(6)) + "' bound to an empty name",
+                        in);
+                scope_.bind(qname.substr(6), a->Value());
             }
         }
-    }
-
-    void skip_comment() {
-        const auto end = doc_.find("-->", pos_ + 4);
-        if (end == std::string_view::npos)
-            malformed("unterminated comment");
-        pos_ = end + 3;
-    }
-
-    // Any markup declaration is refused: DTDs are how XXE and entity-expansion attacks arrive.
-    [[noreturn]] void refuse_declaration() const {
-        const std::string_view rest = doc_.substr(pos_ + 2);
-        if (starts_with_keyword(rest, "DOCTYPE") || starts_with_keyword(rest, "ENTITY")) {
-            throw protocol_error("XML document contains a DOCTYPE or entity declaration, refused");
+        const std::string_view qname = in.Name();
+        const auto [prefix, local] = split(qname, in);
+        out.ns_ = resolve(prefix, qname, true);
+        out.name_.assign(local);
+        for (const auto* a = in.FirstAttribute(); a != nullptr; a = a->Next()) {
+            const std::string_view attribute_qname = a->Name();
+            if (attribute_qname == "xmlns" || attribute_qname.starts_with("xmlns:"))
+                continue;
+            const auto [attribute_prefix, attribute_local] = split(attribute_qname, in);
+            // Unprefixed attributes are in no namespace, whatever the default namespace is.
+            const SharedNamespace ns = attribute_prefix.empty()
+                                           ? nullptr
+                                           : resolve(attribute_prefix, attribute_qname, false);
+            const std::string& ns_name = ns ? *ns : Element::no_namespace();
+            // Quadratic in the attributes of one element, which the pre-scan capped.
+            for (const auto& earlier : out.attributes_) {
+                if (earlier.name == attribute_local && earlier.ns == ns_name)
+                    malformed("attribute '" + shown(attribute_qname) + "' given twice", in);
+            }
+            out.attributes_.push_back({ns_name, std::string(attribute_local), a->Value()});
         }
-        malformed("unsupported markup declaration");
-    }
-
-    std::string_view scan_name() {
-        const std::size_t start = pos_;
-        if (pos_ < doc_.size() && name_start(doc_[pos_])) {
-            ++pos_;
-            while (pos_ < doc_.size() && name_char(doc_[pos_]))
-                ++pos_;
+        for (const auto* node = in.FirstChild(); node != nullptr; node = node->NextSibling()) {
+            if (const auto* element = node->ToElement()) {
+                convert(*element, out.children_.emplace_back());
+            } else if (const auto* text = node->ToText()) {
+                // Never only whitespace: tinyxml2 drops such runs between markup.
+                out.text_.append(text->Value());
+            } else if (node->ToComment() == nullptr) {
+                malformed("unsupported markup", *node);  // the pre-scan refuses it first
+            }
         }
-        return doc_.substr(start, pos_ - start);
+        scope_.pop_to(mark);
     }
 
     /// Splits prefix:local; a name with an empty part or a second colon is not namespace-valid.
-    std::pair<std::string_view, std::string_view> split(std::string_view qname) {
+    std::pair<std::string_view, std::string_view> split(std::string_view qname,
+                                                        const tinyxml2::XMLNode& where) {
         const auto colon = qname.find(':');
         if (colon == std::string_view::npos)
             return {{}, qname};
         const auto prefix = qname.substr(0, colon);
         const auto local = qname.substr(colon + 1);
         if (prefix.empty() || local.empty() || local.find(':') != std::string_view::npos ||
-            !name_start(local.front())) {
-            malformed("invalid qualified name '" + shown(qname) + "'");
+            (local.front() >= '0' && local.front() <= '9') || local.front() == '-' ||
+            local.front() == '.') {
+            malformed("invalid qualified name '" + shown(qname) + "'", where);
         }
         return {prefix, local};
-    }
-
-    /// Appends text with entity and character references decoded and line ends normalised;
-    /// `attribute` also turns whitespace into spaces (attribute-value normalisation).
-    void append_decoded(std::string& out, std::string_view raw, bool attribute) {
-        std::size_t i = 0;
-        while (i < raw.size()) {
-            const char c = raw[i];
-            if (c == '&') {
-                const auto semicolon = raw.find(';', i + 1);
-                if (semicolon == std::string_view::npos || semicolon - i > 12)
-                    malformed("'&' that does not start an entity reference (write &amp;)");
-                decode_reference(out, raw.substr(i + 1, semicolon - i - 1));
-                i = semicolon + 1;
-            } else if (c == '\r') {
-                out += attribute ? ' ' : '\n';
-                i += (i + 1 < raw.size() && raw[i + 1] == '\n') ? 2 : 1;
-            } else {
-                out += attribute && (c == '\n' || c == '\t') ? ' ' : c;
-                ++i;
-            }
-        }
-    }
-
-    void decode_reference(std::string& out, std::string_view name) {
-        if (name == "lt")
-            out += '<';
-        else if (name == "gt")
-            out += '>';
-        else if (name == "amp")
-            out += '&';
-        else if (name == "apos")
-            out += '\'';
-        else if (name == "quot")
-            out += '"';
-        else if (name.starts_with('#')) {
-            const bool hex = name.size() > 1 && name[1] == 'x';
-            const std::string_view digits = name.substr(hex ? 2 : 1);
-            std::uint32_t code = 0;
-            const auto [end, ec] =
-                std::from_chars(digits.data(), digits.data() + digits.size(), code, hex ? 16 : 10);
-            if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
-                code == 0 || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-                malformed("invalid character reference '&" + std::string(name) + ";'");
-            }
-            append_utf8(out, code);
-        } else {
-            // Only the predefined entities exist: there is no DTD to declare others.
-            malformed("undefined entity '&" + std::string(name) + ";'");
-        }
-    }
-
-    /// Appends character data, taking the fast path when there is nothing to decode.
-    void append_text(std::string& out, std::string_view raw) {
-        if (!needs_decoding(raw, false)) {
-            out.append(raw);
-        } else {
-            append_decoded(out, raw, false);
-        }
-    }
-
-    /// Parses the element starting at pos_ ('<') into `out` (default-constructed).
-    void parse_element(Element& out, int depth) {
-        if (depth > limits_.max_depth) {
-            throw protocol_error("XML document nested deeper than " +
-                                 std::to_string(limits_.max_depth) + " elements");
-        }
-        ++pos_;  // '<'
-        const std::string_view qname = scan_name();
-        if (qname.empty())
-            malformed("expected an element name after '<'");
-        const auto mark = scope_.mark();
-        const bool empty_element = parse_attributes(qname);
-        const auto [prefix, local] = split(qname);
-        out.ns_ = resolve(prefix, qname, true);
-        out.name_.assign(local);
-        for (auto& raw : attributes_) {
-            const auto [attr_prefix, attr_local] = split(raw.qname);
-            // Unprefixed attributes are in no namespace, whatever the default namespace is.
-            const SharedNamespace ns =
-                attr_prefix.empty() ? nullptr : resolve(attr_prefix, raw.qname, false);
-            for (const auto& earlier : out.attributes_) {
-                if (earlier.name == attr_local && earlier.ns == (ns ? *ns : std::string()))
-                    malformed("attribute '" + shown(raw.qname) + "' given twice");
-            }
-            out.attributes_.push_back(
-                {ns ? *ns : std::string(), std::string(attr_local), std::move(raw.value)});
-        }
-        if (!empty_element)
-            parse_content(out, depth, qname);
-        scope_.pop_to(mark);
-    }
-
-    /// Reads the attributes of a start tag up to and including its '>' (or '/>'): namespace
-    /// declarations are bound in scope_, the others left in attributes_. True for '/>'.
-    bool parse_attributes(std::string_view element_qname) {
-        attributes_.clear();
-        qnames_.clear();
-        for (;;) {
-            const std::size_t before = pos_;
-            skip_space();
-            if (pos_ >= doc_.size())
-                malformed("unterminated start tag <" + shown(element_qname) + ">");
-            if (doc_[pos_] == '>') {
-                ++pos_;
-                return false;
-            }
-            if (doc_[pos_] == '/') {
-                if (pos_ + 1 >= doc_.size() || doc_[pos_ + 1] != '>')
-                    malformed("expected '/>' in <" + shown(element_qname) + ">");
-                pos_ += 2;
-                return true;
-            }
-            if (pos_ == before)
-                malformed("expected whitespace before an attribute in <" + shown(element_qname) +
-                          ">");
-            const std::string_view qname = scan_name();
-            if (qname.empty())
-                malformed("expected an attribute name in <" + shown(element_qname) + ">");
-            skip_space();
-            if (pos_ >= doc_.size() || doc_[pos_] != '=')
-                malformed("expected '=' after attribute " + shown(qname));
-            ++pos_;
-            skip_space();
-            if (pos_ >= doc_.size() || (doc_[pos_] != '"' && doc_[pos_] != '\''))
-                malformed("expected a quoted value for attribute " + shown(qname));
-            const char quote = doc_[pos_++];
-            const auto close = doc_.find(quote, pos_);
-            if (close == std::string_view::npos)
-                malformed("unterminated value of attribute " + shown(qname));
-            const std::string_view raw = doc_.substr(pos_, close - pos_);
-            if (raw.find('<') != std::string_view::npos)
-                malformed("'<' in the value of attribute " + shown(qname));
-            pos_ = close + 1;
-            std::string value;
-            if (!needs_decoding(raw, true)) {
-                value.assign(raw);
-            } else {
-                append_decoded(value, raw, true);
-            }
-            if (std::find(qnames_.begin(), qnames_.end(), qname) != qnames_.end())
-                malformed("attribute '" + shown(qname) + "' given twice");
-            qnames_.push_back(qname);
-            if (qname == "xmlns") {
-                scope_.bind("", value);
-            } else if (qname.starts_with("xmlns:")) {
-                (void)split(qname);  // "xmlns:" and "xmlns:a:b" declare nothing valid
-                if (value.empty())
-                    malformed("namespace prefix '" + shown(qname.substr(6)) +
-                              "' bound to an empty name");
-                scope_.bind(std::string(qname.substr(6)), value);
-            } else {
-                attributes_.push_back({qname, std::move(value)});
-            }
-        }
-    }
-
-    /// Character data, children, CDATA and comments up to the matching end tag.
-    void parse_content(Element& out, int depth, std::string_view qname) {
-        for (;;) {
-            const auto lt = doc_.find('<', pos_);
-            if (lt == std::string_view::npos) {
-                pos_ = doc_.size();
-                malformed("<" + shown(qname) + "> is not closed");
-            }
-            // A run of whitespace alone between markup is indentation, not data (tinyxml2, the
-            // reader's test oracle, drops it too); it would only bloat every container's text.
-            if (const auto raw = doc_.substr(pos_, lt - pos_);
-                !std::all_of(raw.begin(), raw.end(), is_xml_space))
-                append_text(out.text_, raw);
-            pos_ = lt;
-            const char next = pos_ + 1 < doc_.size() ? doc_[pos_ + 1] : '\0';
-            if (next == '/') {
-                pos_ += 2;
-                if (scan_name() != qname)
-                    malformed("end tag does not match <" + shown(qname) + ">");
-                skip_space();
-                if (pos_ >= doc_.size() || doc_[pos_] != '>')
-                    malformed("expected '>' to end </" + shown(qname) + ">");
-                ++pos_;
-                return;
-            }
-            if (next == '!') {
-                if (at("<!--")) {
-                    skip_comment();
-                } else if (at("<![CDATA[")) {
-                    const auto end = doc_.find("]]>", pos_ + 9);
-                    if (end == std::string_view::npos)
-                        malformed("unterminated CDATA section");
-                    const auto raw = doc_.substr(pos_ + 9, end - pos_ - 9);
-                    if (raw.find('\r') == std::string_view::npos) {
-                        out.text_.append(raw);
-                    } else {
-                        for (std::size_t i = 0; i < raw.size(); ++i) {
-                            if (raw[i] != '\r')
-                                out.text_ += raw[i];
-                            else if (i + 1 >= raw.size() || raw[i + 1] != '\n')
-                                out.text_ += '\n';
-                        }
-                    }
-                    pos_ = end + 3;
-                } else {
-                    refuse_declaration();
-                }
-            } else if (next == '?') {
-                malformed("processing instruction refused");
-            } else {
-                parse_element(out.children_.emplace_back(), depth + 1);
-            }
-        }
     }
 
     SharedNamespace resolve(std::string_view prefix, std::string_view qname, bool element) {
@@ -552,17 +304,7 @@ class Parser {
         return ns;
     }
 
-    struct RawAttribute {
-        std::string_view qname;
-        std::string value;  // decoded
-    };
-
-    std::string_view doc_;
-    std::size_t pos_ = 0;
-    const Limits& limits_;
     Scope scope_;
-    std::vector<RawAttribute> attributes_;  // of the start tag being read; reused
-    std::vector<std::string_view> qnames_;  // every attribute name of that tag, xmlns included
 };
 
 Element::Element(std::string ns, std::string name)
@@ -709,7 +451,11 @@ Element parse(std::string_view document, const Limits& limits) {
                              " bytes");
     }
     check_characters(document);  // for the whole document: comments and CDATA included
-    return Parser(document, limits).parse_document();
+    (void)detail::prescan(document, limits);
+    tinyxml2::XMLDocument parsed(true, tinyxml2::PRESERVE_WHITESPACE);  // entities decoded
+    if (parsed.Parse(document.data(), document.size()) != tinyxml2::XML_SUCCESS)
+        refuse_tinyxml2_error(parsed);
+    return TreeBuilder().build(parsed);
 }
 
 namespace {
@@ -739,7 +485,15 @@ void escape_into(std::string& out, std::string_view text, bool attribute) {
                 out += attribute ? "&#x9;" : "\t";
                 break;
             default:
-                out += c;
+                // Other C0 controls (from references such as "&#x1b;" in a parsed document) are
+                // refused raw by the reader: written as references, the policy cache reads back.
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char reference[8];
+                    std::snprintf(reference, sizeof reference, "&#x%X;", static_cast<unsigned>(c));
+                    out += reference;
+                } else {
+                    out += c;
+                }
         }
     }
 }

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import unittest
 
 from sandbox import Sandbox
@@ -24,15 +25,42 @@ class Result:
         return f"exit {self.code}\nstdout: {self.stdout}\nstderr: {self.stderr}"
 
 
-def run(*args, json_mode=True, env=None, timeout=120):
-    """Runs the CLI with --json (unless json_mode is False); never through a shell."""
+def _argv_env(args, json_mode, env):
     argv = [CLI] + (["--json"] if json_mode else []) + [str(a) for a in args]
     full_env = dict(os.environ)
     full_env.pop("CERTENROLL_PASSWORD", None)
     full_env.update(env or {})
+    return argv, full_env
+
+
+def run(*args, json_mode=True, env=None, timeout=120):
+    """Runs the CLI with --json (unless json_mode is False); never through a shell."""
+    argv, full_env = _argv_env(args, json_mode, env)
     completed = subprocess.run(argv, capture_output=True, text=True, env=full_env,
                                timeout=timeout, stdin=subprocess.DEVNULL)
     return Result(completed, json_mode)
+
+
+def run_with_rusage(*args, json_mode=True, env=None, timeout=120):
+    """Like run(), and also returns the process's resource usage (os.wait4 on its pid alone,
+    so ru_maxrss, in KiB on Linux, is the CLI's own peak RSS)."""
+    argv, full_env = _argv_env(args, json_mode, env)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(argv, stdout=out, stderr=err, env=full_env,
+                                   stdin=subprocess.DEVNULL)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        completed = subprocess.CompletedProcess(argv, process.returncode,
+                                                out.read().decode(errors="replace"),
+                                                err.read().decode(errors="replace"))
+    return Result(completed, json_mode), usage
 
 
 class CustomSandboxTest(unittest.TestCase):

@@ -1,4 +1,5 @@
-"""The fault matrix (issue 9) through the real binary, with the sandbox's fault controls.
+"""The fault matrix (issue 9) and the hostile responses of issue 21 (section 11) through the real
+binary, with the sandbox's fault controls.
 
 Each test states its written expectation: the exit code (README "Exit status"), the message that
 names the cause, and the state of the files afterwards. Common to every case:
@@ -18,6 +19,7 @@ lock, each renewal complete and consistent).
 """
 
 import datetime
+import glob
 import os
 import resource
 import select
@@ -627,6 +629,47 @@ class FaultMatrixTest(cli.SandboxTest):
         self.assertEqual(os.listdir(pending_dir), [])
         self.assertTrue(os.path.exists(os.path.join(self.state, "certificates", "reboot.json")))
         self.assertNoPartialFiles()
+
+    # 11. Hostile responses (issue 21).
+    def peak_rss_allowed(self):
+        """64 MB. Under AddressSanitizer (CI runs this file in such a build too), whose shadow
+        memory and quarantine take over 100 MB before the first request: 64 MB more than a
+        normal policy fetch."""
+        probe = subprocess.run([cli.CLI, "--version"], capture_output=True, text=True,
+                               env={**os.environ, "ASAN_OPTIONS": "help=1"}, timeout=60)
+        if "AddressSanitizer" not in probe.stderr:
+            return 64 * 1024 * 1024
+        state = os.path.join(self.tmp, "baseline")
+        baseline, usage = cli.run_with_rusage("--state-dir", state, "policy", *self.cep(),
+                                              *self.user())
+        self.assertExit(baseline, 0)
+        return usage.ru_maxrss * 1024 + 64 * 1024 * 1024
+
+    def hostile_response(self, mode, code_words):
+        """`policy` against a CEP answering HTTP 200 with well-formed SOAP built to exhaust an
+        XML parser (the sandbox's `mode`). Expected: exit 8 (protocol) naming the limit, peak
+        RSS of the CLI under 64 MB (the response alone is up to 16 MB), no policy cache written;
+        the next fetch works."""
+        allowed = self.peak_rss_allowed()
+        mark = self.log_mark()
+        self.sandbox.inject_fault(mode, match="CEP")
+        result, usage = cli.run_with_rusage("--state-dir", self.state, "policy", *self.cep(),
+                                            *self.user())
+        self.assertError(result, 8, "protocol", *code_words)
+        self.assertLess(usage.ru_maxrss * 1024, allowed, repr(result))
+        self.assertEqual([r["fault_injected"] for r in self.requests_since(mark, "CEP")], [mode])
+        self.assertEqual(glob.glob(os.path.join(self.state, "policy-cache", "*")), [])
+        self.assertExit(self.cli("policy", *self.cep(), *self.user()), 0)
+
+    def test_response_with_100000_attributes_on_one_element(self):
+        """One element with 100,000 attributes (1 MB): tinyxml2's duplicate check alone takes
+        over a minute; refused by the pre-scan at the 65th attribute."""
+        self.hostile_response("manyattributes", ["more than 64 attributes", "malformed response"])
+
+    def test_response_with_4_million_empty_elements(self):
+        """4,000,000 empty elements (16 MB, under the 16 MiB response cap): seconds and 500 MB
+        in tinyxml2; refused by the pre-scan after 200,000 nodes."""
+        self.hostile_response("manyelements", ["more than 200000 nodes", "malformed response"])
 
 
 if __name__ == "__main__":

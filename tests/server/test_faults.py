@@ -52,6 +52,23 @@ class FaultTest(sbtest.SandboxCase):
         # The CA still processed it: the certificate was issued, the answer was lost.
         self.assertEqual(self.log()[-1]["outcome"], "issued")
 
+    def test_hostile_payloads_are_well_formed_soap(self):
+        self.inject("manyattributes", match="CEP")
+        reply = self.cep()
+        self.assertEqual(reply.status, 200)
+        response = reply.xml().find(f".//{{{sbtest.XCEP}}}response")
+        self.assertEqual(len(response.attrib), 100_000)
+        self.inject("manyelements", match="CES")
+        reply = self.ces(sbtest.rst_body(self.csr()))
+        self.assertEqual(reply.status, 200)
+        self.assertLess(len(reply.body), 16 * 1024 * 1024)  # under the client's response cap
+        self.assertEqual(reply.body.count(b"<a/>"), 4_000_000)
+        self.assertTrue(reply.body.endswith(b"</RequestSecurityTokenResponse>"
+                                            b"</RequestSecurityTokenResponseCollection>"
+                                            b"</s:Body></s:Envelope>"))
+        self.assertEqual([e["fault_injected"] for e in self.log()[-2:]],
+                         ["manyattributes", "manyelements"])
+
     def test_hang_never_answers_and_the_server_keeps_serving(self):
         self.inject("hang", match="CEP")
         started = time.monotonic()

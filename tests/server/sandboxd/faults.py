@@ -6,7 +6,14 @@ import re
 import threading
 from dataclasses import dataclass
 
-MODES = ("http500", "cut", "truncate", "hang", "http401", "wrongkey")
+MODES = ("http500", "cut", "truncate", "hang", "http401", "wrongkey", "manyattributes",
+         "manyelements")
+# A hostile server (or whatever answers in its name) sending a response built to exhaust the
+# client's XML parser: well-formed SOAP, HTTP 200, whose body holds one element with 100,000
+# attributes (about 1 MB; quadratic in a parser that checks each new attribute against the
+# previous ones) or 4,000,000 empty elements (16 MB, under the client's 16 MiB response cap; a
+# node each in a DOM parser). Issue 21: one such response stalled a cron `renew --all`.
+HOSTILE_PAYLOADS = ("manyattributes", "manyelements")
 MATCHES = ("CES", "CEP", "any")
 
 

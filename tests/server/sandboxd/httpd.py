@@ -12,7 +12,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import cep, ces, soap
+from . import cep, ces, faults, soap
 from .app import AuthError, Route, Sandbox
 from .errors import CaError
 
@@ -157,6 +157,11 @@ class Handler(BaseHTTPRequestHandler):
                     b"<hr><p>HTTP Error 503. The service is unavailable.</p></BODY></HTML>")
             extra = {"Retry-After": injection.retry_after} if injection.retry_after else {}
             self._send(503, page, "text/html; charset=us-ascii", extra)
+            return True
+        if mode in faults.HOSTILE_PAYLOADS:
+            entry.update(outcome="fault", http_status=200)
+            self.sandbox.log.write(**entry)
+            self._send(200, _hostile_response(mode, entry["endpoint"]), SOAP_CT)
             return True
         if mode == "http401":
             entry.update(outcome="unauthorized", http_status=401)
@@ -350,6 +355,22 @@ def _check_to(to: str | None, path: str) -> None:
                              f"to an AddressFilter mismatch at the EndpointDispatcher.  Check that "
                              f"the sender and receiver's EndpointAddresses agree.", "s:Sender",
                              "a:DestinationUnreachable")
+
+
+def _hostile_response(mode: str, endpoint: str) -> bytes:
+    """A GetPoliciesResponse (CEP) or RSTR collection (CES) whose first element carries the
+    payload of a faults.HOSTILE_PAYLOADS mode."""
+    if endpoint == "CEP":
+        action, outer, inner = cep.GET_POLICIES_RESPONSE, "GetPoliciesResponse", "response"
+        ns = soap.XCEP
+    else:
+        action, outer = ces.RSTRC_ACTION, "RequestSecurityTokenResponseCollection"
+        inner, ns = "RequestSecurityTokenResponse", soap.WST
+    if mode == "manyattributes":
+        payload = f"<{inner}" + "".join(f' a{i}="1"' for i in range(100_000)) + "/>"
+    else:
+        payload = f"<{inner}>" + "<a/>" * 4_000_000 + f"</{inner}>"
+    return soap.envelope(action, None, f'<{outer} xmlns="{ns}">{payload}</{outer}>')
 
 
 def _sniff_request_type(body: bytes) -> str | None:
