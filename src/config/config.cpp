@@ -63,7 +63,7 @@ std::vector<OptionValue> parse_profile(std::string_view document, const std::str
     }
     std::vector<OptionValue> options;
     for (const auto& [key, value] : profiles[name].items()) {
-        if (key == "password" || key == "pin" || key == "passphrase") {
+        if (key == "password" || key == "pin" || key == "passphrase" || key == "proxy-password") {
             fail(source, "\"" + key + "\" must not be stored in a configuration file; use \"" +
                              key + "-file\" or the environment");
         }

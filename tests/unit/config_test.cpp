@@ -59,8 +59,10 @@ TEST_CASE("no default profile means no defaults") {
 
 TEST_CASE("secrets, bad JSON and nested values are refused with the file named") {
     for (const char* bad :
-         {R"({"profiles": {"p": {"password": "hunter2"}}, "default_profile": "p"})", "{not json",
-          R"([1, 2])", R"({"profiles": {"p": {"url": {"nested": 1}}}, "default_profile": "p"})",
+         {R"({"profiles": {"p": {"password": "hunter2"}}, "default_profile": "p"})",
+          R"({"profiles": {"p": {"proxy-password": "hunter2"}}, "default_profile": "p"})",
+          "{not json", R"([1, 2])",
+          R"({"profiles": {"p": {"url": {"nested": 1}}}, "default_profile": "p"})",
           R"({"profiles": {"p": {"--url": "x"}}, "default_profile": "p"})"}) {
         try {
             config::parse_profile(bad, "", "bad.json");
