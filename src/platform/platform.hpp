@@ -57,8 +57,13 @@ class SharedLibrary {
     /// The address of the exported function `name`, or nullptr.
     void* function(const char* name) const;
 
-    SharedLibrary(SharedLibrary&& other) noexcept;
-    SharedLibrary& operator=(SharedLibrary&& other) noexcept;
+    SharedLibrary(SharedLibrary&& other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)) {}
+    SharedLibrary& operator=(SharedLibrary&& other) noexcept {
+        if (this != &other)  // the library held until now is unloaded with `discarded`
+            SharedLibrary discarded(std::exchange(handle_, std::exchange(other.handle_, nullptr)));
+        return *this;
+    }
     SharedLibrary(const SharedLibrary&) = delete;
     SharedLibrary& operator=(const SharedLibrary&) = delete;
     ~SharedLibrary();

@@ -381,16 +381,6 @@ ResolvedHost resolve_host(const std::string& host) {
     return result;
 }
 
-SharedLibrary::SharedLibrary(SharedLibrary&& other) noexcept
-    : handle_(std::exchange(other.handle_, nullptr)) {}
-
-SharedLibrary& SharedLibrary::operator=(SharedLibrary&& other) noexcept {
-    if (this != &other) {
-        SharedLibrary discarded(std::exchange(handle_, std::exchange(other.handle_, nullptr)));
-    }
-    return *this;
-}
-
 std::optional<SharedLibrary> SharedLibrary::open(const std::string& path) {
     HMODULE module = ::LoadLibraryA(path.c_str());
     if (module == nullptr)

@@ -107,14 +107,15 @@ class Forwarder:
 
 
 class TlsStub:
-    """A TLS server on 127.0.0.1 presenting `chain_pem`; it never gets further than the
-    handshake, which is all a client that verifies the certificate should try."""
+    """A TLS server on `address` (127.0.0.1, or ::1) presenting `chain_pem`; it never gets
+    further than the handshake, which is all a client that verifies the certificate should
+    try."""
 
-    def __init__(self, chain_pem, key_pem):
+    def __init__(self, chain_pem, key_pem, address="127.0.0.1"):
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(chain_pem, key_pem)
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
+        self.server = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        self.server.bind((address, 0))
         self.server.listen(16)
         self.port = self.server.getsockname()[1]
         self.handshakes = 0
@@ -143,6 +144,14 @@ class TlsStub:
 def expired_server_certificate(sandbox_state, directory):
     """A server certificate for 127.0.0.1/localhost from the sandbox's own issuing CA (so the
     chain is trusted with the sandbox's --ca-bundle) that expired yesterday."""
+    return server_certificate(sandbox_state, directory, "expired-server", expired=True)
+
+
+def server_certificate(sandbox_state, directory, name, expired=False,
+                       dns_names=("localhost",), addresses=("127.0.0.1",)):
+    """A server certificate from the sandbox's own issuing CA (so the chain is trusted with the
+    sandbox's --ca-bundle) for `dns_names` and `addresses`, current or expired yesterday;
+    returns (chain path, key path)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -156,19 +165,20 @@ def expired_server_certificate(sandbox_state, directory):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
             .issuer_name(ca_cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=30))
-            .not_valid_after(now - datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            .not_valid_after(now + datetime.timedelta(days=-1 if expired else 30))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(n) for n in dns_names] +
+                [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]),
                 critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
-    chain = os.path.join(directory, "expired-server.crt")
-    key_path = os.path.join(directory, "expired-server.key")
+    chain = os.path.join(directory, name + ".crt")
+    key_path = os.path.join(directory, name + ".key")
     with open(chain, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM) +
                 ca_cert.public_bytes(serialization.Encoding.PEM))
@@ -427,6 +437,47 @@ class FaultMatrixTest(cli.SandboxTest):
         self.assertKeyKept(key)
         self.assertNoPartialFiles()
         self.assertRetrySucceeds("expired", key)
+
+    def test_certificate_for_another_dns_name(self):
+        """Real CEP/CES URLs are DNS names. A CES reached as localhost whose certificate (from
+        the trusted sandbox CA) names only other.sandbox.test: expected exit 6 (tls), "does not
+        match the name localhost" (a client that sent the request would see the stub close
+        without answering: exit 7); the same for the CEP (policy --url)."""
+        chain, key_path = server_certificate(self.sandbox.state_dir, self.tmp, "other-host",
+                                             dns_names=("other.sandbox.test",), addresses=())
+        stub = TlsStub(chain, key_path)
+        self.addCleanup(stub.close)
+        ces = f"https://localhost:{stub.port}/Sandbox-RSA-CA_CES_UsernamePassword/service.svc/CES"
+        result = self.enroll("otherdns", "--ces-url", ces)
+        self.assertError(result, 6, "tls", "does not match the name localhost")
+        self.assertKeyKept(self.default_key("otherdns"))
+        self.assertNoPartialFiles()
+        cep = f"https://localhost:{stub.port}/ADPolicyProvider_CEP_UsernamePassword/service.svc/CEP"
+        result = self.cli("policy", "--url", cep, "--ca-bundle", self.info["ca_bundle"],
+                          *self.user())
+        self.assertError(result, 6, "tls", "does not match the name localhost")
+
+    def test_ipv6_zone_id_keeps_the_name_check(self):
+        """An IPv6 literal with a zone ID ([::1%1], RFC 6874's [::1%251], [::1%25lo]) once
+        switched the server-name check off. A server on ::1 whose certificate (trusted CA) names
+        another host and no address: expected exit 6 (tls) for every form, never a request."""
+        if not socket.has_ipv6:
+            self.skipTest("no IPv6 on this host")
+        chain, key_path = server_certificate(self.sandbox.state_dir, self.tmp, "zone-id",
+                                             dns_names=("other.sandbox.test",), addresses=())
+        try:
+            stub = TlsStub(chain, key_path, address="::1")
+        except OSError as e:
+            self.skipTest(f"no ::1 on this host's loopback: {e}")
+        self.addCleanup(stub.close)
+        index = socket.if_nametoindex("lo")
+        for zone in (f"%{index}", f"%25{index}", "%25lo"):
+            with self.subTest(zone=zone):
+                url = (f"https://[::1{zone}]:{stub.port}/ADPolicyProvider_CEP_UsernamePassword/"
+                       "service.svc/CEP")
+                result = self.cli("policy", "--url", url, "--ca-bundle", self.info["ca_bundle"],
+                                  *self.user())
+                self.assertError(result, 6, "tls", "does not match")
 
     # 7. 401.
     def test_http401(self):
