@@ -353,6 +353,12 @@ bool Certificate::is_issued_by(const Certificate& issuer) const {
     return issued;
 }
 
+bool Certificate::is_self_issued() const {
+    const bool self_issued = X509_check_issued(x509_.get(), x509_.get()) == X509_V_OK;
+    ERR_clear_error();
+    return self_issued;
+}
+
 bool Certificate::operator==(const Certificate& other) const {
     return X509_cmp(x509_.get(), other.x509()) == 0;
 }
@@ -364,7 +370,7 @@ std::vector<Certificate> build_chain(const Certificate& leaf,
         return std::find(chain.begin(), chain.end(), candidate) != chain.end();
     };
     // Each step adds a new certificate, so the loop ends after at most pool.size() steps.
-    while (!chain.back().is_self_signed()) {
+    while (!chain.back().is_self_issued()) {
         const Certificate& current = chain.back();
         const auto issuer = std::find_if(pool.begin(), pool.end(), [&](const Certificate& c) {
             return !in_chain(c) && current.is_issued_by(c);

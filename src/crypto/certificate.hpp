@@ -74,8 +74,10 @@ class Certificate {
     bool matches_key(evp_pkey_st* key) const;
     /// True when `issuer`'s subject is our issuer name and its key verifies our signature.
     bool is_issued_by(const Certificate& issuer) const;
-    /// True when the certificate is issued by itself (names match, signature verifies).
-    bool is_self_signed() const { return is_issued_by(*this); }
+    /// True when the certificate names itself as its issuer (subject and issuer, and the key
+    /// identifiers where present: X509_check_issued). Its self-signature is not verified: it
+    /// proves nothing about trust, which comes from the anchors a chain is checked against.
+    bool is_self_issued() const;
     /// Same DER encoding.
     bool operator==(const Certificate& other) const;
 

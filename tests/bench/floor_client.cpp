@@ -9,13 +9,16 @@
 //
 // enroll: key (written 0600 before the request leaves, as certenroll-cli does), PKCS#10 with the
 // subject, a DNS SAN equal to CN and the template name extension, one RequestSecurityToken
-// (Issue) with a UsernameToken, the issued certificate checked against the key and written as
-// PEM. policy: one GetPolicies, parsed, the number of templates printed. Exit 0 on success.
+// (Issue) with a UsernameToken, the issued certificate checked against the key and its chain
+// (the response's PKCS#7 certificates) against CA_BUNDLE, as certenroll-cli checks what it is
+// given, then written as PEM. policy: one GetPolicies, parsed, the number of templates printed.
+// Exit 0 on success.
 
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs7.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -276,6 +279,26 @@ int enroll(char** argv) {
     X509* cert = d2i_X509(nullptr, &cursor, static_cast<long>(cert_der.size()));
     if (cert == nullptr || EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1)
         fail("the issued certificate does not carry our key");
+    // The response's other BinarySecurityToken: the PKCS#7 with the issuing chain.
+    const tinyxml2::XMLElement* response_token =
+        find(document.RootElement(), "BinarySecurityToken");
+    if (response_token == token || response_token == nullptr ||
+        response_token->GetText() == nullptr)
+        fail("no PKCS#7 chain in the response");
+    const std::vector<unsigned char> p7_der = unbase64(response_token->GetText());
+    cursor = p7_der.data();
+    PKCS7* p7 = d2i_PKCS7(nullptr, &cursor, static_cast<long>(p7_der.size()));
+    if (p7 == nullptr || PKCS7_type_is_signed(p7) == 0)
+        fail("the response's PKCS#7 is unreadable");
+    X509_STORE* store = X509_STORE_new();
+    X509_STORE_CTX* verify = X509_STORE_CTX_new();
+    if (X509_STORE_load_file(store, ca.c_str()) != 1 ||
+        X509_STORE_CTX_init(verify, store, cert, p7->d.sign->cert) != 1 ||
+        X509_verify_cert(verify) != 1)
+        fail("the issued certificate's chain does not verify against the CA bundle");
+    X509_STORE_CTX_free(verify);
+    X509_STORE_free(store);
+    PKCS7_free(p7);
     const std::string cert_path = out + "/cert.pem";
     FILE* cert_file = std::fopen(cert_path.c_str(), "w");
     if (cert_file == nullptr || PEM_write_X509(cert_file, cert) != 1)

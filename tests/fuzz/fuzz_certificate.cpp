@@ -25,7 +25,7 @@ void read_facts(const crypto::Certificate& cert) {
     (void)cert.uris();
     (void)cert.template_name();
     (void)cert.template_id();
-    (void)cert.is_self_signed();
+    (void)cert.is_self_issued();
     (void)cert.to_pem();
 }
 

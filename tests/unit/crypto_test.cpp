@@ -105,8 +105,8 @@ TEST_CASE("certificate facts") {
     CHECK_FALSE(leaf.matches_key(pki.root_key.get()));
     CHECK(leaf.is_issued_by(pki.inter2));
     CHECK_FALSE(leaf.is_issued_by(pki.inter1));
-    CHECK(pki.root.is_self_signed());
-    CHECK_FALSE(pki.inter1.is_self_signed());
+    CHECK(pki.root.is_self_issued());
+    CHECK_FALSE(pki.inter1.is_self_issued());
     CHECK(leaf.template_name().empty());
     CHECK(leaf.template_oid().empty());
     CHECK(leaf.dns_names().empty());
