@@ -269,12 +269,15 @@ std::string fish_script(const std::vector<OptionInfo>& globals,
 
 }  // namespace
 
-Command add_completion(CLI::App& app, const GlobalOptions& /*global*/) {
+Command add_completion(CLI::App& app, const GlobalOptions& /*global*/,
+                       std::function<void()> declare_all) {
     auto shell = std::make_shared<std::string>();
     auto* sub =
         app.add_subcommand("completion", "Print a shell completion script (bash, zsh, fish)");
-    sub->add_option("shell", *shell, "bash, zsh or fish")->required();
-    return {sub, [shell, &app]() {
+    return {sub,
+            [sub, shell]() { sub->add_option("shell", *shell, "bash, zsh or fish")->required(); },
+            [shell, &app, declare_all]() {
+                declare_all();
                 std::vector<SubcommandInfo> subcommands;
                 for (auto* s : app.get_subcommands({})) {
                     subcommands.push_back({s->get_name(), s->get_description(), options_of(*s)});

@@ -67,14 +67,8 @@ flows::Connection connection_without_secrets(const ConnectionOptions& o) {
     return connection;
 }
 
-}  // namespace
-
-Command add_diagnose(CLI::App& app, const GlobalOptions& global) {
-    auto options = std::make_shared<DiagnoseOptions>();
-    auto* sub = app.add_subcommand(
-        "diagnose",
-        "Check step by step what stands between this machine and an enrollment: DNS, TCP, TLS, "
-        "authentication, Kerberos, policy, template, CES, key backend, state directory");
+// The options of `diagnose`, declared only when it is the subcommand being run (see Command).
+void declare_options(CLI::App* sub, const std::shared_ptr<DiagnoseOptions>& options) {
     add_connection_options(*sub, options->connection, true);
     sub->add_option("--template", options->template_name,
                     "Also check this template: offered, enrollable by this identity and auth "
@@ -84,8 +78,18 @@ Command add_diagnose(CLI::App& app, const GlobalOptions& global) {
                     "token and its PIN; nothing is created on it) or tpm (a transient key)")
         ->group("Key devices")
         ->capture_default_str();
+}
 
-    return {sub, [options, &global]() {
+}  // namespace
+
+Command add_diagnose(CLI::App& app, const GlobalOptions& global) {
+    auto options = std::make_shared<DiagnoseOptions>();
+    auto* sub = app.add_subcommand(
+        "diagnose",
+        "Check step by step what stands between this machine and an enrollment: DNS, TCP, TLS, "
+        "authentication, Kerberos, policy, template, CES, key backend, state directory");
+    return {sub, [sub, options]() { declare_options(sub, options); },
+            [options, &global]() {
                 auto context = make_context(global);
                 // Never a PIN prompt: diagnose says that enroll would ask instead.
                 context.keys = std::make_shared<keys::KeyBackends>(

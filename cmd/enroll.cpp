@@ -82,12 +82,8 @@ flows::EnrollRequest make_request(const EnrollOptions& o) {
     return request;
 }
 
-}  // namespace
-
-Command add_enroll(CLI::App& app, const GlobalOptions& global) {
-    auto o = std::make_shared<EnrollOptions>();
-    auto* sub = app.add_subcommand("enroll",
-                                   "Generate a key, request a certificate from CES, and save both");
+// The options of `enroll`, declared only when it is the subcommand being run (see Command).
+void declare_options(CLI::App* sub, const std::shared_ptr<EnrollOptions>& o) {
     add_connection_options(*sub, o->connection, true);
     const std::string request = "Request";
     sub->add_option("-t,--template", o->template_name, "Certificate template (its common name)")
@@ -150,8 +146,16 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global) {
     sub->add_option("--pfx-password-file", o->pfx_password_file,
                     "File holding the PFX password (else $CERTENROLL_PFX_PASSWORD, else a prompt)")
         ->group(out);
+}
 
-    return {sub, [o, &global]() {
+}  // namespace
+
+Command add_enroll(CLI::App& app, const GlobalOptions& global) {
+    auto o = std::make_shared<EnrollOptions>();
+    auto* sub = app.add_subcommand("enroll",
+                                   "Generate a key, request a certificate from CES, and save both");
+    return {sub, [sub, o]() { declare_options(sub, o); },
+            [o, &global]() {
                 const auto context = make_context(global, o->connection, "enroll");
                 return render_enroll_outcome(flows::enroll(context, make_request(*o)));
             }};

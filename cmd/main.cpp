@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <utility>
 #include <vector>
 
 #include "command.hpp"
@@ -40,11 +41,28 @@ int main(int argc, char** argv) {
     app.add_flag("--audit-syslog", global.audit_syslog,
                  "Also send each audit event to syslog/journald (facility authpriv)");
 
-    const std::vector<cli::Command> commands = {
-        cli::add_policy(app, global),   cli::add_enroll(app, global),
-        cli::add_renew(app, global),    cli::add_retrieve_pending(app, global),
-        cli::add_diagnose(app, global), cli::add_completion(app, global),
+    std::vector<cli::Command> commands;
+    // Each subcommand's options are declared once, when CLI11 starts parsing that subcommand
+    // (or earlier, for a profile's defaults), or for all of them (completion, --help-all).
+    const auto declare_options = [&commands](const CLI::App* only) {
+        for (auto& command : commands) {
+            if ((only == nullptr || command.app == only) && command.declare_options) {
+                std::exchange(command.declare_options, nullptr)();
+            }
+        }
     };
+    commands = {
+        cli::add_policy(app, global),
+        cli::add_enroll(app, global),
+        cli::add_renew(app, global),
+        cli::add_retrieve_pending(app, global),
+        cli::add_diagnose(app, global),
+        cli::add_completion(app, global, [&declare_options]() { declare_options(nullptr); }),
+    };
+    for (const auto& command : commands) {
+        command.app->preparse_callback(
+            [&declare_options, sub = command.app](std::size_t) { declare_options(sub); });
+    }
 
     // Parse first, in its own try: help and version exit 0, every other parse error is a usage
     // error with our exit code, never CLI11's own codes.
@@ -53,7 +71,9 @@ int main(int argc, char** argv) {
     const bool json = std::find(argv + 1, argv + argc, std::string("--json")) != argv + argc;
     try {
         // CLI11 wants the arguments in reverse order when given as a vector.
-        auto args = cli::apply_profile(app, std::vector<std::string>(argv + 1, argv + argc));
+        auto args =
+            cli::apply_profile(app, std::vector<std::string>(argv + 1, argv + argc),
+                               [&declare_options](const CLI::App& sub) { declare_options(&sub); });
         std::reverse(args.begin(), args.end());
         app.parse(args);
     } catch (const Error& e) {
@@ -62,6 +82,7 @@ int main(int argc, char** argv) {
         std::cout << app.help();
         return 0;
     } catch (const CLI::CallForAllHelp&) {
+        declare_options(nullptr);
         std::cout << app.help("", CLI::AppFormatMode::All);
         return 0;
     } catch (const CLI::CallForVersion& e) {

@@ -87,18 +87,22 @@ std::string template_details(const xcep::Policy& policy, const xcep::Template& t
     return out.str();
 }
 
+// The options of `policy`, declared only when it is the subcommand being run (see Command).
+void declare_options(CLI::App* sub, const std::shared_ptr<PolicyOptions>& options) {
+    add_connection_options(*sub, options->connection, true);
+    sub->add_option("--template", options->template_name,
+                    "Show everything needed to request this template");
+    sub->add_flag("--refresh", options->refresh, "Fetch even if the cached policy is fresh");
+}
+
 }  // namespace
 
 Command add_policy(CLI::App& app, const GlobalOptions& global) {
     auto options = std::make_shared<PolicyOptions>();
     auto* sub = app.add_subcommand(
         "policy", "Show the enrollment policy (templates, CAs, CES URLs) from CEP");
-    add_connection_options(*sub, options->connection, true);
-    sub->add_option("--template", options->template_name,
-                    "Show everything needed to request this template");
-    sub->add_flag("--refresh", options->refresh, "Fetch even if the cached policy is fresh");
-
-    return {sub, [options, &global]() {
+    return {sub, [sub, options]() { declare_options(sub, options); },
+            [options, &global]() {
                 const auto context = make_context(global, options->connection, "policy");
                 const auto connection = make_connection(options->connection);
                 const auto result = flows::load_policy(context, connection, options->refresh);

@@ -34,7 +34,9 @@ bool typed(const std::vector<std::string>& args, std::size_t begin, const std::s
 
 }  // namespace
 
-std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> args) {
+std::vector<std::string> apply_profile(
+    CLI::App& app, std::vector<std::string> args,
+    const std::function<void(const CLI::App&)>& declare_options) {
     std::size_t sub_index = args.size();
     CLI::App* sub = nullptr;
     for (std::size_t i = 0; i < args.size() && !sub; ++i) {
@@ -75,6 +77,7 @@ std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> a
     std::ostringstream text;
     text << in.rdbuf();
 
+    declare_options(*sub);
     std::vector<std::string> global_defaults;
     std::vector<std::string> sub_defaults;
     for (const auto& option : config::parse_profile(text.str(), profile, file)) {

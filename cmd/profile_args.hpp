@@ -3,12 +3,15 @@
 // argument list unless the user typed them, so CLI11 validates them like typed flags.
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace certenroll::cli {
 
 /// `args` without the program name. Returns them with the selected profile's options added.
-std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> args);
+/// `declare_options` declares the options of the subcommand found in `args` (see Command).
+std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> args,
+                                       const std::function<void(const CLI::App&)>& declare_options);
 
 }  // namespace certenroll::cli

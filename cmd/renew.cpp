@@ -155,13 +155,8 @@ Output render(const std::vector<flows::RenewResult>& results,
     return output;
 }
 
-}  // namespace
-
-Command add_renew(CLI::App& app, const GlobalOptions& global) {
-    auto o = std::make_shared<RenewCliOptions>();
-    auto* sub = app.add_subcommand(
-        "renew",
-        "Renew managed certificates that are due (safe to run from cron every few minutes)");
+// The options of `renew`, declared only when it is the subcommand being run (see Command).
+void declare_options(CLI::App* sub, const std::shared_ptr<RenewCliOptions>& o) {
     sub->add_option("name", o->name, "Managed certificate to renew (the --name given at enroll)");
     sub->add_flag("--all", o->all, "Renew every managed certificate that is due");
     sub->add_option("--cert", o->cert_file,
@@ -202,9 +197,18 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
         ->capture_default_str();
     sub->add_flag("--refresh-policy", o->refresh_policy, "Fetch the policy even if cached");
     add_connection_options(*sub, o->connection);
+}
 
+}  // namespace
+
+Command add_renew(CLI::App& app, const GlobalOptions& global) {
+    auto o = std::make_shared<RenewCliOptions>();
+    auto* sub = app.add_subcommand(
+        "renew",
+        "Renew managed certificates that are due (safe to run from cron every few minutes)");
     return {
-        sub, [o, sub, &global]() {
+        sub, [sub, o]() { declare_options(sub, o); },
+        [o, sub, &global]() {
             const int modes =
                 (o->all ? 1 : 0) + (o->name.empty() ? 0 : 1) + (o->cert_file.empty() ? 0 : 1);
             if (modes != 1) {

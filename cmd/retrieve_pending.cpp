@@ -70,13 +70,9 @@ Output render_batch(const std::vector<flows::RetrieveResult>& results) {
     return output;
 }
 
-}  // namespace
-
-Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global) {
-    auto o = std::make_shared<RetrieveOptions>();
-    auto* sub =
-        app.add_subcommand("retrieve-pending",
-                           "Retrieve certificates whose requests were pending CA manager approval");
+// The options of `retrieve-pending`, declared only when it is the subcommand being run (see
+// Command).
+void declare_options(CLI::App* sub, const std::shared_ptr<RetrieveOptions>& o) {
     sub->add_option("request_id", o->request_id, "Request ID printed by enroll");
     sub->add_flag("--all", o->all, "Poll every pending request recorded in the state directory");
     add_connection_options(*sub, o->connection, false);
@@ -84,8 +80,17 @@ Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global) {
                     "Passphrase of the key file, if it was encrypted at enroll");
     sub->add_option("--pfx-password-file", o->pfx_password_file,
                     "File holding the PFX password, when a PFX was requested at enroll");
+}
 
-    return {sub, [o, &global]() {
+}  // namespace
+
+Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global) {
+    auto o = std::make_shared<RetrieveOptions>();
+    auto* sub =
+        app.add_subcommand("retrieve-pending",
+                           "Retrieve certificates whose requests were pending CA manager approval");
+    return {sub, [sub, o]() { declare_options(sub, o); },
+            [o, &global]() {
                 if (o->all == !o->request_id.empty()) {
                     throw Error(ErrorKind::Usage, "give either a request ID or --all",
                                 "e.g. certenroll-cli retrieve-pending 42");
