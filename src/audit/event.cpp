@@ -81,6 +81,7 @@ std::string to_json_line(const Event& event) {
     put(j, "ces_url", redact_url(event.ces_url));
     put(j, "auth", event.auth);
     put(j, "identity", event.identity);
+    put(j, "channel_binding", event.channel_binding);
     if (event.renewal)
         j["renewal"] = true;
     put(j, "request_id", event.request_id);

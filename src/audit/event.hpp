@@ -57,6 +57,8 @@ struct Event {
     std::string ces_url;
     std::string auth;      ///< kerberos, password, certificate, anonymous (key-based renewal)
     std::string identity;  ///< user name, Kerberos principal or client certificate subject
+    /// kerberos: "tls-server-end-point", the channel binding every ticket carries
+    std::string channel_binding;
     bool renewal = false;
     std::string request_id;
     std::string requested_subject;            ///< request_submitted: the subject DN we asked for

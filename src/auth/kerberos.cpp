@@ -5,10 +5,14 @@
 #include <gssapi/gssapi_krb5.h>
 #include <krb5/krb5.h>
 
+#include <cctype>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <utility>
+#include <vector>
 
+#include "auth/channel_binding.hpp"
 #include "encoding/base64.hpp"
 
 namespace certenroll::auth {
@@ -229,6 +233,23 @@ NegotiateTransport::NegotiateTransport(std::unique_ptr<http::Transport> inner,
 
 NegotiateTransport::~NegotiateTransport() = default;
 
+namespace {
+
+// The token of the server's "WWW-Authenticate: Negotiate <base64>", empty when there is none.
+std::string negotiate_answer(const http::Response& response) {
+    const auto value = response.header("WWW-Authenticate");
+    constexpr std::string_view scheme = "negotiate ";
+    if (!value || value->size() <= scheme.size())
+        return {};
+    for (std::size_t i = 0; i < scheme.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>((*value)[i])) != scheme[i])
+            return {};
+    }
+    return std::string(value->substr(scheme.size()));
+}
+
+}  // namespace
+
 http::Response NegotiateTransport::post(const http::Request& request) {
     const std::string spn = settings_.spn.empty() ? default_spn(request.url) : settings_.spn;
     Name target;
@@ -236,43 +257,143 @@ http::Response NegotiateTransport::post(const http::Request& request) {
     OM_uint32 flags = GSS_C_MUTUAL_FLAG | GSS_C_SEQUENCE_FLAG;
     if (settings_.delegate)
         flags |= GSS_C_DELEG_FLAG;
-    const auto first_token = [&](gss_OID mechanism, Buffer& token, OM_uint32& minor) {
-        SecurityContext context;
+    const auto first_token = [&](gss_OID mechanism, gss_channel_bindings_t bindings,
+                                 SecurityContext& context, Buffer& token, OM_uint32& minor) {
         return gss_init_sec_context(&minor, credentials_->value, &context.value, target.value,
-                                    mechanism, flags, 0, GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER,
-                                    nullptr, &token.value, nullptr, nullptr);
+                                    mechanism, flags, 0, bindings, GSS_C_NO_BUFFER, nullptr,
+                                    &token.value, nullptr, nullptr);
     };
-    Buffer token;
-    OM_uint32 minor = 0;
-    OM_uint32 major = first_token(&spnego_oid, token, minor);
-    if (GSS_ERROR(major)) {
-        // SPNEGO reports only "no mechanism"; the Kerberos mechanism itself says why.
-        Buffer unused;
-        OM_uint32 krb5_minor = 0;
-        const OM_uint32 krb5_major =
-            first_token(const_cast<gss_OID>(gss_mech_krb5), unused, krb5_minor);
-        if (GSS_ERROR(krb5_major)) {
-            major = krb5_major;
-            minor = krb5_minor;
+    const auto failure = [&](OM_uint32 major, OM_uint32 minor) {
+        if (GSS_ERROR(major)) {
+            // SPNEGO reports only "no mechanism"; the Kerberos mechanism itself says why.
+            SecurityContext unused_context;
+            Buffer unused;
+            OM_uint32 krb5_minor = 0;
+            const OM_uint32 krb5_major =
+                first_token(const_cast<gss_OID>(gss_mech_krb5), GSS_C_NO_CHANNEL_BINDINGS,
+                            unused_context, unused, krb5_minor);
+            if (GSS_ERROR(krb5_major)) {
+                major = krb5_major;
+                minor = krb5_minor;
+            }
         }
         const std::string text = gss_failure_text(major, minor);
         if (trace_)
             trace_("! Kerberos: no token for " + spn + ": " + text);
-        throw kerberos_failure(major, static_cast<std::int32_t>(minor), text, spn, settings_);
+        return kerberos_failure(major, static_cast<std::int32_t>(minor), text, spn, settings_);
+    };
+    {
+        // Before anything is sent: no ticket, an unreachable KDC or an unknown SPN fail here. The
+        // token itself is dropped (the real one needs the connection); the service ticket stays
+        // in the cache for it.
+        SecurityContext context;
+        Buffer token;
+        OM_uint32 minor = 0;
+        const OM_uint32 major =
+            first_token(&spnego_oid, GSS_C_NO_CHANNEL_BINDINGS, context, token, minor);
+        if (GSS_ERROR(major))
+            throw failure(major, minor);
     }
-    if (trace_)
-        trace_("* Kerberos: sending a Negotiate token for " + spn);  // never the token itself
 
+    // What the token of the connection in use was made with: the answer is checked against it.
+    std::optional<SecurityContext> context;
+    std::optional<ChannelBinding> binding;
+    gss_channel_bindings_struct bindings{};
+    bool token_sent = false;
     http::Request authenticated = request;
-    authenticated.headers.push_back(
-        {"Authorization",
-         "Negotiate " + encoding::base64_encode(static_cast<const std::uint8_t*>(token.value.value),
-                                                token.value.length)});
     authenticated.credential = http::Credential::Negotiate;
     authenticated.credential_detail = spn;
-    // The server's mutual-authentication token in the reply is not checked: TLS has already
-    // authenticated the server, and IIS does not always send one.
-    return inner_->post(authenticated);
+    authenticated.connection_headers = [&](const http::Connection& connection) {
+        context.emplace();
+        binding.reset();
+        bindings = gss_channel_bindings_struct{};  // addresses GSS_C_AF_UNSPEC, as Windows sends
+        if (settings_.channel_binding) {
+            if (connection.server_certificate_der.empty()) {
+                throw Error(ErrorKind::Tls,
+                            "no server certificate to bind the Kerberos authentication to",
+                            "use an https:// URL");
+            }
+            binding = tls_server_end_point(connection.server_certificate_der);
+            bindings.application_data = {binding->application_data.size(),
+                                         binding->application_data.data()};
+        }
+        Buffer token;
+        OM_uint32 minor = 0;
+        const OM_uint32 major = first_token(
+            &spnego_oid, binding ? &bindings : GSS_C_NO_CHANNEL_BINDINGS, *context, token, minor);
+        if (GSS_ERROR(major))
+            throw failure(major, minor);
+        if (trace_) {  // never the token itself
+            trace_("* Kerberos: sending a Negotiate token for " + spn +
+                   (binding ? ", bound to this TLS connection (tls-server-end-point, " +
+                                  binding->hash + " of the server certificate)"
+                            : ", without channel binding"));
+        }
+        token_sent = true;
+        return std::vector<http::Header>{
+            {"Authorization",
+             "Negotiate " +
+                 encoding::base64_encode(static_cast<const std::uint8_t*>(token.value.value),
+                                         token.value.length)}};
+    };
+    http::Response response;
+    try {
+        response = inner_->post(authenticated);
+    } catch (const Error& error) {
+        // The server's 401 to a bound ticket: say that it was bound, and what breaks a binding.
+        if (error.kind() != ErrorKind::Auth || !token_sent || !binding)
+            throw;
+        throw Error(ErrorKind::Auth,
+                    error.message() +
+                        "; the ticket was bound to this TLS connection (channel "
+                        "binding tls-server-end-point, " +
+                        binding->hash + " of the server certificate)",
+                    error.hint() +
+                        "; with Extended Protection on, the server must see the TLS connection "
+                        "this client sees: no TLS-inspecting proxy or TLS-terminating load "
+                        "balancer in between (certenroll-cli diagnose checks this)");
+    }
+    if (response.status == 401 || !context)
+        return response;  // a 401 the caller asked for; or a transport without connections
+
+    // Mutual authentication: the server's answer token (the Kerberos AP-REP inside SPNEGO) proves
+    // that the service SPN names answered, on this connection.
+    const std::string answer = negotiate_answer(response);
+    if (answer.empty()) {
+        if (trace_)
+            trace_("* Kerberos: the server sent no mutual-authentication token");
+        return response;
+    }
+    std::vector<std::uint8_t> answer_bytes;
+    try {
+        answer_bytes = encoding::base64_decode(answer);
+    } catch (const Error&) {
+    }
+    gss_buffer_desc input{answer_bytes.size(), answer_bytes.data()};
+    Buffer unused;
+    OM_uint32 minor = 0;
+    const OM_uint32 major =
+        answer_bytes.empty()
+            ? OM_uint32{GSS_S_DEFECTIVE_TOKEN}
+            : gss_init_sec_context(&minor, credentials_->value, &context->value, target.value,
+                                   &spnego_oid, flags, 0,
+                                   binding ? &bindings : GSS_C_NO_CHANNEL_BINDINGS, &input, nullptr,
+                                   &unused.value, nullptr, nullptr);
+    if (major != GSS_S_COMPLETE) {
+        const std::string text =
+            GSS_ERROR(major) ? gss_failure_text(major, minor) : "the exchange did not complete";
+        if (trace_)
+            trace_("! Kerberos: the server's mutual-authentication token does not verify: " + text);
+        throw Error(ErrorKind::Auth,
+                    "the server's Kerberos mutual-authentication token for " + spn +
+                        " does not verify (" + text + ")",
+                    "the answer does not come from the holder of " + spn +
+                        "'s key: check that the URL reaches the CEP/CES server itself, and the "
+                        "SPN (--spn); run with -v");
+    }
+    if (trace_)
+        trace_("* Kerberos: the server's mutual-authentication token verified");
+    return response;
 }
 
 }  // namespace certenroll::auth

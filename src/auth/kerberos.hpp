@@ -28,6 +28,10 @@ struct KerberosSettings {
     std::string principal;
     /// Let the server act as the client towards other services (GSS_C_DELEG_FLAG).
     bool delegate = false;
+    /// Bind each token to its TLS connection (RFC 5929 tls-server-end-point), as Extended
+    /// Protection for Authentication demands. Off only for diagnose's probe of whether the
+    /// server demands it.
+    bool channel_binding = true;
 };
 
 /// The SPN used for `url` when none is configured: "HTTP@<host>" without brackets or port.
@@ -38,6 +42,11 @@ std::string default_spn(std::string_view url);
 Error kerberos_failure(std::uint32_t major, std::int32_t minor, std::string_view gss_text,
                        const std::string& spn, const KerberosSettings& settings);
 
+/// SPNEGO over a transport that reports its TLS connection (Request::connection_headers): the
+/// token is made once the connection the request goes out on is up, bound to that connection's
+/// server certificate, and made again should the request go out on another connection. The
+/// server's answer token (mutual authentication) is verified; a token that does not verify is
+/// an Auth error. Failures to get a ticket are found before anything is sent.
 class NegotiateTransport : public http::Transport {
   public:
     /// Throws ErrorKind::Auth when `settings.keytab` cannot be read or its credentials cannot be

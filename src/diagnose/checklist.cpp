@@ -3,6 +3,11 @@
 #include <string>
 #include <utility>
 
+#include "soap/envelope.hpp"
+#include "soap/namespaces.hpp"
+#include "wstep/messages.hpp"
+#include "xcep/get_policies.hpp"
+
 namespace certenroll::diagnose {
 
 using std::chrono::duration_cast;
@@ -73,6 +78,27 @@ std::string elapsed_text(steady_clock::duration elapsed) {
 
 std::string mode_name(xcep::AuthMode mode) {
     return std::string(xcep::auth_mode_name(mode));
+}
+
+http::Request probe_request(const std::string& url, bool is_cep, TimePoint now) {
+    http::Request request;
+    request.url = url;
+    request.return_unauthorized = true;
+    soap::RequestHeaders headers;
+    headers.to = url;
+    headers.message_id = soap::new_message_id();
+    headers.now = now;
+    if (is_cep) {
+        headers.action = std::string(soap::action::get_policies);
+        request.body = soap::build_request(headers, xcep::build_get_policies({}));
+    } else {
+        headers.action = std::string(soap::action::request_security_token);
+        request.body =
+            soap::build_request(headers, wstep::build_query_token_status(probe_request_id));
+    }
+    request.headers.push_back(
+        {"Content-Type", "application/soap+xml; charset=utf-8; action=\"" + headers.action + "\""});
+    return request;
 }
 
 }  // namespace certenroll::diagnose

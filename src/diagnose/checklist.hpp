@@ -67,6 +67,10 @@ class Steps {
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ");
 
+/// What diagnose sends to see how the server answers: a GetPolicies (CEP) or a QueryTokenStatus
+/// for an unused request ID (CES), with any 401 handed back (Request::return_unauthorized).
+http::Request probe_request(const std::string& url, bool is_cep, TimePoint now);
+
 std::string elapsed_text(std::chrono::steady_clock::duration elapsed);
 
 std::string mode_name(xcep::AuthMode mode);

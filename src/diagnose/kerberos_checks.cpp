@@ -8,6 +8,7 @@
 #include "auth/kerberos.hpp"
 #include "auth/kerberos_inspect.hpp"
 #include "encoding/time_text.hpp"
+#include "http/transport.hpp"
 
 namespace certenroll::diagnose {
 
@@ -32,7 +33,81 @@ class KerberosChecks : Steps {
   private:
     std::string kerberos_principal_;
 
+    static constexpr const char* binding_title = "Kerberos channel binding (Extended Protection)";
+
     // ---- Kerberos ---------------------------------------------------------------------------
+
+    // The HTTP status of the probe request sent with a Kerberos ticket, bound to the TLS
+    // connection or not.
+    long probe_status(bool bound) {
+        http::Settings settings = request_.connection.http;
+        settings.client_certificate.reset();
+        const auto trace = [this](std::string_view line) { context_.diagnostics.step(line); };
+        settings.trace = trace;
+        auth::KerberosSettings kerberos{credentials_.spn, credentials_.keytab,
+                                        credentials_.principal, false, bound};
+        auth::NegotiateTransport transport(context_.make_transport(settings), kerberos, trace);
+        return transport.post(probe_request(target_url_, target_is_cep_, now())).status;
+    }
+
+    // Extended Protection for Authentication: whether the server demands that the ticket be
+    // bound to the TLS connection (RFC 5929 tls-server-end-point), and accepts the binding this
+    // client computes from the certificate it sees.
+    void channel_binding(const std::string& spn, bool have_service_ticket) {
+        const std::string id = "kerberos-channel-binding";
+        const std::string title = binding_title;
+        if (!have_service_ticket) {
+            add(skipped(id, title, after("kerberos-service-ticket")));
+            return;
+        }
+        if (!ok("tls")) {
+            add(skipped(id, title, after("tls")));
+            return;
+        }
+        long unbound = 0;
+        long bound = 0;
+        try {
+            unbound = probe_status(false);
+            bound = probe_status(true);
+        } catch (const Error& error) {
+            add(failed(id, title, error));
+            return;
+        }
+        const std::string host = target_->host;
+        if (unbound == 401 && bound != 401) {
+            add(passed(id, title,
+                       host +
+                           " demands channel binding (Extended Protection \"Required\"): it "
+                           "refused a ticket for " +
+                           spn +
+                           " without one (HTTP 401) and accepted the one bound to this TLS "
+                           "connection (tls-server-end-point)"));
+        } else if (unbound != 401 && bound != 401) {
+            add(passed(id, title,
+                       host +
+                           " does not demand channel binding (Extended Protection off or "
+                           "\"Allow\"): it accepted a ticket for " +
+                           spn + " without one; certenroll-cli binds its tickets anyway"));
+        } else if (unbound != 401) {
+            add(failed(id, title, ErrorKind::Auth,
+                       host + " accepted a ticket for " + spn +
+                           " without channel binding but refused the one bound to this TLS "
+                           "connection (HTTP 401): it expects the binding of another server "
+                           "certificate, so something between here and the server ends TLS (a "
+                           "TLS-inspecting proxy or a load balancer)",
+                       "let TLS to the CEP/CES server pass through uninspected (Extended "
+                       "Protection needs the certificate the server itself presents), or turn "
+                       "Extended Protection off on that site (not recommended: KB5005413)"));
+        } else {
+            add(warned(id, title,
+                       host + " refused the ticket for " + spn +
+                           " with and without channel binding (HTTP 401): whether it demands "
+                           "the binding is not known",
+                       "the SPN must belong to the account running the CEP/CES application "
+                       "pool (setspn -Q " +
+                           spn + "), and the user must be allowed to enroll"));
+        }
+    }
 
     void kerberos() {
         const std::string ticket_title = "Kerberos ticket";
@@ -44,6 +119,7 @@ class KerberosChecks : Steps {
             add(skipped("kerberos-kdc", kdc_title, reason));
             add(skipped("kerberos-service-ticket", service_title, reason));
             add(skipped("kerberos-clock", clock_title, reason));
+            add(skipped("kerberos-channel-binding", binding_title, reason));
         };
         if (request_.configuration_error) {
             skip_all(after("configuration"));
@@ -63,6 +139,7 @@ class KerberosChecks : Steps {
             add(skipped("kerberos-kdc", kdc_title, after("kerberos-ticket")));
             add(skipped("kerberos-service-ticket", service_title, after("kerberos-ticket")));
             add(skipped("kerberos-clock", clock_title, after("kerberos-ticket")));
+            add(skipped("kerberos-channel-binding", binding_title, after("kerberos-ticket")));
             return;
         }
 
@@ -176,6 +253,8 @@ class KerberosChecks : Steps {
                                  "kerberos-service-ticket)"
                                : after("kerberos-ticket")));
         }
+
+        channel_binding(spn, service.has_value());
     }
 };
 

@@ -8,10 +8,6 @@
 #include "http/curl_transport.hpp"
 #include "http/url.hpp"
 #include "platform/platform.hpp"
-#include "soap/envelope.hpp"
-#include "soap/namespaces.hpp"
-#include "wstep/messages.hpp"
-#include "xcep/get_policies.hpp"
 
 namespace certenroll::diagnose {
 
@@ -146,24 +142,7 @@ class NetworkChecks : Steps {
             add(skipped("clock", "Clock vs. server", why));
             return;
         }
-        http::Request request;
-        request.url = target_url_;
-        request.return_unauthorized = true;
-        soap::RequestHeaders headers;
-        headers.to = target_url_;
-        headers.message_id = soap::new_message_id();
-        headers.now = now();
-        if (target_is_cep_) {
-            headers.action = std::string(soap::action::get_policies);
-            request.body = soap::build_request(headers, xcep::build_get_policies({}));
-        } else {
-            headers.action = std::string(soap::action::request_security_token);
-            request.body =
-                soap::build_request(headers, wstep::build_query_token_status(probe_request_id));
-        }
-        request.headers.push_back(
-            {"Content-Type",
-             "application/soap+xml; charset=utf-8; action=\"" + headers.action + "\""});
+        const http::Request request = probe_request(target_url_, target_is_cep_, now());
         http::Settings settings = request_.connection.http;
         settings.client_certificate.reset();  // no credential of any kind
         settings.trace = [this](std::string_view line) { context_.diagnostics.step(line); };

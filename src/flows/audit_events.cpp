@@ -80,6 +80,9 @@ audit::Event audit_event(const Context& context, const Connection& connection,
     event.ces_url = connection.ces_url;
     event.auth = std::string(xcep::auth_mode_name(connection.credentials.mode));
     event.identity = audit_identity(connection.credentials);
+    // Every Kerberos ticket goes bound to its TLS connection (auth::NegotiateTransport).
+    if (connection.credentials.mode == xcep::AuthMode::Kerberos)
+        event.channel_binding = "tls-server-end-point";
     return event;
 }
 

@@ -72,7 +72,17 @@ std::string name_text(const X509_NAME* name) {
 // What one post collected through libcurl's callbacks.
 struct Exchange {
     explicit Exchange(const Request& r) : request(r) {}
+    Exchange(const Exchange&) = delete;
+    Exchange& operator=(const Exchange&) = delete;
+    ~Exchange() {
+        if (headers_tail != nullptr)
+            headers_tail->next = nullptr;  // the request's list must not free this one's
+    }
     const Request& request;
+    // Request::connection_headers' lines, linked behind the last of the request's own header
+    // lines (`headers_tail`) while libcurl builds the request.
+    curl_slist* headers_tail = nullptr;
+    Slist connection_headers;
     std::size_t sent = 0;         // bytes of the body handed to libcurl
     int attempts = 0;             // times libcurl was about to send the request
     bool resend_refused = false;  // a second sending of a non-idempotent request was stopped
@@ -193,11 +203,59 @@ int on_socket(void* user, curl_socket_t, curlsocktype) {
     return CURL_SOCKOPT_OK;
 }
 
+// The OpenSSL connection to the server that the request is about to go out on (libcurl returns
+// the server's, not an https:// proxy's); null before a handshake.
+SSL* server_tls(CURL* easy) {
+    curl_tlssessioninfo* session = nullptr;
+    if (curl_easy_getinfo(easy, CURLINFO_TLS_SSL_PTR, &session) == CURLE_OK && session != nullptr &&
+        session->backend == CURLSSLBACKEND_OPENSSL)
+        return static_cast<SSL*>(session->internals);
+    return nullptr;
+}
+
+void check_header(const Header& header) {
+    if (header.name.empty() || header.name.find_first_of("\r\n: ") != std::string::npos ||
+        header.value.find_first_of("\r\n") != std::string::npos) {
+        throw Error(ErrorKind::Internal,
+                    "HTTP header '" + header.name.substr(0, 64) + "' has a line break",
+                    "report this bug");
+    }
+}
+
+// Request::connection_headers for the connection `ssl`, linked behind the request's own lines:
+// libcurl reads the list when it writes the request, after this callback.
+void add_connection_headers(Exchange& exchange, SSL* ssl) {
+    Connection connection;
+    if (ssl != nullptr) {
+        if (X509* peer = SSL_get0_peer_certificate(ssl)) {
+            unsigned char* der = nullptr;
+            const int length = i2d_X509(peer, &der);
+            if (length > 0) {
+                connection.server_certificate_der.assign(der, der + length);
+                OPENSSL_free(der);
+            }
+        }
+    }
+    Slist list;
+    for (const Header& header : exchange.request.connection_headers(connection)) {
+        check_header(header);
+        curl_slist* head =
+            curl_slist_append(list.get(), (header.name + ": " + header.value).c_str());
+        if (head == nullptr)
+            throw Error(ErrorKind::Internal, "out of memory building a request", "");
+        if (!list)
+            list.reset(head);
+    }
+    exchange.headers_tail->next = list.get();
+    exchange.connection_headers = std::move(list);  // frees those of an earlier connection
+}
+
 // Called each time libcurl is about to send the request, on a new or a kept connection, a
 // resend included: libcurl silently sends a request again on a new connection when a kept one
 // turns out dead before any byte of an answer came (Curl_retry_request in 7.88). The seek
 // refusal above stops that only once body bytes went out; this stops it always, so an Issue
-// that may have reached the server is never sent twice.
+// that may have reached the server is never sent twice. It runs with the connection up and
+// before the request is written, so headers bound to the connection are made here.
 int on_prerequest(void* user, char*, char*, int, int) {
     Handle& impl = impl_of(user);
     Exchange& exchange = *impl.exchange;
@@ -205,14 +263,10 @@ int on_prerequest(void* user, char*, char*, int, int) {
         exchange.resend_refused = true;
         return CURL_PREREQFUNC_ABORT;
     }
+    SSL* const ssl = server_tls(impl.easy.get());
     if (exchange.new_connection && impl.settings.trace) {
         exchange.new_connection = false;
-        void* tls = nullptr;
-        curl_tlssessioninfo* session = nullptr;
-        if (curl_easy_getinfo(impl.easy.get(), CURLINFO_TLS_SSL_PTR, &session) == CURLE_OK &&
-            session != nullptr && session->backend == CURLSSLBACKEND_OPENSSL)
-            tls = session->internals;
-        if (auto* ssl = static_cast<SSL*>(tls)) {
+        if (ssl != nullptr) {
             const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
             impl.trace(std::string("* ") + SSL_get_version(ssl) + " connection using " +
                        (cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "?") +
@@ -222,6 +276,19 @@ int on_prerequest(void* user, char*, char*, int, int) {
                            name_text(X509_get_subject_name(peer)) + "; issuer " +
                            name_text(X509_get_issuer_name(peer)));
             }
+        }
+    }
+    if (exchange.request.connection_headers) {
+        try {
+            add_connection_headers(exchange, ssl);
+        } catch (const Error& error) {
+            exchange.callback_error = error;
+            return CURL_PREREQFUNC_ABORT;
+        } catch (const std::exception& error) {
+            exchange.callback_error =
+                Error(ErrorKind::Internal, std::string("a request header failed: ") + error.what(),
+                      "report this bug");
+            return CURL_PREREQFUNC_ABORT;
         }
     }
     return CURL_PREREQFUNC_OK;
@@ -447,19 +514,16 @@ Response CurlTransport::post(const Request& request) {
             headers.reset(head);
     };
     for (const Header& header : request.headers) {
-        if (header.name.empty() || header.name.find_first_of("\r\n: ") != std::string::npos ||
-            header.value.find_first_of("\r\n") != std::string::npos) {
-            throw Error(ErrorKind::Internal,
-                        "HTTP header '" + header.name.substr(0, 64) + "' has a line break",
-                        "report this bug");
-        }
+        check_header(header);
         add(header.name + ": " + header.value);
     }
     add("Expect:");
     add("Accept:");
 
     CURL* h = impl.easy.get();
-    Exchange exchange(request);
+    Exchange exchange(request);  // after `headers`: unlinks its lines from them first
+    for (curl_slist* line = headers.get(); line != nullptr; line = line->next)
+        exchange.headers_tail = line;
     impl.exchange = &exchange;
     struct Done {
         Impl& impl;

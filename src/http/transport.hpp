@@ -24,6 +24,13 @@ struct Header {
 /// The credential a request carries, so that a 401 can be explained in its terms.
 enum class Credential { None, UsernameToken, Negotiate, ClientCertificate };
 
+/// The TLS connection a request is about to go out on.
+struct Connection {
+    /// The server's end-entity certificate (DER) as this connection's handshake presented it
+    /// (through a CONNECT tunnel: the server's, not the proxy's); empty if the transport has none.
+    std::vector<std::uint8_t> server_certificate_der;
+};
+
 struct Request {
     std::string url;
     std::string body;
@@ -36,6 +43,11 @@ struct Request {
     /// Safe to send again (GetPolicies, QueryTokenStatus): a RetryTransport may repeat it when the
     /// server answers "come back later". Never set for an Issue, which the CA may have processed.
     bool idempotent = false;
+    /// Headers that depend on the connection (Kerberos with channel binding): called once the
+    /// connection the request goes out on is up, new or kept, right before the request is sent
+    /// on it, and again if it is sent again on another one; what it returns is sent with
+    /// `headers`. An exception it throws ends the post with that exception.
+    std::function<std::vector<Header>(const Connection&)> connection_headers;
 };
 
 struct Response {

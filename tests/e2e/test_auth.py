@@ -2,13 +2,19 @@
 username/password, TLS client certificates, the mode taken from the URL, and every failure that
 can be produced on loopback, each with the auth exit code and a message naming the cause."""
 
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 import unittest
+import urllib.parse
+from unittest import mock
+
+from cryptography import x509
 
 import cli
+from connect_proxy import ConnectProxy
 
 AUTH = 5
 USAGE = 2
@@ -165,6 +171,113 @@ class KerberosTest(cli.SandboxTest):
         result = self.run_k("policy", *self.kcep(), "--auth", "password", *self.user())
         self.assertExit(result, USAGE)
         self.assertIn("accepts kerberos only", result.json["error"]["message"])
+
+    # Extended Protection for Authentication (KB5005413; on by default for AD CS in Windows
+    # Server 2025): the ticket must carry the RFC 5929 tls-server-end-point binding of the TLS
+    # connection it travels on. The sandbox models it with path prefixes (tests/server/README.md):
+    # /epa-always/ refuses a ticket without the binding of its HTTPS certificate, /epa-wrong/
+    # expects the binding of another certificate (so only a client that sends its binding is
+    # refused).
+    def epa_cep(self, mode="always"):
+        url = self.info["cep"]["kerberos"].replace("/ADPolicyProvider",
+                                                   f"/epa-{mode}/ADPolicyProvider")
+        return ["--url", url, "--ca-bundle", self.info["ca_bundle"]]
+
+    def assertBound(self, requests, count):
+        """`count` Kerberos requests reached the EPA-"Always" endpoints, each with the binding."""
+        kerberos = [r for r in requests if r.get("auth") == "kerberos"]
+        self.assertEqual(len(kerberos), count, kerberos)
+        for r in kerberos:
+            self.assertEqual((r["epa"], r.get("channel_bound"), r["outcome"] != "unauthorized"),
+                             ("always", True, True), r)
+
+    def test_epa_always_policy_and_enroll_with_the_users_ticket(self):
+        self.kinit()
+        before = len(self.sandbox.requests())
+        log = os.path.join(self.tmp, "audit.jsonl")
+        result = self.run_k("--audit-log", log, "enroll", *self.epa_cep(), "--template",
+                            "WebServer", "--cn", "epa.example.test")
+        self.assertExit(result, 0)
+        self.assertIn("/epa-always/Sandbox-RSA-CA_CES_Kerberos", result.json["ces_url"])
+        requests = self.new_requests(before)
+        self.assertBound(requests, 2)  # GetPolicies, Issue
+        self.assertEqual(requests[-1]["outcome"], "issued")
+        with open(log) as f:
+            events = [json.loads(line) for line in f]
+        self.assertTrue(events)
+        self.assertEqual({(e["auth"], e.get("channel_binding")) for e in events},
+                         {("kerberos", "tls-server-end-point")})
+
+    def test_epa_always_with_a_keytab(self):
+        before = len(self.sandbox.requests())
+        result = self.run_k("enroll", *self.epa_cep(), *self.keytab(), "--template", "WebServer",
+                            "--cn", "epa-keytab.example.test")
+        self.assertExit(result, 0)
+        self.assertBound(self.new_requests(before), 2)
+        self.assertFalse(os.path.exists(self.ccache))
+
+    def test_epa_always_through_the_connect_proxy(self):
+        # The binding is that of the server's certificate, seen through the tunnel.
+        self.kinit()
+        environment = mock.patch.dict(os.environ)
+        environment.start()
+        self.addCleanup(environment.stop)
+        for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                     "ALL_PROXY", "no_proxy", "NO_PROXY"):
+            os.environ.pop(name, None)
+        proxy = ConnectProxy().start()
+        self.addCleanup(proxy.stop)
+        before = len(self.sandbox.requests())
+        result = self.run_k("enroll", *self.epa_cep(), "--proxy", proxy.url(), "--template",
+                            "WebServer", "--cn", "epa-proxy.example.test")
+        self.assertExit(result, 0)
+        self.assertBound(self.new_requests(before), 2)
+        target = urllib.parse.urlsplit(self.info["cep"]["kerberos"]).netloc  # localhost:PORT
+        tunnels = [r for r in proxy.records() if r.status == 200]
+        self.assertTrue(tunnels, proxy.records())
+        self.assertEqual({r.target for r in proxy.records()}, {target})
+
+    def test_epa_verbose_names_the_binding_and_the_verified_answer(self):
+        self.kinit()
+        result = self.run_k("-v", "policy", *self.epa_cep(), "--refresh")
+        self.assertExit(result, 0)
+        # RFC 5929: the hash of the sandbox's HTTPS certificate's signature (never MD5/SHA-1).
+        with open(os.path.join(self.info["state_dir"], "server.crt"), "rb") as f:
+            cert = x509.load_pem_x509_certificate(f.read())
+        algorithm = cert.signature_hash_algorithm.name  # "sha256", "sha384", ...
+        if algorithm in ("md5", "sha1"):
+            algorithm = "sha256"
+        self.assertIn("bound to this TLS connection (tls-server-end-point, " + algorithm.upper(),
+                      result.stderr)
+        self.assertIn("mutual-authentication token verified", result.stderr)
+
+    def test_epa_expecting_another_binding_refuses_the_client(self):
+        # An MIT acceptor takes a ticket without binding: this refusal shows one is sent.
+        self.kinit()
+        before = len(self.sandbox.requests())
+        result = self.run_k("policy", *self.epa_cep("wrong"))
+        self.assertExit(result, AUTH)
+        error = result.json["error"]
+        self.assertEqual(error["category"], "auth")
+        self.assertIn("rejected the Kerberos ticket for HTTP@localhost with HTTP 401",
+                      error["message"])
+        self.assertIn("bound to this TLS connection (channel binding tls-server-end-point",
+                      error["message"])
+        self.assertIn("TLS-inspecting proxy", error["hint"])
+        refused = self.new_requests(before)
+        self.assertEqual(len(refused), 1, refused)
+        self.assertEqual((refused[0]["epa"], refused[0]["http_status"]), ("wrong", 401))
+        self.assertIn("channel bindings", refused[0]["error"])
+
+    def test_epa_a_mutual_authentication_token_that_does_not_verify(self):
+        self.kinit()
+        self.sandbox.inject_fault("badmutual", 1, "CEP")
+        result = self.run_k("policy", *self.epa_cep(), "--refresh")
+        self.assertExit(result, AUTH)
+        self.assertIn("mutual-authentication token for HTTP@localhost does not verify",
+                      result.json["error"]["message"])
+        self.assertIn("--spn", result.json["error"]["hint"])
+        self.assertEqual(self.sandbox.requests()[-1]["fault_injected"], "badmutual")
 
 
 class PasswordAndCertificateTest(cli.SandboxTest):

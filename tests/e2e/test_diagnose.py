@@ -20,8 +20,9 @@ XCEP = "{http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy}"
 
 # Every step, in the order diagnose runs them (with --template).
 STEPS = ["configuration", "dns", "tcp", "tls", "http-auth", "clock", "kerberos-ticket",
-         "kerberos-kdc", "kerberos-service-ticket", "kerberos-clock", "policy", "policy-cache",
-         "template", "template-permission", "template-auth", "ces", "key-backend", "state-dir"]
+         "kerberos-kdc", "kerberos-service-ticket", "kerberos-clock", "kerberos-channel-binding",
+         "policy", "policy-cache", "template", "template-permission", "template-auth", "ces",
+         "key-backend", "state-dir"]
 
 
 def closed_port():
@@ -481,6 +482,34 @@ class KerberosDiagnoseTest(Diagnose, cli.SandboxTest):
         self.assertIn("--auth kerberos", config["fix"])
         self.assertStatus(result, "tls", "pass")  # the network steps still ran
         self.assertSkippedBecauseOf(result, "policy", "configuration")
+
+    def epa_url(self, mode):
+        """The Kerberos CEP under the sandbox's Extended Protection prefix (its README)."""
+        return self.info["cep"]["kerberos"].replace("/ADPolicyProvider",
+                                                    f"/epa-{mode}/ADPolicyProvider")
+
+    def test_whether_the_server_demands_channel_binding(self):
+        self.kinit()
+        off = self.diagnose_k("--template", "WebServer")
+        self.assertDiagnosis(off, OK)
+        self.assertIn("localhost does not demand channel binding",
+                      self.assertStatus(off, "kerberos-channel-binding", "pass")["evidence"])
+        always = self.diagnose_k("--template", "WebServer", url=self.epa_url("always"))
+        self.assertDiagnosis(always, OK)
+        evidence = self.assertStatus(always, "kerberos-channel-binding", "pass")["evidence"]
+        self.assertIn("localhost demands channel binding", evidence)
+        self.assertIn("refused a ticket for HTTP@localhost without one (HTTP 401)", evidence)
+
+    def test_a_server_expecting_another_binding(self):
+        # What a TLS-inspecting proxy or TLS-terminating load balancer in between looks like.
+        self.kinit()
+        result = self.diagnose_k("--template", "WebServer", url=self.epa_url("wrong"))
+        self.assertDiagnosis(result, AUTH, "kerberos-channel-binding")
+        check = self.check(result, "kerberos-channel-binding")
+        self.assertEqual(check["category"], "auth")
+        self.assertIn("refused the one bound to this TLS connection (HTTP 401)", check["evidence"])
+        self.assertIn("TLS-inspecting proxy", check["evidence"])
+        self.assertIn("pass through", check["fix"])
 
 
 class CesFailoverTest(Diagnose, cli.CustomSandboxTest):

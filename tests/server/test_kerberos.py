@@ -18,6 +18,7 @@ from sbtest import WSSE, WST, WSTEP, XCEP
 
 try:
     import gssapi
+    import gssapi.raw
 except ImportError:
     gssapi = None
 
@@ -90,16 +91,40 @@ class KerberosTest(sbtest.SandboxCase):
         argv = ["kinit"] + (["-f"] if forwardable else [])
         sbtest.run(*argv, "-k", "-t", keytab or self.krb["users"][user]["keytab"], principal)
 
-    def token(self, delegate: bool = False):
-        """A fresh SPNEGO context for HTTP@localhost and its first token (base64)."""
+    def token(self, delegate: bool = False, binding: bytes | None = None):
+        """A fresh SPNEGO context for HTTP@localhost and its first token (base64), with the
+        channel-binding application data `binding` if given."""
         flags = gssapi.RequirementFlag
         wanted = flags.mutual_authentication | flags.out_of_sequence_detection
         if delegate:
             wanted |= flags.delegate_to_peer
         service = gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service)
+        bindings = (gssapi.raw.ChannelBindings(application_data=binding)
+                    if binding is not None else None)
         ctx = gssapi.SecurityContext(name=service, usage="initiate", flags=wanted,
-                                     mech=gssapi.OID.from_int_seq(SPNEGO))
+                                     mech=gssapi.OID.from_int_seq(SPNEGO),
+                                     channel_bindings=bindings)
         return ctx, base64.b64encode(ctx.step()).decode()
+
+    def end_point_binding(self, pem_path: str) -> bytes:
+        """RFC 5929 tls-server-end-point application data of the first certificate in a file:
+        its signature hash, SHA-256 for MD5 and SHA-1."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        with open(pem_path, "rb") as f:
+            cert = x509.load_pem_x509_certificate(f.read())
+        algorithm = cert.signature_hash_algorithm
+        if isinstance(algorithm, (hashes.MD5, hashes.SHA1)):
+            algorithm = hashes.SHA256()
+        return b"tls-server-end-point:" + cert.fingerprint(algorithm)
+
+    def epa_post(self, mode: str, binding: bytes | None) -> tuple[object, sbtest.Reply]:
+        """GetPolicies on the Kerberos CEP under EPA `mode` ("off": no prefix)."""
+        url = self.info["cep"]["kerberos"]
+        if mode != "off":
+            url = url.replace("/ADPolicyProvider", f"/epa-{mode}/ADPolicyProvider")
+        ctx, token = self.token(binding=binding)
+        return ctx, self.negotiate(url, get_policies_envelope(url), token)
 
     def negotiate(self, url: str, body: bytes, token: str | None) -> sbtest.Reply:
         extra = ["-H", f"Authorization: Negotiate {token}"] if token is not None else []
@@ -249,6 +274,57 @@ class KerberosTest(sbtest.SandboxCase):
         entry = self.log()[-1]
         self.assertEqual((entry["auth"], entry["identity"], entry["http_status"]),
                          ("kerberos", "alice", 200))
+
+    # Extended Protection for Authentication (tests/server/README.md): the sandbox's HTTPS
+    # certificate is static, so the binding of the connection can be made before it exists.
+    def test_epa_always_wants_the_binding_of_the_https_certificate(self):
+        self.kinit()
+        right = self.end_point_binding(os.path.join(self.info["state_dir"], "server.crt"))
+        _, reply = self.epa_post("always", right)
+        self.assertEqual(reply.status, 200, reply.body[:2000])
+        entry = self.log()[-1]
+        self.assertEqual((entry["epa"], entry["channel_bound"], entry["identity"]),
+                         ("always", True, "alice"))
+        # The CES URLs it lists stay under the prefix.
+        resp = reply.xml().find(f".//{q('GetPoliciesResponse')}")
+        kerberos_uris = {u.find(q("uri")).text for ca in resp.find(q("cAs"))
+                         for u in ca.find(q("uris")) if u.find(q("clientAuthentication")).text == "2"}
+        self.assertEqual(kerberos_uris, {urls["kerberos"].replace("/Sandbox", "/epa-always/Sandbox")
+                                         for urls in self.info["ces"].values()})
+        # Without a binding, and with another certificate's: 401.
+        _, reply = self.epa_post("always", None)
+        self.assertIn("no channel binding", self.assertNegotiate401(reply)["error"])
+        _, reply = self.epa_post("always", self.end_point_binding(self.info["ca_bundle"]))
+        self.assertIn("channel bindings", self.assertNegotiate401(reply)["error"])
+
+    def test_epa_wrong_refuses_the_binding_of_the_https_certificate_only(self):
+        self.kinit()
+        right = self.end_point_binding(os.path.join(self.info["state_dir"], "server.crt"))
+        _, reply = self.epa_post("wrong", right)
+        self.assertIn("channel bindings", self.assertNegotiate401(reply)["error"])
+        # An MIT acceptor takes an authenticator without bindings: why "wrong" is the proof.
+        _, reply = self.epa_post("wrong", None)
+        self.assertEqual(reply.status, 200, reply.body[:2000])
+        self.assertEqual((self.log()[-1]["epa"], self.log()[-1]["channel_bound"]), ("wrong", False))
+
+    def test_epa_off_takes_any_binding(self):
+        self.kinit()
+        for binding in (None, b"tls-server-end-point:" + bytes(32)):
+            _, reply = self.epa_post("off", binding)
+            self.assertEqual(reply.status, 200, reply.body[:2000])
+            self.assertEqual(self.log()[-1]["epa"], "off")
+            self.assertNotIn("channel_bound", self.log()[-1])
+
+    def test_badmutual_fault_alters_the_mutual_authentication_token(self):
+        self.kinit()
+        self.assertEqual(self.admin("POST", "/faults", {"mode": "badmutual", "count": 1,
+                                                        "match": "CEP"})[0], 200)
+        ctx, reply = self.get_policies(kinit=False)
+        self.assertEqual(reply.status, 200, reply.body[:2000])
+        server_token = header(reply, "WWW-Authenticate")[0].partition(" ")[2]
+        with self.assertRaises(gssapi.exceptions.GSSError):
+            ctx.step(base64.b64decode(server_token))
+            ctx.complete  # python-gssapi may raise a failed step's error here
 
 
 @unittest.skipUnless(KERBEROS, SKIP_REASON)

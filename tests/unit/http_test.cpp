@@ -1188,3 +1188,60 @@ TEST_CASE("ConnectionPool keeps no connection that carries a client certificate"
     REQUIRE(server.requests().size() == 2);
     CHECK(contains(server.requests()[1].client_subject, "CN=client.test"));
 }
+
+TEST_CASE(
+    "CurlTransport asks for connection headers with the server certificate of each "
+    "connection the request goes out on") {
+    const TestPki pki;
+    const std::vector<std::uint8_t> server_der = pki.server.der();
+    int calls = 0;
+    const auto bound = [&](Request request) {
+        request.connection_headers = [&](const Connection& connection) {
+            ++calls;
+            CHECK(connection.server_certificate_der == server_der);
+            return std::vector<Header>{{"X-Bound", "call " + std::to_string(calls)}};
+        };
+        return request;
+    };
+    SUBCASE("on a kept connection and on a new one") {
+        TlsServer server({.identity = &pki.server});
+        CurlTransport transport(trusting(pki));
+        CHECK(transport.post(bound(soap_request(server.base_url() + "/a"))).status == 200);
+        CHECK(transport.post(bound(soap_request(server.base_url() + "/b"))).status == 200);
+        TlsServer other({.identity = &pki.server});
+        CHECK(transport.post(bound(soap_request(other.base_url() + "/c"))).status == 200);
+        CHECK(calls == 3);
+        REQUIRE(server.requests().size() == 2);
+        CHECK(server.requests()[0].header("X-Bound") == "call 1");
+        CHECK(server.requests()[1].header("X-Bound") == "call 2");
+        CHECK(server.requests()[1].header("X-Test") == "value 1");  // the request's own too
+        REQUIRE(other.requests().size() == 1);
+        CHECK(other.requests()[0].header("X-Bound") == "call 3");
+    }
+    SUBCASE("again when the request is sent again on a new connection") {
+        TlsServer server({.identity = &pki.server, .drop_request = 2, .drop_before_body = true});
+        CurlTransport transport(trusting(pki));
+        Request first = soap_request(server.base_url() + "/CEP", "get-policies");
+        first.idempotent = true;
+        CHECK(transport.post(first).status == 200);
+        Request status = bound(soap_request(server.base_url() + "/CES", "query-status"));
+        status.idempotent = true;
+        CHECK(transport.post(status).status == 200);
+        CHECK(server.connections() == 2);
+        REQUIRE(server.requests().size() == 3);
+        CHECK(calls == 2);
+        CHECK(server.requests()[2].header("X-Bound") == "call 2");
+    }
+    SUBCASE("an error it throws ends the post before the request is sent") {
+        TlsServer server({.identity = &pki.server});
+        CurlTransport transport(trusting(pki));
+        Request request = soap_request(server.base_url() + "/a");
+        request.connection_headers = [](const Connection&) -> std::vector<Header> {
+            throw Error(ErrorKind::Auth, "no ticket for the test", "kinit");
+        };
+        const Error error = expect_error([&] { transport.post(request); });
+        CHECK(error.kind() == ErrorKind::Auth);
+        CHECK(error.message() == "no ticket for the test");
+        CHECK(server.requests().empty());
+    }
+}

@@ -20,6 +20,13 @@ from .kdc import Kdc
 from .state import Database, RequestLog
 
 PROXIED_PREFIX = "/proxied/"
+# Extended Protection for Authentication (EPA) on the Kerberos endpoints, chosen by a path
+# prefix: none = EPA off (IIS tokenChecking "None"); /epa-always/ = "Always"/"Required"
+# (tokenChecking "Require"): the authenticator must carry the RFC 5929 tls-server-end-point
+# binding of the sandbox's HTTPS certificate; /epa-wrong/ = the acceptor expects the binding of
+# another certificate (as behind a TLS-terminating front end), so a client that sends its
+# binding is refused: the proof that it sends one.
+EPA_PREFIXES = {"/epa-always/": "always", "/epa-wrong/": "wrong"}
 CLOCK_SKEW = datetime.timedelta(minutes=5)  # WCF's default MaxClockSkew
 
 
@@ -30,6 +37,8 @@ class Route:
     endpoint: str  # "CEP" | "CES"
     auth: str  # "password" | "certificate" | "keybasedrenewal" | "kerberos"
     ca: str | None = None
+    epa: str = "off"  # "off" | "always" | "wrong" (see EPA_PREFIXES)
+    prefix: str = ""  # the EPA prefix it was reached under ("/epa-always"), for the URLs it lists
 
 
 class AuthError(Exception):
@@ -99,11 +108,19 @@ class Sandbox:
     def route(self, path: str) -> Route | None:
         # IIS matches paths case-insensitively (the spec's example uses lower case).
         path = path.split("?", 1)[0].lower()
+        epa, prefix = "off", ""
+        for epa_prefix, mode in EPA_PREFIXES.items():
+            if path.startswith(epa_prefix):
+                epa, prefix = mode, epa_prefix[:-1]
+                path = path[len(prefix):]
         # The same endpoints as published behind a reverse proxy under names that do not reveal
         # the authentication mode: /proxied/ADPolicyProvider_CEP_Kerberos/... and so on.
         if path.startswith(PROXIED_PREFIX):
             path = path[len(PROXIED_PREFIX) - 1:]
-        return self.routes.get(path)
+        route = self.routes.get(path)
+        if route is None:
+            return None
+        return Route(route.endpoint, route.auth, route.ca, epa, prefix)
 
     def base(self, auth: str) -> str:
         """The URL prefix for an endpoint: Kerberos clients must name the server "localhost",
@@ -115,8 +132,26 @@ class Sandbox:
     def cep_urls(self) -> dict[str, str]:
         return {a: self.base(a) + self.cep_path(a) for a in self.cep_auths}
 
-    def ces_urls(self, ca_name: str) -> dict[str, str]:
-        return {a: self.base(a) + self.ces_path(ca_name, a) for a in self.ces_auths}
+    def ces_urls(self, ca_name: str, prefix: str = "") -> dict[str, str]:
+        return {a: self.base(a) + prefix + self.ces_path(ca_name, a) for a in self.ces_auths}
+
+    def channel_binding(self, epa: str) -> bytes | None:
+        """The RFC 5929 tls-server-end-point application data the acceptor expects: of the HTTPS
+        certificate ("always"), of the issuing CA's certificate instead ("wrong"), none ("off")."""
+        if epa == "off":
+            return None
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        if epa == "always":
+            with open(self.server_cert, "rb") as f:
+                cert = x509.load_pem_x509_certificate(f.read())  # the first block: the leaf
+        else:
+            cert = self.pki.issuing["Sandbox-RSA-CA"].cert
+        # RFC 5929 4.1: the certificate's signature hash, SHA-256 for MD5 and SHA-1 (and none).
+        algorithm = cert.signature_hash_algorithm
+        if algorithm is None or isinstance(algorithm, (hashes.MD5, hashes.SHA1)):
+            algorithm = hashes.SHA256()
+        return b"tls-server-end-point:" + cert.fingerprint(algorithm)
 
     def ca_certs_der(self) -> dict[str, bytes]:
         return {name: authority.der for name, authority in self.pki.issuing.items()}
@@ -171,10 +206,13 @@ class Sandbox:
             raise AuthError(f"The client certificate identity '{identity}' is not a sandbox user.")
         return self.normalize_user(identity)
 
-    def check_negotiate(self, authorization: str | None) -> tuple[str, bytes | None, bool]:
-        """HTTP Negotiate (RFC 4559) with the KDC's HTTP/localhost key.
-        Returns (identity, mutual-authentication token or None, credentials were delegated)."""
+    def check_negotiate(self, authorization: str | None,
+                        epa: str = "off") -> tuple[str, bytes | None, bool, bool]:
+        """HTTP Negotiate (RFC 4559) with the KDC's HTTP/localhost key, under Extended Protection
+        `epa` (see EPA_PREFIXES). Returns (identity, mutual-authentication token or None,
+        credentials were delegated, the authenticator carried the expected channel binding)."""
         import gssapi  # python3-gssapi: only needed when Kerberos is on
+        import gssapi.raw
 
         scheme, _, token = (authorization or "").strip().partition(" ")
         if scheme.lower() != "negotiate" or not token.strip():
@@ -184,17 +222,29 @@ class Sandbox:
         except (binascii.Error, ValueError):
             raise AuthError("The Negotiate token is not base64.")
         try:
-            ctx = gssapi.SecurityContext(usage="accept", creds=gssapi.Credentials(usage="accept"))
+            expected = self.channel_binding(epa)
+            # An MIT acceptor given bindings refuses an authenticator with other ones
+            # (GSS_S_BAD_BINDINGS), but accepts one without any; it then leaves out the
+            # channel-bound flag, which is how "always" refuses those too.
+            bindings = (gssapi.raw.ChannelBindings(application_data=expected)
+                        if expected is not None else None)
+            ctx = gssapi.SecurityContext(usage="accept", creds=gssapi.Credentials(usage="accept"),
+                                         channel_bindings=bindings)
             out = ctx.step(data)
             # python-gssapi keeps a failed step's error for the next attribute access.
             complete = ctx.complete
             principal = str(ctx.initiator_name) if complete else ""
             delegated = complete and ctx.delegated_creds is not None
+            bound = complete and expected is not None and bool(
+                ctx.actual_flags & gssapi.RequirementFlag.channel_bound)
         except gssapi.exceptions.GSSError as e:
             raise AuthError(f"GSS-API: {e}")
         if not complete:  # Kerberos finishes in one leg; anything else is not supported
             raise AuthError("The Negotiate exchange needs more than one leg (not Kerberos?).")
+        if epa == "always" and not bound:
+            raise AuthError("Extended Protection: the Kerberos authenticator carries no channel "
+                            "binding of this TLS connection.")
         user = principal.split("@", 1)[0].split("/", 1)[0].lower()
         if user not in self.passwords:
             raise AuthError(f"The Kerberos principal '{principal}' is not a sandbox user.")
-        return user, out, delegated
+        return user, out, delegated, bound

@@ -222,10 +222,17 @@ class Handler(BaseHTTPRequestHandler):
             negotiated = None
             if route.auth == "kerberos":
                 # IIS Windows authentication: HTTP-level, before any SOAP processing.
-                negotiated, out_token, delegated = self.sandbox.check_negotiate(
-                    self.headers.get("Authorization"))
+                entry["epa"] = route.epa
+                negotiated, out_token, delegated, bound = self.sandbox.check_negotiate(
+                    self.headers.get("Authorization"), route.epa)
                 entry["delegated"] = delegated
+                if route.epa != "off":
+                    entry["channel_bound"] = bound
                 if out_token:  # mutual authentication: the AP-REP goes back with the answer
+                    if injection is not None and injection.mode == "badmutual":
+                        # What a server without the service key would send: the token's last
+                        # bytes (its encrypted part, or the SPNEGO mechListMIC) altered.
+                        out_token = out_token[:-4] + bytes(b ^ 0xFF for b in out_token[-4:])
                     extra["WWW-Authenticate"] = "Negotiate " + soap.b64(out_token)
             env = soap.parse_request(body, self.headers.get("Content-Type"))
             relates = env.message_id
@@ -234,7 +241,7 @@ class Handler(BaseHTTPRequestHandler):
             identity = negotiated if route.auth == "kerberos" else self._authenticate(route, env)
             entry["identity"] = identity
             if route.endpoint == "CEP":
-                payload = self._cep(env, identity, entry)
+                payload = self._cep(env, identity, entry, route.prefix)
             else:
                 payload = self._ces(route, env, identity, entry)
             entry["http_status"] = 200
@@ -267,19 +274,19 @@ class Handler(BaseHTTPRequestHandler):
             return self.sandbox.check_certificate(self.connection.getpeercert(binary_form=True))
         return None  # key-based renewal: the old certificate's signature authenticates
 
-    def _cep(self, env: soap.Envelope, identity: str, entry: dict) -> bytes:
+    def _cep(self, env: soap.Envelope, identity: str, entry: dict, prefix: str = "") -> bytes:
         entry["request_type"] = "GetPolicies"
         if env.action != cep.GET_POLICIES:
             raise soap.action_not_supported(env.action)
         req = cep.parse_request(env.body)
         sb = self.sandbox
         result = cep.get_policies(req, identity, sb.config, sb.db.policy_id, sb.ca_certs_der(),
-                                  {name: sb.ces_urls(name) for name in sb.config.cas})
+                                  {name: sb.ces_urls(name, prefix) for name in sb.config.cas})
         entry.update(outcome=result.outcome, templates=result.templates)
         return soap.envelope(cep.GET_POLICIES_RESPONSE, env.message_id, result.body)
 
     def _ces(self, route: Route, env: soap.Envelope, identity, entry: dict) -> bytes:
-        url = self.sandbox.ces_urls(route.ca)[route.auth]
+        url = self.sandbox.ces_urls(route.ca, route.prefix)[route.auth]
         try:
             result = ces.handle(env, identity, route.auth, route.ca, url, self.sandbox.issuer)
         except soap.SoapFault:
