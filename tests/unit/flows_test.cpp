@@ -234,6 +234,21 @@ TEST_CASE("an algorithm this client cannot generate is named by its defaultName,
     CHECK(reasons[0].find("2.16.840") == std::string::npos);
 }
 
+TEST_CASE("a hash the template demands and this client cannot sign with is refused by name") {
+    auto policy = sample_policy();
+    std::vector<std::string> warnings;
+    auto md5 = policy.templates[0];
+    md5.hash_algorithm = xcep::Oid{"1.2.840.113549.2.5", 1, 9, "md5"};
+    const auto refused =
+        error_of([&] { flows::plan_request(&md5, "MD5", std::nullopt, "CN=a", {}, warnings); });
+    CHECK(refused.kind() == ErrorKind::Usage);
+    CHECK(refused.message().find("requires hash algorithm md5") != std::string::npos);
+    md5.hash_algorithm->default_name.clear();
+    CHECK(error_of([&] { flows::plan_request(&md5, "MD5", std::nullopt, "CN=a", {}, warnings); })
+              .message()
+              .find("unknown hash (OID 1.2.840.113549.2.5)") != std::string::npos);
+}
+
 TEST_CASE("a template or CA the policy got wrong is unusable with the reason; the rest works") {
     auto policy = sample_policy();
     policy.templates[0].policy_errors = {"policyOIDReference 99 does not match any oID"};
