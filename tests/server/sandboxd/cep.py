@@ -117,7 +117,6 @@ class OidTable:
 # for one template or CA while the rest of its policy is sound.
 PARTIAL_NIL_FLAGS = "Machine"  # its four flag words are sent as xsi:nil (MS-XCEP 3.1.4.1.3.1)
 PARTIAL_DANGLING_REFERENCE = 9999  # an oIDReferenceID no oID has
-BROKEN_CA_NAME = "Sandbox-Broken-CA"  # a cA whose certificate is not DER X.509
 
 
 def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, int],
