@@ -1,5 +1,6 @@
 // `policy`: what may be requested here, and how.
 
+#include <algorithm>
 #include <sstream>
 
 #include "common_options.hpp"
@@ -18,33 +19,60 @@ struct PolicyOptions {
     bool refresh = false;
 };
 
-std::string pad(std::string text, std::size_t width) {
-    if (text.size() < width) {
-        text.append(width - text.size(), ' ');
+// Columns as wide as their widest cell plus two spaces, so that no value (a long template name, a
+// CA name, "ML-DSA-65") runs into the next column; the last column is not padded.
+std::string render_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows) {
+        widths.resize(std::max(widths.size(), row.size()), 0);
+        for (std::size_t i = 0; i < row.size(); ++i)
+            widths[i] = std::max(widths[i], row[i].size());
     }
-    return text;
+    std::string out;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size())
+                line.append(widths[i] + 2 - row[i].size(), ' ');
+        }
+        while (!line.empty() && line.back() == ' ')
+            line.pop_back();
+        out += line + "\n";
+    }
+    return out;
+}
+
+std::string subject_source(const xcep::Template& t) {
+    if (!xcep::subject_name_flags(t))
+        return "unknown";
+    return xcep::enrollee_supplies_subject(t) ? "request" : "directory";
 }
 
 std::string template_table(const xcep::Policy& policy, xcep::AuthMode mode) {
     if (policy.templates.empty()) {
         return "No templates are available to this identity at this policy server.\n";
     }
-    std::ostringstream out;
-    out << pad("TEMPLATE", 22) << pad("SCHEMA", 7) << pad("KEY", 12) << pad("SUBJECT", 10)
-        << pad("ENROLL", 7) << pad("CAS", 16) << "NOTE\n";
+    std::vector<std::vector<std::string>> rows{
+        {"TEMPLATE", "SCHEMA", "KEY", "SUBJECT", "ENROLL", "CAS", "NOTE"}};
     for (const auto& t : policy.templates) {
         std::string cas;
         for (const auto& ca : xcep::template_ca_names(policy, t)) {
             cas += (cas.empty() ? "" : ", ") + ca;
         }
-        out << pad(t.common_name, 21) << " " << pad(std::to_string(t.schema), 7)
-            << pad(xcep::key_algorithm_name(t) + " " + std::to_string(t.key.minimal_key_length), 12)
-            << pad(xcep::enrollee_supplies_subject(t) ? "request" : "directory", 10)
-            << pad(t.permission_enroll ? "yes" : "no", 7) << pad(cas, 16);
         const auto reasons = flows::why_unusable(policy, t, mode);
-        out << (reasons.empty() ? std::string() : "cannot use: " + reasons.front()) << "\n";
+        const bool broken = !t.policy_errors.empty();
+        rows.push_back({t.common_name, broken ? "?" : std::to_string(t.schema),
+                        broken ? "?" : xcep::key_requirement(t), broken ? "?" : subject_source(t),
+                        t.permission_enroll ? "yes" : "no", cas.empty() ? "-" : cas,
+                        reasons.empty() ? std::string() : "cannot use: " + reasons.front()});
     }
-    return out.str();
+    std::string out = render_table(rows);
+    for (const auto& ca : policy.cas) {
+        if (!ca.policy_error.empty())
+            out += "CA '" + ca.name + "' cannot be used: " + ca.policy_error + "\n";
+    }
+    return out;
 }
 
 std::string template_details(const xcep::Policy& policy, const xcep::Template& t) {
@@ -53,21 +81,31 @@ std::string template_details(const xcep::Policy& policy, const xcep::Template& t
         << xcep::template_oid(t) << ", revision " << t.revision_major << "." << t.revision_minor
         << ")\n";
     out << "  enroll permission: " << (t.permission_enroll ? "yes" : "no") << "\n";
-    out << "  key: " << xcep::key_algorithm_name(t) << ", at least " << t.key.minimal_key_length
-        << " bits; hash " << xcep::hash_algorithm_name(t) << "\n";
-    out << "  subject: "
-        << (xcep::enrollee_supplies_subject(t) ? "supplied in the request (--subject)"
-                                               : "built by the CA from the directory")
-        << "; SAN: "
-        << (xcep::enrollee_supplies_subject_alt_name(t) ? "supplied in the request (--san)"
-                                                        : "built by the CA")
-        << "\n";
+    const auto algorithm = xcep::key_algorithm(t);
+    out << "  key: " << algorithm.name;
+    if (!algorithm.curve.empty())
+        out << " " << algorithm.curve;
+    out << ", at least " << t.key.minimal_key_length << " bits; hash "
+        << xcep::hash_algorithm_name(t) << "\n";
+    if (!xcep::subject_name_flags(t)) {
+        out << "  subject: unknown (the policy leaves subjectNameFlags nil)\n";
+    } else {
+        out << "  subject: "
+            << (xcep::enrollee_supplies_subject(t) ? "supplied in the request (--subject)"
+                                                   : "built by the CA from the directory")
+            << "; SAN: "
+            << (xcep::enrollee_supplies_subject_alt_name(t) ? "supplied in the request (--san)"
+                                                            : "built by the CA")
+            << "\n";
+    }
     out << "  validity: " << t.validity_seconds / 86400 << " days, renewal period "
         << t.renewal_seconds / 86400 << " days\n";
     for (const auto& [word, names] : xcep::decoded_flags(t)) {
-        if (!names.empty()) {
+        if (!names) {
+            out << "  " << word << ": unknown (nil in the policy)\n";
+        } else if (!names->empty()) {
             out << "  " << word << ":";
-            for (const auto& name : names) {
+            for (const auto& name : *names) {
                 out << " " << name;
             }
             out << "\n";

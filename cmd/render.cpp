@@ -52,7 +52,9 @@ int render_error(const Error& error, bool json) {
     }
     // People read stderr, with or without --json.
     std::cerr << "certenroll-cli: " << kind_name(error.kind()) << " error: " << error.message();
-    if (error.hresult()) {
+    // Once: a CES fault's message already names its HRESULT.
+    if (error.hresult() &&
+        error.message().find(format_hresult(*error.hresult())) == std::string::npos) {
         std::cerr << " [" << format_hresult(*error.hresult()) << "]";
     }
     std::cerr << "\n";

@@ -12,6 +12,7 @@
 #include "keys/pkcs11_uri.hpp"
 #include "keys/software_key.hpp"
 #include "soap/envelope.hpp"
+#include "soap/fault.hpp"
 #include "soap/namespaces.hpp"
 #include "soap/redact.hpp"
 #include "store/atomic_file.hpp"
@@ -75,6 +76,17 @@ keys::Key prepare_key(const Context& context, const EnrollRequest& request, keys
         return key;
     store::write_file_atomic(key_path, *content);
     return key.with_reference(key_path.string());
+}
+
+// A key the CA refused (too small, wrong algorithm or curve) can never be used for the template:
+// it goes, and so does its folder in the state directory when nothing else is in it, so that a
+// second attempt with the --key-type the template wants starts clean. (A refusal of the
+// requester keeps the key, for a retry once permission is granted.)
+void discard_new_key(const fs::path& key_path, bool own_dir) {
+    std::error_code ec;
+    fs::remove(key_path, ec);
+    if (own_dir && fs::is_empty(key_path.parent_path(), ec) && !ec)
+        fs::remove(key_path.parent_path(), ec);
 }
 
 std::string pem_block(const encoding::Bytes& der, const char* label) {
@@ -191,8 +203,18 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
     // 4. Submit, failing over between CES URLs on network errors only.
     audit_key(event, key);
     audit_request(event, plan.csr);
-    const auto submission = submit_with_failover(context, request.connection, targets,
-                                                 {csr, wstep::TokenFormat::Pkcs10, {}}, event);
+    const auto submission = [&] {
+        try {
+            return submit_with_failover(context, request.connection, targets,
+                                        {csr, wstep::TokenFormat::Pkcs10, {}}, event);
+        } catch (const Error& error) {
+            if (error.hresult() && soap::refuses_the_key(*error.hresult()) &&
+                key.reference() == outputs.key.string())
+                discard_new_key(outputs.key,
+                                request.out_dir.empty() && request.outputs.key.empty());
+            throw;
+        }
+    }();
     outcome.request_id = submission.result.request_id;
     outcome.ces_url = submission.target.url;
     outcome.ca_name = submission.target.ca_name;

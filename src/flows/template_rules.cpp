@@ -10,9 +10,6 @@ namespace certenroll::flows {
 
 namespace {
 
-constexpr std::string_view kRsaOid = "1.2.840.113549.1.1.1";
-constexpr std::string_view kEcOid = "1.2.840.10045.2.1";
-
 int curve_bits(const std::string& curve) {
     if (curve == "P-384")
         return 384;
@@ -30,14 +27,18 @@ std::string curve_for(std::uint32_t minimal_bits) {
 }
 
 keys::KeyAlgorithm template_algorithm(const xcep::Template& tmpl) {
-    if (!tmpl.key.algorithm_oid || tmpl.key.algorithm_oid->value == kRsaOid) {
-        return keys::KeyAlgorithm::Rsa;
+    const auto algorithm = xcep::key_algorithm(tmpl);
+    switch (algorithm.kind) {
+        case xcep::TemplateKeyAlgorithm::Kind::Rsa:
+            return keys::KeyAlgorithm::Rsa;
+        case xcep::TemplateKeyAlgorithm::Kind::Ec:
+            return keys::KeyAlgorithm::Ec;
+        case xcep::TemplateKeyAlgorithm::Kind::Unsupported:
+            break;
     }
-    if (tmpl.key.algorithm_oid->value == kEcOid)
-        return keys::KeyAlgorithm::Ec;
     throw Error(ErrorKind::Usage,
-                "template '" + tmpl.common_name + "' requires key algorithm " +
-                    tmpl.key.algorithm_oid->value + ", which certenroll-cli cannot generate",
+                "template '" + tmpl.common_name + "' requires " + algorithm.name +
+                    " keys, which certenroll-cli cannot generate",
                 "ask the CA administrators for an RSA or ECDSA template");
 }
 
@@ -45,7 +46,8 @@ keys::KeySpec default_key_spec(const xcep::Template& tmpl) {
     keys::KeySpec spec;
     spec.algorithm = template_algorithm(tmpl);
     if (spec.algorithm == keys::KeyAlgorithm::Ec) {
-        spec.ec_curve = curve_for(tmpl.key.minimal_key_length);
+        const auto curve = xcep::key_algorithm(tmpl).curve;
+        spec.ec_curve = curve.empty() ? curve_for(tmpl.key.minimal_key_length) : curve;
     } else {
         spec.rsa_bits = std::max(2048, static_cast<int>(tmpl.key.minimal_key_length));
         spec.rsa_bits = (spec.rsa_bits + 7) / 8 * 8;
@@ -53,31 +55,58 @@ keys::KeySpec default_key_spec(const xcep::Template& tmpl) {
     return spec;
 }
 
-// A key the template would refuse is refused here, before anything is sent.
+std::string key_type_option(const keys::KeySpec& spec) {
+    return spec.algorithm == keys::KeyAlgorithm::Ec ? "ec:" + spec.ec_curve
+                                                    : "rsa:" + std::to_string(spec.rsa_bits);
+}
+
+// A key the template would refuse is refused here, before anything is sent (MS-WCCE
+// §3.1.2.4.2.2.2.1: at least msPKI-Minimal-Key-Size bits; §3.1.2.4.2.2.2.5: the algorithm, and
+// with ECDSA_P256-style names the curve, that the template names).
 void check_spec(const keys::KeySpec& spec, const xcep::Template& tmpl, const std::string& what) {
     const auto wanted = template_algorithm(tmpl);
-    const std::string wanted_name = wanted == keys::KeyAlgorithm::Ec ? "EC" : "RSA";
+    const auto suggested = default_key_spec(tmpl);
+    const std::string fix = "use --key-type " + key_type_option(suggested) + " (or leave it out)";
     if (spec.algorithm != wanted) {
         throw Error(ErrorKind::Usage,
-                    "template '" + tmpl.common_name + "' requires an " + wanted_name +
-                        " key, not " + what + " " + keys::describe(spec),
-                    wanted == keys::KeyAlgorithm::Ec ? "use --key-type ec (or leave it out)"
-                                                     : "use --key-type rsa (or leave it out)");
+                    "template '" + tmpl.common_name + "' requires " +
+                        (wanted == keys::KeyAlgorithm::Ec ? "an EC" : "an RSA") + " key (" +
+                        xcep::key_requirement(tmpl) + "), not " + what + " " + keys::describe(spec),
+                    fix);
+    }
+    const auto curve = xcep::key_algorithm(tmpl).curve;
+    if (spec.algorithm == keys::KeyAlgorithm::Ec && !curve.empty() && spec.ec_curve != curve) {
+        throw Error(ErrorKind::Usage,
+                    "template '" + tmpl.common_name + "' requires curve " + curve + " (" +
+                        xcep::key_requirement(tmpl) + "), not " + what + " " + keys::describe(spec),
+                    fix);
     }
     const int bits =
         spec.algorithm == keys::KeyAlgorithm::Ec ? curve_bits(spec.ec_curve) : spec.rsa_bits;
     if (bits < static_cast<int>(tmpl.key.minimal_key_length)) {
-        const auto suggested = default_key_spec(tmpl);
         throw Error(ErrorKind::Usage,
                     "template '" + tmpl.common_name + "' requires keys of at least " +
                         std::to_string(tmpl.key.minimal_key_length) + " bits; " + what + " " +
                         keys::describe(spec) + " is too small",
-                    "use --key-type " +
-                        std::string(suggested.algorithm == keys::KeyAlgorithm::Ec
-                                        ? "ec:" + suggested.ec_curve
-                                        : "rsa:" + std::to_string(suggested.rsa_bits)) +
-                        " (or leave it out)");
+                    fix);
     }
+}
+
+// What the policy response itself got wrong about this template or all of its CAs.
+std::vector<std::string> policy_faults(const xcep::Policy& policy, const xcep::Template& tmpl) {
+    std::vector<std::string> faults = tmpl.policy_errors;
+    if (!tmpl.ca_indexes.empty()) {
+        std::vector<std::string> broken;
+        for (const auto index : tmpl.ca_indexes) {
+            if (index < policy.cas.size() && !policy.cas[index].policy_error.empty()) {
+                broken.push_back("CA '" + policy.cas[index].name +
+                                 "': " + policy.cas[index].policy_error);
+            }
+        }
+        if (broken.size() == tmpl.ca_indexes.size())
+            faults.insert(faults.end(), broken.begin(), broken.end());
+    }
+    return faults;
 }
 
 std::string csr_hash_name(const xcep::Template* tmpl) {
@@ -94,6 +123,21 @@ std::string csr_hash_name(const xcep::Template* tmpl) {
                 "template '" + tmpl->common_name + "' requires hash algorithm " + name +
                     ", which certenroll-cli does not support",
                 "ask the CA administrators for a template using SHA-2");
+}
+
+// A template the policy describes inconsistently cannot be requested: what it demands is unknown.
+void refuse_broken(const xcep::Policy& policy, const xcep::Template& tmpl) {
+    const auto faults = policy_faults(policy, tmpl);
+    if (faults.empty())
+        return;
+    std::string joined;
+    for (const auto& fault : faults)
+        joined += (joined.empty() ? "" : "; ") + fault;
+    throw Error(ErrorKind::Protocol,
+                "template '" + tmpl.common_name +
+                    "' cannot be used: the policy is broken for it (" + joined + ")",
+                "report it to the CEP server's administrator; the policy's other templates work "
+                "(see 'certenroll-cli policy')");
 }
 
 void refuse_unsupported(const xcep::Template& tmpl) {
@@ -121,8 +165,10 @@ void refuse_unsupported(const xcep::Template& tmpl) {
 }  // namespace
 
 const xcep::Template* find_template_or_throw(const xcep::Policy& policy, const std::string& name) {
-    if (const auto* tmpl = policy.find_template(name))
+    if (const auto* tmpl = policy.find_template(name)) {
+        refuse_broken(policy, *tmpl);
         return tmpl;
+    }
     std::string offered;
     for (std::size_t i = 0; i < policy.templates.size() && i < 12; ++i) {
         offered += (i ? ", " : "") + policy.templates[i].common_name;
@@ -173,19 +219,22 @@ RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template
     csr.hash = csr_hash_name(tmpl);
     csr.template_name = template_name;
     if (tmpl != nullptr) {
-        if (xcep::enrollee_supplies_subject(*tmpl)) {
+        // Nil subjectNameFlags: the policy does not say who builds the subject; send what was
+        // given and let the CA decide, without a warning either way.
+        const bool flags_known = xcep::subject_name_flags(*tmpl).has_value();
+        if (flags_known && xcep::enrollee_supplies_subject(*tmpl)) {
             if (subject.empty() && sans.empty()) {
                 throw Error(
                     ErrorKind::Usage,
                     "template '" + tmpl->common_name + "' takes the subject from the request",
                     "pass --cn NAME or --subject DN (and SANs with --dns/--ip/...)");
             }
-        } else if (!subject.empty()) {
+        } else if (flags_known && !subject.empty()) {
             warnings.push_back("template '" + tmpl->common_name +
                                "' has the CA build the subject from the directory; the CA will "
                                "ignore --subject/--cn");
         }
-        if (!sans.empty() && !xcep::enrollee_supplies_subject_alt_name(*tmpl) &&
+        if (flags_known && !sans.empty() && !xcep::enrollee_supplies_subject_alt_name(*tmpl) &&
             !xcep::enrollee_supplies_subject(*tmpl)) {
             warnings.push_back("template '" + tmpl->common_name +
                                "' has the CA build the subject alternative names; the CA will "
@@ -210,7 +259,9 @@ void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl
 
 std::vector<std::string> why_unusable(const xcep::Policy& policy, const xcep::Template& tmpl,
                                       xcep::AuthMode mode) {
-    std::vector<std::string> reasons;
+    std::vector<std::string> reasons = policy_faults(policy, tmpl);
+    if (!reasons.empty())
+        return reasons;  // everything else about it is guesswork
     if (!tmpl.permission_enroll)
         reasons.push_back("no Enroll permission for this identity");
     if (xcep::select_ces_endpoints(policy, tmpl, mode, false).empty()) {
@@ -239,7 +290,8 @@ std::vector<crypto::Certificate> policy_ca_certificates(const xcep::Policy& poli
                                                         const xcep::Template& tmpl) {
     std::vector<crypto::Certificate> certificates;
     for (const auto index : tmpl.ca_indexes) {
-        if (index < policy.cas.size() && !policy.cas[index].certificate_der.empty()) {
+        if (index < policy.cas.size() && policy.cas[index].policy_error.empty() &&
+            !policy.cas[index].certificate_der.empty()) {
             certificates.push_back(
                 crypto::Certificate::from_der(policy.cas[index].certificate_der));
         }

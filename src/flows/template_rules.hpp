@@ -19,6 +19,9 @@ struct RequestPlan {
     crypto::CsrSpec csr;
 };
 
+/// The template to request. One the policy response describes inconsistently (a reference to no
+/// oID or cA, or only CAs whose entries are broken) is refused with what is wrong (protocol
+/// error); the policy's other templates stay usable.
 const xcep::Template* find_template_or_throw(const xcep::Policy& policy, const std::string& name);
 
 /// No Enroll permission: a denied error unless `force`, then a warning.
@@ -35,8 +38,9 @@ RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template
 /// An existing key (--key) must meet the template's algorithm and size too.
 void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl);
 
-/// Why this identity cannot use `tmpl` with auth `mode` (empty when it can): no permission, no
-/// CES URL for the mode (naming the modes offered), or requirements this client cannot meet.
+/// Why this identity cannot use `tmpl` with auth `mode` (empty when it can): what the policy
+/// response got wrong about it (alone, when anything), no permission, no CES URL for the mode
+/// (naming the modes offered), or requirements this client cannot meet.
 std::vector<std::string> why_unusable(const xcep::Policy& policy, const xcep::Template& tmpl,
                                       xcep::AuthMode mode);
 

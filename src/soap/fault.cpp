@@ -17,6 +17,15 @@ constexpr std::array kHresults = {
                 "ask the CA administrator why enrollment was denied"},
     HresultInfo{0x80094014, "CERTSRV_E_ADMIN_DENIED_REQUEST", ErrorKind::Denied,
                 "a CA manager denied the request; submit a new one if appropriate"},
+    // The CA refuses the request's key: the key is below the template's msPKI-Minimal-Key-Size
+    // (MS-WCCE §3.1.2.4.2.2.2.1) or of another algorithm or curve than msPKI-Asymmetric-Algorithm
+    // names (§3.1.2.4.2.2.2.5). A final refusal of this request, not a protocol fault.
+    HresultInfo{0x80094811, "CERTSRV_E_KEY_LENGTH", ErrorKind::Denied,
+                "the CA wants a larger key; check 'certenroll-cli policy --template NAME' and "
+                "pass a --key-type it allows"},
+    HresultInfo{0x80090008, "NTE_BAD_ALGID", ErrorKind::Denied,
+                "the CA refused the key's algorithm or curve; check 'certenroll-cli policy "
+                "--template NAME' and pass a --key-type it allows"},
     HresultInfo{0x80094800, "CERTSRV_E_UNSUPPORTED_CERT_TYPE", ErrorKind::Usage,
                 "this CA does not issue the template; pick another CA or template (see `policy`)"},
     HresultInfo{0x80094802, "CERTSRV_E_TEMPLATE_CONFLICT", ErrorKind::Usage,
@@ -107,6 +116,36 @@ void check_request_id(std::string_view id) {
     }
 }
 
+// AD CS ends a fault's reason with the HRESULT ("... 0x80094811 (-2146875375 CERTSRV_E_...)").
+// The error names it once itself, so the reason's copies (with their parenthesised decimal form)
+// are taken out.
+std::string without_hresult(std::string reason, std::uint32_t hresult) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08x", static_cast<unsigned>(hresult));
+    const std::string lower_hex = hex;
+    for (;;) {
+        std::string lower = reason;
+        for (auto& c : lower)
+            c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        auto at = lower.find(lower_hex);
+        if (at == std::string::npos)
+            break;
+        auto end = at + lower_hex.size();
+        const auto paren = reason.find_first_not_of(' ', end);
+        if (paren != std::string::npos && reason[paren] == '(') {
+            const auto close = reason.find(')', paren);
+            if (close != std::string::npos)
+                end = close + 1;
+        }
+        while (at > 0 && (reason[at - 1] == ' ' || reason[at - 1] == ','))
+            --at;
+        reason.erase(at, end - at);
+    }
+    while (!reason.empty() && (reason.back() == ' ' || reason.back() == ','))
+        reason.pop_back();
+    return reason;
+}
+
 }  // namespace
 
 Fault parse_fault(const xml::Element& fault) {
@@ -148,6 +187,10 @@ const HresultInfo* find_hresult(std::uint32_t value) {
     return nullptr;
 }
 
+bool refuses_the_key(std::uint32_t hresult) {
+    return hresult == 0x80094811 || hresult == 0x80090008;
+}
+
 Error to_error(const Fault& fault) {
     std::string message = fault.reason.empty() ? "the service returned a SOAP fault" : fault.reason;
     ErrorKind kind = ErrorKind::Protocol;
@@ -155,6 +198,11 @@ Error to_error(const Fault& fault) {
     std::optional<std::uint32_t> hresult;
     if (fault.detail && fault.detail->hresult) {
         hresult = *fault.detail->hresult;
+        if (!fault.reason.empty()) {
+            message = without_hresult(fault.reason, *hresult);
+            if (message.empty())
+                message = "the service returned a SOAP fault";
+        }
         char hex[16];
         std::snprintf(hex, sizeof hex, "0x%08X", *hresult);
         const auto* info = find_hresult(*hresult);

@@ -42,6 +42,10 @@ struct HresultInfo {
 /// The HRESULT table entry, or nullptr for an unknown value.
 const HresultInfo* find_hresult(std::uint32_t value);
 
+/// The CA refused the request's public key itself (CERTSRV_E_KEY_LENGTH, NTE_BAD_ALGID): that key
+/// can never be used for the template, unlike a refusal of the requester.
+bool refuses_the_key(std::uint32_t hresult);
+
 /// The Error a fault stands for: kind and hint from the HRESULT table, request id attached.
 Error to_error(const Fault& fault);
 

@@ -15,6 +15,10 @@ std::vector<CesEndpoint> select_ces_endpoints(const Policy& policy, const Templa
         // The CA would refuse us: trying it only turns into a denial after a round trip.
         if (!ca.enroll_permission)
             continue;
+        // A CA whose policy entry is broken (e.g. its certificate does not decode) is never
+        // chosen: an issued chain could not be checked against it.
+        if (!ca.policy_error.empty())
+            continue;
         for (const auto& uri : ca.uris) {
             if (uri.client_authentication != mode)
                 continue;

@@ -195,12 +195,16 @@ class OidTable {
         }
     }
 
-    const Oid& resolve(const xml::Element& reference) const {
+    /// The oID `reference` names. A reference to no oID is noted in `errors` (the template it
+    /// belongs to becomes unusable) rather than failing the whole policy.
+    std::optional<Oid> resolve_or_note(const xml::Element& reference,
+                                       std::vector<std::string>& errors) const {
         const auto id = reference.as_int32();
         const auto found = index_.find(id);
         if (found == index_.end()) {
-            throw protocol_error(reference.name() + " " + std::to_string(id) +
-                                 " does not match any oID");
+            errors.push_back(reference.name() + " " + std::to_string(id) +
+                             " does not match any oID");
+            return std::nullopt;
         }
         return oids_[found->second];
     }
@@ -260,10 +264,15 @@ CaUri parse_ca_uri(const xml::Element& element) {
 
 CertificateAuthority parse_ca(const xml::Element& element, std::size_t position) {
     CertificateAuthority ca;
-    std::string context = "cA #" + std::to_string(position + 1);
     try {
         ca.reference_id = required_child(element, "cAReferenceID").as_int32();
-        context = "cA " + std::to_string(ca.reference_id);
+    } catch (const Error& e) {
+        // Without its id no template can refer to it: the response is inconsistent as a whole.
+        throw with_context(e, "cA #" + std::to_string(position + 1));
+    }
+    // From here on a fault is this CA's alone: it is listed as unusable, with the reason, and
+    // templates fall back to their other CAs.
+    try {
         for (const auto* uri : required_child(element, "uris").find_all(xcep_ns, "cAURI")) {
             ca.uris.push_back(parse_ca_uri(*uri));
         }
@@ -274,7 +283,11 @@ CertificateAuthority parse_ca(const xml::Element& element, std::size_t position)
         ca.name = ca_name_from_der(ca.certificate_der);
         ca.enroll_permission = required_child(element, "enrollPermission").as_bool();
     } catch (const Error& e) {
-        throw with_context(e, context);
+        ca.policy_error = e.message();
+        if (ca.name.empty()) {
+            ca.certificate_der.clear();
+            ca.name = "cA " + std::to_string(ca.reference_id);
+        }
     }
     return ca;
 }
@@ -297,17 +310,20 @@ std::vector<CertificateAuthority> parse_cas(const xml::Element* collection) {
     return cas;
 }
 
-std::vector<Oid> resolve_all(const xml::Element* collection, const OidTable& oids) {
+std::vector<Oid> resolve_all(const xml::Element* collection, const OidTable& oids,
+                             std::vector<std::string>& errors) {
     std::vector<Oid> resolved;
     if (collection == nullptr)
         return resolved;
     for (const auto* reference : collection->find_all(xcep_ns, "oIDReference")) {
-        resolved.push_back(oids.resolve(*reference));
+        if (auto oid = oids.resolve_or_note(*reference, errors))
+            resolved.push_back(std::move(*oid));
     }
     return resolved;
 }
 
-KeyAttributes parse_key_attributes(const xml::Element& element, const OidTable& oids) {
+KeyAttributes parse_key_attributes(const xml::Element& element, const OidTable& oids,
+                                   std::vector<std::string>& errors) {
     KeyAttributes key;
     key.minimal_key_length = required_child(element, "minimalKeyLength").as_uint32();
     key.key_spec = optional_uint32(element, "keySpec");
@@ -316,7 +332,7 @@ KeyAttributes parse_key_attributes(const xml::Element& element, const OidTable& 
         key.permissions = text_of(*permissions);
     }
     if (const auto* algorithm = optional_child(element, "algorithmOIDReference")) {
-        key.algorithm_oid = oids.resolve(*algorithm);
+        key.algorithm_oid = oids.resolve_or_note(*algorithm, errors);
     }
     if (const auto* providers = optional_child(element, "cryptoProviders")) {
         for (const auto* provider : providers->find_all(xcep_ns, "provider")) {
@@ -343,7 +359,8 @@ void parse_attributes(const xml::Element& attributes, const OidTable& oids, Temp
     const auto& permission = required_child(attributes, "permission");
     tmpl.permission_enroll = required_child(permission, "enroll").as_bool();
     tmpl.permission_autoenroll = required_child(permission, "autoEnroll").as_bool();
-    tmpl.key = parse_key_attributes(required_child(attributes, "privateKeyAttributes"), oids);
+    tmpl.key = parse_key_attributes(required_child(attributes, "privateKeyAttributes"), oids,
+                                    tmpl.policy_errors);
     const auto& revision = required_child(attributes, "revision");
     tmpl.revision_major = required_child(revision, "majorRevision").as_uint32();
     tmpl.revision_minor = optional_uint32(revision, "minorRevision").value_or(0);
@@ -352,24 +369,33 @@ void parse_attributes(const xml::Element& attributes, const OidTable& oids, Temp
             tmpl.superseded.push_back(text_of(*name));
         }
     }
-    tmpl.private_key_flags = optional_uint32(attributes, "privateKeyFlags").value_or(0);
-    tmpl.subject_name_flags = optional_uint32(attributes, "subjectNameFlags").value_or(0);
-    tmpl.enrollment_flags = optional_uint32(attributes, "enrollmentFlags").value_or(0);
-    tmpl.general_flags = optional_uint32(attributes, "generalFlags").value_or(0);
+    // A nil (or absent) word is unknown: remembered as such, and read as 0 meanwhile.
+    const auto flag_word = [&attributes](std::string_view name, std::uint32_t& word, bool& nil) {
+        const auto value = optional_uint32(attributes, name);
+        word = value.value_or(0);
+        nil = !value.has_value();
+    };
+    flag_word("privateKeyFlags", tmpl.private_key_flags, tmpl.nil_flags.private_key);
+    flag_word("subjectNameFlags", tmpl.subject_name_flags, tmpl.nil_flags.subject_name);
+    flag_word("enrollmentFlags", tmpl.enrollment_flags, tmpl.nil_flags.enrollment);
+    flag_word("generalFlags", tmpl.general_flags, tmpl.nil_flags.general);
+    auto& errors = tmpl.policy_errors;
     if (const auto* hash = optional_child(attributes, "hashAlgorithmOIDReference")) {
-        tmpl.hash_algorithm = oids.resolve(*hash);
+        tmpl.hash_algorithm = oids.resolve_or_note(*hash, errors);
     }
     if (const auto* ra = optional_child(attributes, "rARequirements")) {
         RaRequirements requirements;
         requirements.signatures = required_child(*ra, "rASignatures").as_uint32();
-        requirements.ekus = resolve_all(optional_child(*ra, "rAEKUs"), oids);
-        requirements.policies = resolve_all(optional_child(*ra, "rAPolicies"), oids);
+        requirements.ekus = resolve_all(optional_child(*ra, "rAEKUs"), oids, errors);
+        requirements.policies = resolve_all(optional_child(*ra, "rAPolicies"), oids, errors);
         tmpl.ra_requirements = std::move(requirements);
     }
     if (const auto* archival = optional_child(attributes, "keyArchivalAttributes")) {
         KeyArchival key_archival;
         key_archival.symmetric_algorithm =
-            oids.resolve(required_child(*archival, "symmetricAlgorithmOIDReference"));
+            oids.resolve_or_note(required_child(*archival, "symmetricAlgorithmOIDReference"),
+                                 errors)
+                .value_or(Oid{});
         key_archival.symmetric_key_length =
             required_child(*archival, "symmetricAlgorithmKeyLength").as_uint32();
         tmpl.key_archival = std::move(key_archival);
@@ -377,7 +403,10 @@ void parse_attributes(const xml::Element& attributes, const OidTable& oids, Temp
     if (const auto* extensions = optional_child(attributes, "extensions")) {
         for (const auto* element : extensions->find_all(xcep_ns, "extension")) {
             Extension extension;
-            extension.oid = oids.resolve(required_child(*element, "oIDReference"));
+            auto oid = oids.resolve_or_note(required_child(*element, "oIDReference"), errors);
+            if (!oid)
+                continue;
+            extension.oid = std::move(*oid);
             extension.critical = required_child(*element, "critical").as_bool();
             if (const auto* value = optional_child(*element, "value")) {
                 extension.value = encoding::base64_decode(value->text(), "extension value");
@@ -387,6 +416,9 @@ void parse_attributes(const xml::Element& attributes, const OidTable& oids, Temp
     }
 }
 
+// A template the response describes inconsistently (a reference to no oID or cA, a malformed
+// element) is kept, named, with what is wrong in policy_errors: one broken template must not
+// take the others with it. Only its name is needed to list it.
 Template parse_template(const xml::Element& element, std::size_t position, const OidTable& oids,
                         const std::vector<CertificateAuthority>& cas) {
     Template tmpl;
@@ -395,15 +427,19 @@ Template parse_template(const xml::Element& element, std::size_t position, const
         tmpl.common_name = text_of(required_child(attributes, "commonName"));
         if (tmpl.common_name.empty())
             throw protocol_error("empty <commonName>");
-        tmpl.template_oid = oids.resolve(required_child(element, "policyOIDReference"));
+        if (auto oid = oids.resolve_or_note(required_child(element, "policyOIDReference"),
+                                            tmpl.policy_errors)) {
+            tmpl.template_oid = std::move(*oid);
+        }
         if (const auto* references = optional_child(element, "cAs")) {
             for (const auto* reference : references->find_all(xcep_ns, "cAReference")) {
                 const auto id = reference->as_int32();
                 const auto found = std::find_if(
                     cas.begin(), cas.end(), [id](const auto& ca) { return ca.reference_id == id; });
                 if (found == cas.end()) {
-                    throw protocol_error("cAReference " + std::to_string(id) +
-                                         " does not match any cA");
+                    tmpl.policy_errors.push_back("cAReference " + std::to_string(id) +
+                                                 " does not match any cA");
+                    continue;
                 }
                 const auto index = static_cast<std::size_t>(found - cas.begin());
                 if (std::find(tmpl.ca_indexes.begin(), tmpl.ca_indexes.end(), index) ==
@@ -414,9 +450,9 @@ Template parse_template(const xml::Element& element, std::size_t position, const
         }
         parse_attributes(attributes, oids, tmpl);
     } catch (const Error& e) {
-        // Built only on failure: a policy can hold thousands of templates.
-        throw with_context(e, tmpl.common_name.empty() ? "policy #" + std::to_string(position + 1)
-                                                       : "policy '" + tmpl.common_name + "'");
+        tmpl.policy_errors.push_back(e.message());
+        if (tmpl.common_name.empty())
+            tmpl.common_name = "policy #" + std::to_string(position + 1);
     }
     return tmpl;
 }

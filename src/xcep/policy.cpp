@@ -78,6 +78,23 @@ constexpr std::array general_bits{
     NamedBit{0x00020000, "IS_MODIFIED"},
 };
 
+// Group 3 OIDs that name a curve (certenroll.h ObjectIdGroupId: XCN_OID_ECC_CURVE_P256/384/521).
+constexpr std::array<std::pair<std::string_view, std::string_view>, 3> known_curves{{
+    {"1.2.840.10045.3.1.7", "P-256"},
+    {"1.3.132.0.34", "P-384"},
+    {"1.3.132.0.35", "P-521"},
+}};
+
+// Names for algorithms this client cannot generate, used when the server leaves defaultName nil
+// (NIST CSOR: ML-DSA 2.16.840.1.101.3.4.3.17-19; RFC 8410: Ed25519, Ed448).
+constexpr std::array<std::pair<std::string_view, std::string_view>, 5> known_unsupported{{
+    {"2.16.840.1.101.3.4.3.17", "ML-DSA-44"},
+    {"2.16.840.1.101.3.4.3.18", "ML-DSA-65"},
+    {"2.16.840.1.101.3.4.3.19", "ML-DSA-87"},
+    {"1.3.101.112", "Ed25519"},
+    {"1.3.101.113", "Ed448"},
+}};
+
 std::string hex_bit(std::uint32_t bit) {
     char text[11];
     std::snprintf(text, sizeof text, "0x%08X", static_cast<unsigned>(bit));
@@ -173,12 +190,32 @@ std::vector<std::string> general_flag_names(std::uint32_t flags) {
     return names_of(flags, general_bits);
 }
 
-std::vector<std::pair<std::string, std::vector<std::string>>> decoded_flags(const Template& tmpl) {
+std::optional<std::uint32_t> private_key_flags(const Template& tmpl) {
+    return tmpl.nil_flags.private_key ? std::nullopt : std::optional(tmpl.private_key_flags);
+}
+
+std::optional<std::uint32_t> subject_name_flags(const Template& tmpl) {
+    return tmpl.nil_flags.subject_name ? std::nullopt : std::optional(tmpl.subject_name_flags);
+}
+
+std::optional<std::uint32_t> enrollment_flags(const Template& tmpl) {
+    return tmpl.nil_flags.enrollment ? std::nullopt : std::optional(tmpl.enrollment_flags);
+}
+
+std::optional<std::uint32_t> general_flags(const Template& tmpl) {
+    return tmpl.nil_flags.general ? std::nullopt : std::optional(tmpl.general_flags);
+}
+
+std::vector<std::pair<std::string, std::optional<std::vector<std::string>>>> decoded_flags(
+    const Template& tmpl) {
+    const auto names = [](std::optional<std::uint32_t> word, auto decode) {
+        return word ? std::optional(decode(*word)) : std::nullopt;
+    };
     return {
-        {"private_key_flags", private_key_flag_names(tmpl.private_key_flags)},
-        {"subject_name_flags", subject_name_flag_names(tmpl.subject_name_flags)},
-        {"enrollment_flags", enrollment_flag_names(tmpl.enrollment_flags)},
-        {"general_flags", general_flag_names(tmpl.general_flags)},
+        {"private_key_flags", names(private_key_flags(tmpl), private_key_flag_names)},
+        {"subject_name_flags", names(subject_name_flags(tmpl), subject_name_flag_names)},
+        {"enrollment_flags", names(enrollment_flags(tmpl), enrollment_flag_names)},
+        {"general_flags", names(general_flags(tmpl), general_flag_names)},
     };
 }
 
@@ -230,15 +267,48 @@ std::string template_oid(const Template& tmpl) {
     return tmpl.template_oid.value;
 }
 
-std::string key_algorithm_name(const Template& tmpl) {
+TemplateKeyAlgorithm key_algorithm(const Template& tmpl) {
+    using Kind = TemplateKeyAlgorithm::Kind;
     if (!tmpl.key.algorithm_oid)
-        return "RSA";
-    const auto& value = tmpl.key.algorithm_oid->value;
-    if (value == "1.2.840.113549.1.1.1")
-        return "RSA";
-    if (value == "1.2.840.10045.2.1")
-        return "ECDSA";
-    return value;
+        return {Kind::Rsa, "", "RSA"};
+    const auto& oid = *tmpl.key.algorithm_oid;
+    if (oid.value == "1.2.840.113549.1.1.1")
+        return {Kind::Rsa, "", "RSA"};
+    // Windows writes ECDH_P256 for key-agreement templates and ECDSA_P256 for signing ones, both
+    // with the curve's OID; the key pair is the same.
+    const std::string ec_name = oid.default_name.rfind("ECDH", 0) == 0 ? "ECDH" : "ECDSA";
+    if (oid.value == "1.2.840.10045.2.1")
+        return {Kind::Ec, "", ec_name};
+    for (const auto& [value, curve] : known_curves) {
+        if (oid.value == value)
+            return {Kind::Ec, std::string(curve), ec_name};
+    }
+    if (!oid.default_name.empty())
+        return {Kind::Unsupported, "", oid.default_name};
+    for (const auto& [value, name] : known_unsupported) {
+        if (oid.value == value)
+            return {Kind::Unsupported, "", std::string(name)};
+    }
+    return {Kind::Unsupported, "", "unknown algorithm (OID " + oid.value + ")"};
+}
+
+std::string key_algorithm_name(const Template& tmpl) {
+    return key_algorithm(tmpl).name;
+}
+
+std::string key_requirement(const Template& tmpl) {
+    const auto algorithm = key_algorithm(tmpl);
+    switch (algorithm.kind) {
+        case TemplateKeyAlgorithm::Kind::Rsa:
+            return algorithm.name + " " + std::to_string(tmpl.key.minimal_key_length);
+        case TemplateKeyAlgorithm::Kind::Ec:
+            return algorithm.name + " " +
+                   (algorithm.curve.empty() ? std::to_string(tmpl.key.minimal_key_length)
+                                            : algorithm.curve);
+        case TemplateKeyAlgorithm::Kind::Unsupported:
+            break;
+    }
+    return algorithm.name;
 }
 
 std::string hash_algorithm_name(const Template& tmpl) {
@@ -253,7 +323,8 @@ std::string hash_algorithm_name(const Template& tmpl) {
         return "sha384";
     if (value == "2.16.840.1.101.3.4.2.3")
         return "sha512";
-    return value;
+    return tmpl.hash_algorithm->default_name.empty() ? "unknown hash (OID " + value + ")"
+                                                     : tmpl.hash_algorithm->default_name;
 }
 
 std::vector<std::string> template_ca_names(const Policy& policy, const Template& tmpl) {

@@ -47,9 +47,12 @@ struct CaUri {
 struct CertificateAuthority {
     std::int32_t reference_id = 0;
     std::string name;  ///< CN of the CA certificate's subject (the whole subject if it has no CN)
-    std::vector<std::uint8_t> certificate_der;
+    std::vector<std::uint8_t> certificate_der;  ///< empty when it did not decode
     bool enroll_permission = false;
     std::vector<CaUri> uris;
+    /// Why this cA entry cannot be used (e.g. its certificate does not decode); empty when it can.
+    /// Such a CA is listed but never chosen: the rest of the policy stays usable.
+    std::string policy_error;
 };
 
 /// privateKeyAttributes of a template.
@@ -99,12 +102,24 @@ struct Template {
     std::uint32_t subject_name_flags = 0;
     std::uint32_t enrollment_flags = 0;
     std::uint32_t general_flags = 0;
+    /// Which flag words the server sent as xsi:nil (MS-XCEP §3.1.4.1.3.1 allows it): unknown, not
+    /// 0; the word above then reads 0 so that no flag is assumed set.
+    struct NilFlags {
+        bool private_key = false;
+        bool subject_name = false;
+        bool enrollment = false;
+        bool general = false;
+    } nil_flags;
     std::optional<Oid> hash_algorithm;  ///< nil for schema 1/2 templates
     std::optional<RaRequirements> ra_requirements;
     std::optional<KeyArchival> key_archival;
     std::vector<Extension> extensions;
     Oid template_oid;  ///< from policyOIDReference (group 9): the v2 template extension's OID
     std::vector<std::size_t> ca_indexes;  ///< indexes into Policy::cas, in the response's order
+    /// What in the response makes this template unusable (a reference to no oID or cA, a
+    /// malformed element), one line each; empty when it is whole. The rest of the policy is
+    /// unaffected.
+    std::vector<std::string> policy_errors;
 };
 
 /// A whole GetPoliciesResponse.
@@ -147,8 +162,14 @@ std::vector<std::string> subject_name_flag_names(std::uint32_t flags);
 std::vector<std::string> enrollment_flag_names(std::uint32_t flags);
 std::vector<std::string> general_flag_names(std::uint32_t flags);
 /// {"private_key_flags", names}, {"subject_name_flags", ...}, {"enrollment_flags", ...},
-/// {"general_flags", ...}.
-std::vector<std::pair<std::string, std::vector<std::string>>> decoded_flags(const Template& tmpl);
+/// {"general_flags", ...}; nullopt for a word the server sent as nil (unknown).
+std::vector<std::pair<std::string, std::optional<std::vector<std::string>>>> decoded_flags(
+    const Template& tmpl);
+/// The flag word as sent; nullopt when nil.
+std::optional<std::uint32_t> private_key_flags(const Template& tmpl);
+std::optional<std::uint32_t> subject_name_flags(const Template& tmpl);
+std::optional<std::uint32_t> enrollment_flags(const Template& tmpl);
+std::optional<std::uint32_t> general_flags(const Template& tmpl);
 
 /// The CSR's subject is used (otherwise the CA builds it from the directory).
 bool enrollee_supplies_subject(const Template& tmpl);
@@ -174,10 +195,28 @@ std::uint32_t minimum_server_version(const Template& tmpl);
 
 /// The template OID's dotted value (for the v2 template extension).
 std::string template_oid(const Template& tmpl);
-/// "RSA", "ECDSA", or the algorithm OID's value when it is neither; "RSA" when the policy names
-/// none.
+/// What kind of key a template asks for (its algorithmOIDReference, MS-XCEP §3.1.4.1.3.20).
+/// Windows names CNG algorithms by an oID of group 3 whose value is the curve
+/// (ECDSA_P256/ECDH_P256 → 1.2.840.10045.3.1.7, _P384 → 1.3.132.0.34, _P521 → 1.3.132.0.35;
+/// certenroll.h ObjectIdGroupId, MS-WCCE §3.1.2.4.2.2.2.5); id-ecPublicKey 1.2.840.10045.2.1
+/// leaves the curve to minimalKeyLength.
+struct TemplateKeyAlgorithm {
+    enum class Kind { Rsa, Ec, Unsupported };
+    Kind kind = Kind::Rsa;
+    /// "P-256", "P-384", "P-521" when the OID names the curve; empty otherwise.
+    std::string curve;
+    /// For people: "RSA", "ECDSA", "ECDH", or the oID's defaultName ("ML-DSA-65") for others,
+    /// never a bare OID (an unnamed one reads "unknown algorithm (OID x)").
+    std::string name;
+};
+TemplateKeyAlgorithm key_algorithm(const Template& tmpl);
+/// key_algorithm(tmpl).name.
 std::string key_algorithm_name(const Template& tmpl);
-/// "sha1", "sha256", "sha384", "sha512", or the OID's value; "sha256" when the policy names none.
+/// The key requirement in a few words: "RSA 2048", "ECDSA P-256" (curve OID), "ECDSA 256"
+/// (id-ecPublicKey: at least 256 bits), "ML-DSA-65".
+std::string key_requirement(const Template& tmpl);
+/// "sha1", "sha256", "sha384", "sha512", else the oID's defaultName ("unknown hash (OID x)" when
+/// it has none); "sha256" when the policy names none.
 std::string hash_algorithm_name(const Template& tmpl);
 /// Names of the CAs that issue this template, in the response's order.
 std::vector<std::string> template_ca_names(const Policy& policy, const Template& tmpl);

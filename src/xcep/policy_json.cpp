@@ -30,7 +30,11 @@ json oid_list(const std::vector<Oid>& oids) {
 json template_json(const Policy& policy, const Template& t) {
     json flags = json::object();
     for (const auto& [word, names] : decoded_flags(t))
-        flags[word] = names;
+        flags[word] = names ? json(*names) : json(nullptr);  // null: sent as nil, unknown
+    const auto algorithm = key_algorithm(t);
+    const auto source = [](std::optional<std::uint32_t> word, std::uint32_t bit) {
+        return word ? json((*word & bit) != 0 ? "request" : "directory") : json(nullptr);
+    };
 
     json extensions = json::array();
     for (const auto& extension : t.extensions) {
@@ -62,9 +66,11 @@ json template_json(const Policy& policy, const Template& t) {
         {"renewal_seconds", t.renewal_seconds},
         {"permission_enroll", t.permission_enroll},
         {"permission_autoenroll", t.permission_autoenroll},
-        {"key_algorithm", key_algorithm_name(t)},
+        {"key_algorithm", algorithm.name},
         {"key_algorithm_oid",
          t.key.algorithm_oid ? json(t.key.algorithm_oid->value) : json(nullptr)},
+        {"key_curve", algorithm.curve.empty() ? json(nullptr) : json(algorithm.curve)},
+        {"key_requirement", key_requirement(t)},
         {"minimal_key_length", t.key.minimal_key_length},
         {"key_spec", optional_json(t.key.key_spec)},
         {"key_usage_property", optional_json(t.key.key_usage_property)},
@@ -72,13 +78,13 @@ json template_json(const Policy& policy, const Template& t) {
         {"crypto_providers", t.key.crypto_providers},
         {"hash_algorithm", hash_algorithm_name(t)},
         {"hash_algorithm_oid", t.hash_algorithm ? json(t.hash_algorithm->value) : json(nullptr)},
-        {"subject_source", enrollee_supplies_subject(t) ? "request" : "directory"},
+        {"subject_source", source(subject_name_flags(t), flag::subject_enrollee_supplies)},
         {"subject_alt_name_source",
-         enrollee_supplies_subject_alt_name(t) ? "request" : "directory"},
-        {"private_key_flags", t.private_key_flags},
-        {"subject_name_flags", t.subject_name_flags},
-        {"enrollment_flags", t.enrollment_flags},
-        {"general_flags", t.general_flags},
+         source(subject_name_flags(t), flag::subject_enrollee_supplies_alt_name)},
+        {"private_key_flags", optional_json(private_key_flags(t))},
+        {"subject_name_flags", optional_json(subject_name_flags(t))},
+        {"enrollment_flags", optional_json(enrollment_flags(t))},
+        {"general_flags", optional_json(general_flags(t))},
         {"flags", flags},
         {"minimum_client_version", minimum_client_version(t)},
         {"minimum_server_version", minimum_server_version(t)},
@@ -87,6 +93,7 @@ json template_json(const Policy& policy, const Template& t) {
         {"key_archival", archival},
         {"extensions", extensions},
         {"cas", template_ca_names(policy, t)},
+        {"policy_errors", t.policy_errors},
     };
 }
 
@@ -104,6 +111,8 @@ json ca_json(const CertificateAuthority& ca) {
     }
     return {{"name", ca.name},
             {"reference_id", ca.reference_id},
+            {"usable", ca.policy_error.empty()},
+            {"policy_error", ca.policy_error.empty() ? json(nullptr) : json(ca.policy_error)},
             {"enroll_permission", ca.enroll_permission},
             {"certificate", encoding::base64_encode(ca.certificate_der)},
             {"uris", uris}};

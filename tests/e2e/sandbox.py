@@ -85,7 +85,8 @@ class Sandbox:
     def inject_fault(self, mode, count=1, match="any"):
         """Makes the next `count` CEP/CES/any requests fail: http500, cut, truncate, hang,
         http401, fault:0x80094012, slow:<seconds>, http503[:<retry-after seconds>],
-        manyattributes, manyelements (hostile XML; tests/server/README.md)."""
+        manyattributes, manyelements (hostile XML), partialpolicy (a CEP answer with broken
+        template and CA entries; tests/server/README.md)."""
         return self._admin("POST", "/faults", {"mode": mode, "count": count, "match": match})
 
     def clear_faults(self):

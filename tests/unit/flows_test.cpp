@@ -16,6 +16,7 @@
 #include "flows/template_rules.hpp"
 #include "temp_dir.hpp"
 #include "test_pki.hpp"
+#include "xcep/endpoints.hpp"
 
 using namespace certenroll;
 
@@ -164,6 +165,134 @@ TEST_CASE("why_unusable names permission, auth mode and unsupported requirements
         flows::why_unusable(policy, policy.templates[3], xcep::AuthMode::UsernamePassword);
     REQUIRE(archived.size() == 1);
     CHECK(archived[0].find("key archival") != std::string::npos);
+}
+
+namespace {
+
+// Windows names CNG templates' algorithms by curve OID (ECDSA_P256 → 1.2.840.10045.3.1.7).
+xcep::Template with_algorithm(xcep::Template tmpl, const std::string& oid, const std::string& name,
+                              std::uint32_t minimal_bits) {
+    tmpl.common_name = name;
+    tmpl.schema = 3;
+    tmpl.key.minimal_key_length = minimal_bits;
+    tmpl.key.algorithm_oid = xcep::Oid{oid, 3, 7, name};
+    return tmpl;
+}
+
+}  // namespace
+
+TEST_CASE("curve-OID templates: the curve is the template's, and another one is refused") {
+    const auto policy = sample_policy();
+    std::vector<std::string> warnings;
+    const auto p384 = with_algorithm(policy.templates[0], "1.3.132.0.34", "ECDSA_P384", 384);
+    const auto plan = flows::plan_request(&p384, "P384", std::nullopt, "CN=a", {}, warnings);
+    CHECK(plan.key_spec.algorithm == keys::KeyAlgorithm::Ec);
+    CHECK(plan.key_spec.ec_curve == "P-384");
+
+    const auto p256 = with_algorithm(policy.templates[0], "1.2.840.10045.3.1.7", "ECDSA_P256", 256);
+    CHECK(
+        flows::plan_request(&p256, "P256", std::nullopt, "CN=a", {}, warnings).key_spec.ec_curve ==
+        "P-256");
+    // P-384 is larger than P-256 but not the curve the template names: the CA would refuse it.
+    const auto other_curve = error_of([&] {
+        flows::plan_request(&p256, "P256", keys::parse_key_type("ec:P-384"), "CN=a", {}, warnings);
+    });
+    CHECK(other_curve.kind() == ErrorKind::Usage);
+    CHECK(other_curve.message().find("requires curve P-256 (ECDSA P-256)") != std::string::npos);
+    CHECK(other_curve.hint().find("--key-type ec:P-256") != std::string::npos);
+    const auto rsa = error_of([&] {
+        flows::plan_request(&p256, "P256", keys::parse_key_type("rsa:3072"), "CN=a", {}, warnings);
+    });
+    CHECK(rsa.message().find("requires an EC key (ECDSA P-256)") != std::string::npos);
+
+    // id-ecPublicKey leaves the curve open: any at least minimalKeyLength bits.
+    const auto generic = with_algorithm(policy.templates[0], "1.2.840.10045.2.1", "ECC", 256);
+    CHECK(
+        flows::plan_request(&generic, "EC", keys::parse_key_type("ec:P-521"), "CN=a", {}, warnings)
+            .key_spec.ec_curve == "P-521");
+    const auto ecdh = with_algorithm(policy.templates[0], "1.3.132.0.35", "ECDH_P521", 521);
+    CHECK(
+        flows::plan_request(&ecdh, "ECDH", std::nullopt, "CN=a", {}, warnings).key_spec.ec_curve ==
+        "P-521");
+}
+
+TEST_CASE("an algorithm this client cannot generate is named by its defaultName, not its OID") {
+    auto policy = sample_policy();
+    std::vector<std::string> warnings;
+    const auto mldsa =
+        with_algorithm(policy.templates[0], "2.16.840.1.101.3.4.3.18", "ML-DSA-65", 1952);
+    const auto refused =
+        error_of([&] { flows::plan_request(&mldsa, "PQ", std::nullopt, "CN=a", {}, warnings); });
+    CHECK(refused.kind() == ErrorKind::Usage);
+    CHECK(refused.message() ==
+          "template 'ML-DSA-65' requires ML-DSA-65 keys, which certenroll-cli cannot generate");
+    policy.templates.push_back(mldsa);
+    const auto reasons =
+        flows::why_unusable(policy, policy.templates.back(), xcep::AuthMode::UsernamePassword);
+    REQUIRE(reasons.size() == 1);
+    CHECK(reasons[0].find("ML-DSA-65 keys") != std::string::npos);
+    CHECK(reasons[0].find("2.16.840") == std::string::npos);
+}
+
+TEST_CASE("a hash the template demands and this client cannot sign with is refused by name") {
+    auto policy = sample_policy();
+    std::vector<std::string> warnings;
+    auto md5 = policy.templates[0];
+    md5.hash_algorithm = xcep::Oid{"1.2.840.113549.2.5", 1, 9, "md5"};
+    const auto refused =
+        error_of([&] { flows::plan_request(&md5, "MD5", std::nullopt, "CN=a", {}, warnings); });
+    CHECK(refused.kind() == ErrorKind::Usage);
+    CHECK(refused.message().find("requires hash algorithm md5") != std::string::npos);
+    md5.hash_algorithm->default_name.clear();
+    CHECK(error_of([&] { flows::plan_request(&md5, "MD5", std::nullopt, "CN=a", {}, warnings); })
+              .message()
+              .find("unknown hash (OID 1.2.840.113549.2.5)") != std::string::npos);
+}
+
+TEST_CASE("a template or CA the policy got wrong is unusable with the reason; the rest works") {
+    auto policy = sample_policy();
+    policy.templates[0].policy_errors = {"policyOIDReference 99 does not match any oID"};
+    const auto reasons =
+        flows::why_unusable(policy, policy.templates[0], xcep::AuthMode::UsernamePassword);
+    CHECK(reasons == std::vector<std::string>{"policyOIDReference 99 does not match any oID"});
+    const auto refused = error_of([&] { flows::find_template_or_throw(policy, "WebServer"); });
+    CHECK(refused.kind() == ErrorKind::Protocol);
+    CHECK(refused.message().find("policyOIDReference 99 does not match any oID") !=
+          std::string::npos);
+    CHECK(flows::find_template_or_throw(policy, "ECWebServer") == &policy.templates[1]);
+
+    // A broken CA: skipped while another CA issues the template, a reason when it is the only one.
+    xcep::CertificateAuthority broken = policy.cas[0];
+    broken.name = "cA 7";
+    broken.policy_error = "<certificate> is not a DER X.509 certificate";
+    broken.certificate_der.clear();
+    policy.cas.push_back(broken);
+    policy.templates[1].ca_indexes = {1, 0};
+    CHECK(
+        flows::why_unusable(policy, policy.templates[1], xcep::AuthMode::UsernamePassword).empty());
+    CHECK(xcep::select_ces_endpoints(policy, policy.templates[1], xcep::AuthMode::UsernamePassword,
+                                     false)
+              .size() == 1);
+    policy.templates[1].ca_indexes = {1};
+    const auto only_broken =
+        flows::why_unusable(policy, policy.templates[1], xcep::AuthMode::UsernamePassword);
+    REQUIRE(only_broken.size() == 1);
+    CHECK(only_broken[0] == "CA 'cA 7': <certificate> is not a DER X.509 certificate");
+    CHECK(error_of([&] { flows::find_template_or_throw(policy, "ECWebServer"); }).kind() ==
+          ErrorKind::Protocol);
+}
+
+TEST_CASE("nil subjectNameFlags: no subject rule and no warning either way") {
+    auto policy = sample_policy();
+    auto& t = policy.templates[0];
+    t.subject_name_flags = 0;
+    t.nil_flags.subject_name = true;
+    std::vector<std::string> warnings;
+    crypto::SubjectAltNames sans;
+    sans.dns = {"a.example.test"};
+    CHECK_NOTHROW(flows::plan_request(&t, "WebServer", std::nullopt, "", {}, warnings));
+    flows::plan_request(&t, "WebServer", std::nullopt, "CN=a", sans, warnings);
+    CHECK(warnings.empty());
 }
 
 TEST_CASE("renewal is due by --renew-before, else the renewal period, else 2/3 of the lifetime") {

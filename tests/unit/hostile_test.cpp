@@ -62,6 +62,18 @@ void check_policy_refused(const std::string& document, const std::string& needle
         needle);
 }
 
+// A fault inside one template marks that template unusable (the rest of a policy stays usable)
+// rather than guessing: the policy parses, the template carries the error.
+void check_template_refused(const std::string& document, const std::string& needle) {
+    const auto policy =
+        xcep::parse_get_policies_response(soap::parse_response(200, document).payload);
+    REQUIRE(policy.templates.size() == 1);
+    const auto& errors = policy.templates[0].policy_errors;
+    REQUIRE_MESSAGE(errors.size() == 1,
+                    "expected the template to be marked with '" << needle << "'");
+    CHECK_MESSAGE(errors[0].find(needle) != std::string::npos, errors[0]);
+}
+
 void check_rstr_refused(const std::string& document, const std::string& needle) {
     check_refused(
         [&] { (void)wstep::parse_submit_response(soap::parse_response(200, document).payload); },
@@ -167,8 +179,9 @@ TEST_CASE("base64 garbage is a protocol error wherever it appears") {
         check_refused([&] { (void)encoding::base64_decode(garbage, "token"); }, "token");
     }
     const auto policy = read_data("xcep/valid_minimal.xml");
-    check_policy_refused(replace_once(policy, "<value>AwIFoA==</value>", "<value>A*IFoA==</value>"),
-                         "policy 'Broken'");
+    check_template_refused(
+        replace_once(policy, "<value>AwIFoA==</value>", "<value>A*IFoA==</value>"),
+        "extension value");
     const auto rstr = read_data("wstep/issued.xml");
     check_rstr_refused(replace_once(rstr, ">MII", ">%%%MII"), "BinarySecurityToken (PKCS7)");
 }
@@ -180,13 +193,14 @@ TEST_CASE("GetPolicies: duplicated and missing required elements are refused, no
     check_policy_refused(replace_once(base, "<policyID>broken</policyID>",
                                       "<policyID>broken</policyID><policyID>evil</policyID>"),
                          "duplicated <policyID> in <response>");
-    check_policy_refused(replace_once(base, "<commonName>Broken</commonName>",
-                                      "<commonName>Broken</commonName><commonName>X</commonName>"),
-                         "duplicated <commonName> in <attributes>");
-    check_policy_refused(replace_once(base, "<minimalKeyLength>2048</minimalKeyLength>",
-                                      "<minimalKeyLength>2048</minimalKeyLength>"
-                                      "<minimalKeyLength>512</minimalKeyLength>"),
-                         "duplicated <minimalKeyLength>");
+    check_template_refused(
+        replace_once(base, "<commonName>Broken</commonName>",
+                     "<commonName>Broken</commonName><commonName>X</commonName>"),
+        "duplicated <commonName> in <attributes>");
+    check_template_refused(replace_once(base, "<minimalKeyLength>2048</minimalKeyLength>",
+                                        "<minimalKeyLength>2048</minimalKeyLength>"
+                                        "<minimalKeyLength>512</minimalKeyLength>"),
+                           "duplicated <minimalKeyLength>");
     check_policy_refused(
         replace_once(base, "<enrollPermission>true</enrollPermission>",
                      "<enrollPermission>true</enrollPermission><cAReferenceID>9</cAReferenceID>"),
@@ -199,7 +213,7 @@ TEST_CASE("GetPolicies: duplicated and missing required elements are refused, no
                          "missing <policyID> in <response>");
     check_policy_refused(replace_once(base, "<cAReferenceID>0</cAReferenceID>", ""),
                          "cAReferenceID");
-    check_policy_refused(replace_once(base, "<commonName>Broken</commonName>", ""), "commonName");
+    check_template_refused(replace_once(base, "<commonName>Broken</commonName>", ""), "commonName");
 }
 
 TEST_CASE("RSTR: duplicated and missing required elements are refused, not guessed") {

@@ -186,6 +186,26 @@ TEST_CASE("the protocol.md denial fault decodes to a denial with HRESULT and req
     CHECK(fault.detail->binary_response.empty());
 }
 
+TEST_CASE("a CA refusal of the key is a denial naming its HRESULT once") {
+    // AD CS repeats the HRESULT in the reason text, with its signed decimal form.
+    std::string body = kDeniedFault;
+    body.replace(body.find("Denied by Policy Module"), 23,
+                 "The public key does not meet the minimum size required by the specified "
+                 "certificate template. 0x80094811 (-2146875375 CERTSRV_E_KEY_LENGTH)");
+    body.replace(body.find("-2146877422"), 11, "-2146875375");
+    const auto error = expect_error(500, body);
+    CHECK(error.kind() == ErrorKind::Denied);
+    CHECK(*error.hresult() == 0x80094811u);
+    CHECK(error.message() ==
+          "The public key does not meet the minimum size required by the specified certificate "
+          "template. (CERTSRV_E_KEY_LENGTH 0x80094811)");
+    CHECK(soap::refuses_the_key(0x80094811));
+    CHECK(soap::refuses_the_key(0x80090008));
+    CHECK_FALSE(soap::refuses_the_key(0x80094012));  // a refusal of the requester, not the key
+    REQUIRE(soap::find_hresult(0x80090008) != nullptr);
+    CHECK(soap::find_hresult(0x80090008)->kind == ErrorKind::Denied);
+}
+
 TEST_CASE("a fault with HTTP 200 is still a fault") {
     CHECK(expect_error(200, kDeniedFault).kind() == ErrorKind::Denied);
 }

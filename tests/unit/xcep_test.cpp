@@ -295,7 +295,7 @@ TEST_CASE("flag words decode to MS-CRTD names") {
     CHECK(decoded[1].second == std::vector<std::string>{"OLD_CERT_SUPPLIES_SUBJECT_AND_ALT_NAME"});
     CHECK(decoded[2].second == std::vector<std::string>{"PEND_ALL_REQUESTS"});
     CHECK(decoded[3].first == "general_flags");
-    CHECK(decoded[3].second.empty());
+    CHECK(decoded[3].second->empty());
 }
 
 TEST_CASE("MS-XCEP §4.1.1.2 example (typos repaired)") {
@@ -355,27 +355,58 @@ TEST_CASE("nil collections mean no templates, not an error") {
     CHECK(not_changed.next_update_hours == std::optional<std::uint32_t>(8));
 }
 
-TEST_CASE("dangling references and malformed fields are protocol errors naming the element") {
-    CHECK(parse_fixture("valid_minimal.xml").templates.size() == 1);  // the base is valid
-    CHECK(protocol_error_of(read_data("broken_dangling_ca.xml")) ==
-          "policy 'Broken': cAReference 7 does not match any cA");
-    CHECK(protocol_error_of(read_data("broken_dangling_policy_oid.xml")) ==
-          "policy 'Broken': policyOIDReference 99 does not match any oID");
-    CHECK(protocol_error_of(read_data("broken_dangling_extension_oid.xml")) ==
-          "policy 'Broken': oIDReference 42 does not match any oID");
-    CHECK(protocol_error_of(read_data("broken_dangling_algorithm.xml")) ==
-          "policy 'Broken': algorithmOIDReference 13 does not match any oID");
-    CHECK(protocol_error_of(read_data("broken_dangling_hash.xml")) ==
-          "policy 'Broken': hashAlgorithmOIDReference 14 does not match any oID");
-    const auto bad_int = protocol_error_of(read_data("broken_bad_int.xml"));
-    CHECK(bad_int.rfind("policy 'Broken': ", 0) == 0);
-    CHECK(bad_int.find("minimalKeyLength") != std::string::npos);
-    const auto no_name = protocol_error_of(read_data("broken_missing_common_name.xml"));
-    CHECK(no_name.rfind("policy #1: ", 0) == 0);
-    CHECK(no_name.find("commonName") != std::string::npos);
-    CHECK(protocol_error_of(read_data("broken_bad_auth.xml")) ==
-          "cA 0: <clientAuthentication> 3 is not 1, 2, 4 or 8");
+TEST_CASE("a template's dangling reference or malformed field marks that template, naming it") {
+    CHECK(parse_fixture("valid_minimal.xml").templates.at(0).policy_errors.empty());
+    const auto errors_of = [](const std::string& fixture) {
+        const auto policy = parse_fixture(fixture);  // the policy itself parses
+        REQUIRE(policy.templates.size() == 1);
+        return policy.templates[0].policy_errors;
+    };
+    using Errors = std::vector<std::string>;
+    CHECK(errors_of("broken_dangling_ca.xml") == Errors{"cAReference 7 does not match any cA"});
+    CHECK(errors_of("broken_dangling_policy_oid.xml") ==
+          Errors{"policyOIDReference 99 does not match any oID"});
+    CHECK(errors_of("broken_dangling_extension_oid.xml") ==
+          Errors{"oIDReference 42 does not match any oID"});
+    CHECK(errors_of("broken_dangling_algorithm.xml") ==
+          Errors{"algorithmOIDReference 13 does not match any oID"});
+    CHECK(errors_of("broken_dangling_hash.xml") ==
+          Errors{"hashAlgorithmOIDReference 14 does not match any oID"});
+    const auto bad_int = errors_of("broken_bad_int.xml");
+    REQUIRE(bad_int.size() == 1);
+    CHECK(bad_int[0].find("minimalKeyLength") != std::string::npos);
+    const auto no_name = parse_fixture("broken_missing_common_name.xml");
+    CHECK(no_name.templates.at(0).common_name == "policy #1");
+    REQUIRE(no_name.templates[0].policy_errors.size() == 1);
+    CHECK(no_name.templates[0].policy_errors[0].find("commonName") != std::string::npos);
+    const auto base = read_data("valid_minimal.xml");
+    CHECK(xcep::parse_get_policies_response(
+              payload_of(replace_once(base, "<policyOIDReference>1<", "<policyOIDReference>x<")))
+              .templates.at(0)
+              .policy_errors.size() == 1);
+}
 
+TEST_CASE("a CA entry that does not decode is listed as unusable; the rest of the policy stands") {
+    const auto bad_auth = parse_fixture("broken_bad_auth.xml");
+    REQUIRE(bad_auth.cas.size() == 1);
+    CHECK(bad_auth.cas[0].policy_error == "<clientAuthentication> 3 is not 1, 2, 4 or 8");
+    CHECK(bad_auth.cas[0].name == "cA 0");
+    CHECK(bad_auth.templates.at(0).policy_errors.empty());
+
+    const auto base = read_data("valid_minimal.xml");
+    const auto bad_cert =
+        xcep::parse_get_policies_response(payload_of(replace_once(base, "MII", "AAA")));
+    REQUIRE(bad_cert.cas.size() == 1);
+    CHECK(bad_cert.cas[0].policy_error == "<certificate> is not a DER X.509 certificate");
+    CHECK(bad_cert.cas[0].certificate_der.empty());
+    const auto& t = bad_cert.templates.at(0);
+    CHECK(xcep::select_ces_endpoints(bad_cert, t, AuthMode::UsernamePassword, false).empty());
+    const auto json = xcep::to_json(bad_cert);
+    CHECK(json["cas"][0]["usable"] == false);
+    CHECK(json["cas"][0]["policy_error"] == "<certificate> is not a DER X.509 certificate");
+}
+
+TEST_CASE("what still fails a whole policy: the response's own structure") {
     const auto base = read_data("valid_minimal.xml");
     CHECK(protocol_error_of(replace_once(base, "<nextUpdateHours xsi:nil=\"true\"/>",
                                          "<nextUpdateHours>0</nextUpdateHours>"))
@@ -384,12 +415,96 @@ TEST_CASE("dangling references and malformed fields are protocol errors naming t
           "oIDReferenceID 1 is used by two oIDs");
     CHECK(protocol_error_of(replace_once(base, "<value>2.5.29.15<", "<value>2.5..29<"))
               .find("not a dotted OID") != std::string::npos);
-    CHECK(protocol_error_of(replace_once(base, "MII", "AAA")).rfind("cA 0: ", 0) == 0);
-    CHECK(protocol_error_of(replace_once(base, "<policyOIDReference>1<", "<policyOIDReference>x<"))
-              .rfind("policy 'Broken': ", 0) == 0);
+    CHECK(protocol_error_of(replace_once(base, "<cAReferenceID>0<", "<cAReferenceID>x<"))
+              .rfind("cA #1: ", 0) == 0);
     const auto wrong_root = replace_once(replace_once(base, "<GetPoliciesResponse ", "<Other "),
                                          "</GetPoliciesResponse>", "</Other>");
     CHECK(protocol_error_of(wrong_root).find("GetPoliciesResponse") != std::string::npos);
+}
+
+TEST_CASE("nil flag words are unknown: null in JSON, not 0") {
+    const auto policy = parse_fixture("valid_minimal.xml");  // all four words xsi:nil
+    const auto& t = policy.templates.at(0);
+    CHECK(t.nil_flags.private_key);
+    CHECK(t.nil_flags.subject_name);
+    CHECK(t.nil_flags.enrollment);
+    CHECK(t.nil_flags.general);
+    CHECK_FALSE(xcep::subject_name_flags(t).has_value());
+    for (const auto& [word, names] : xcep::decoded_flags(t))
+        CHECK_MESSAGE(!names.has_value(), word);
+    const auto json = xcep::to_json(policy)["templates"][0];
+    CHECK(json["private_key_flags"].is_null());
+    CHECK(json["subject_name_flags"].is_null());
+    CHECK(json["enrollment_flags"].is_null());
+    CHECK(json["general_flags"].is_null());
+    CHECK(json["flags"]["subject_name_flags"].is_null());
+    CHECK(json["subject_source"].is_null());
+
+    const auto zero = xcep::parse_get_policies_response(payload_of(
+        replace_once(read_data("valid_minimal.xml"), "<subjectNameFlags xsi:nil=\"true\"/>",
+                     "<subjectNameFlags>0</subjectNameFlags>")));
+    const auto zero_json = xcep::to_json(zero)["templates"][0];
+    CHECK(zero_json["subject_name_flags"] == 0);
+    CHECK(zero_json["subject_source"] == "directory");
+}
+
+TEST_CASE("key algorithms as Windows writes them: curve OIDs, id-ecPublicKey, names for others") {
+    const auto with = [](const std::string& oid, const std::string& name, std::uint32_t bits) {
+        // The policy as a CEP server sends it: the oID in the table, referenced by the template.
+        const std::string oid_xml = "<oID><value>" + oid +
+                                    "</value><group>3</group>"
+                                    "<oIDReferenceID>3</oIDReferenceID>" +
+                                    (name.empty() ? std::string("<defaultName xsi:nil=\"true\"/>")
+                                                  : "<defaultName>" + name + "</defaultName>") +
+                                    "</oID></oIDs>";
+        auto document = replace_once(read_data("valid_minimal.xml"),
+                                     "<algorithmOIDReference xsi:nil=\"true\"/>",
+                                     "<algorithmOIDReference>3</algorithmOIDReference>");
+        document = replace_once(document, "</oIDs>", oid_xml);
+        document = replace_once(document, "<minimalKeyLength>2048<",
+                                "<minimalKeyLength>" + std::to_string(bits) + "<");
+        auto policy = xcep::parse_get_policies_response(payload_of(document));
+        REQUIRE(policy.templates.at(0).policy_errors.empty());
+        return policy;
+    };
+    using Kind = xcep::TemplateKeyAlgorithm::Kind;
+    struct Case {
+        std::string oid, default_name;
+        std::uint32_t bits;
+        Kind kind;
+        std::string curve, name, requirement;
+    };
+    for (const auto& c : std::vector<Case>{
+             {"1.2.840.113549.1.1.1", "RSA", 3072, Kind::Rsa, "", "RSA", "RSA 3072"},
+             {"1.2.840.10045.3.1.7", "ECDSA_P256", 256, Kind::Ec, "P-256", "ECDSA", "ECDSA P-256"},
+             {"1.3.132.0.34", "ECDSA_P384", 384, Kind::Ec, "P-384", "ECDSA", "ECDSA P-384"},
+             {"1.3.132.0.35", "ECDH_P521", 521, Kind::Ec, "P-521", "ECDH", "ECDH P-521"},
+             {"1.2.840.10045.3.1.7", "", 256, Kind::Ec, "P-256", "ECDSA", "ECDSA P-256"},
+             {"1.2.840.10045.2.1", "ECC", 384, Kind::Ec, "", "ECDSA", "ECDSA 384"},
+             {"2.16.840.1.101.3.4.3.18", "ML-DSA-65", 1952, Kind::Unsupported, "", "ML-DSA-65",
+              "ML-DSA-65"},
+             {"2.16.840.1.101.3.4.3.19", "", 2592, Kind::Unsupported, "", "ML-DSA-87", "ML-DSA-87"},
+             {"1.2.3.4.5", "", 1, Kind::Unsupported, "", "unknown algorithm (OID 1.2.3.4.5)",
+              "unknown algorithm (OID 1.2.3.4.5)"},
+         }) {
+        CAPTURE(c.oid);
+        CAPTURE(c.default_name);
+        const auto policy = with(c.oid, c.default_name, c.bits);
+        const auto& t = policy.templates[0];
+        const auto algorithm = xcep::key_algorithm(t);
+        CHECK(algorithm.kind == c.kind);
+        CHECK(algorithm.curve == c.curve);
+        CHECK(algorithm.name == c.name);
+        CHECK(xcep::key_requirement(t) == c.requirement);
+        const auto json = xcep::to_json(policy)["templates"][0];
+        CHECK(json["key_algorithm"] == c.name);
+        CHECK(json["key_algorithm_oid"] == c.oid);
+        CHECK(json["key_curve"] ==
+              (c.curve.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.curve)));
+    }
+    // No algorithmOIDReference (schema 1/2): RSA.
+    const auto rsa = parse_fixture("valid_minimal.xml");
+    CHECK(xcep::key_requirement(rsa.templates.at(0)) == "RSA 2048");
 }
 
 TEST_CASE("CES endpoint selection") {

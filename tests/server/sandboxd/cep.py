@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
@@ -111,9 +113,17 @@ class OidTable:
         return f"<oIDs>{items}</oIDs>"
 
 
-def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, int]) -> str:
+# Fault "partialpolicy" (tests/server/README.md): what a real policy server has been seen to send
+# for one template or CA while the rest of its policy is sound.
+PARTIAL_NIL_FLAGS = "Machine"  # its four flag words are sent as xsi:nil (MS-XCEP 3.1.4.1.3.1)
+PARTIAL_DANGLING_REFERENCE = 9999  # an oIDReferenceID no oID has
+
+
+def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, int],
+                nil_flags: bool = False, extra_ca_refs: tuple[int, ...] = ()) -> str:
     policy_ref = oids.ref(t.oid, 9, t.display_name)
-    alg = oids.ref(t.key_algorithm, 3) if t.key_algorithm and t.schema >= 3 else None
+    alg = (oids.ref(t.key_algorithm, 3, t.key_algorithm_name)
+           if t.key_algorithm and t.schema >= 3 else None)
     hash_ref = oids.ref(t.hash_algorithm, 1) if t.hash_algorithm and t.schema >= 3 else None
     providers = ("<cryptoProviders>" + "".join(f"<provider>{escape(p)}</provider>"
                                                for p in t.crypto_providers) + "</cryptoProviders>"
@@ -122,7 +132,10 @@ def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, i
         f"<extension><oIDReference>{oids.ref(o, 6)}</oIDReference><critical>"
         f"{'true' if crit else 'false'}</critical><value>{soap.b64(value)}</value></extension>"
         for o, crit, value in t.policy_extensions())
-    cas = "".join(f"<cAReference>{ca_refs[c]}</cAReference>" for c in t.cas)
+    cas = "".join(f"<cAReference>{r}</cAReference>"
+                  for r in [ca_refs[c] for c in t.cas if c in ca_refs] + list(extra_ca_refs))
+    flags = ((None,) * 4 if nil_flags else
+             (t.private_key_flags, t.subject_name_flags, t.enrollment_flags, t.general_flags))
     return (f"<policy><policyOIDReference>{policy_ref}</policyOIDReference><cAs>{cas}</cAs>"
             f"<attributes><commonName>{escape(t.name)}</commonName>"
             f"<policySchema>{t.schema}</policySchema>"
@@ -134,8 +147,8 @@ def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, i
             f"{_el('algorithmOIDReference', alg)}{providers}</privateKeyAttributes>"
             f"<revision><majorRevision>{t.major}</majorRevision><minorRevision>{t.minor}"
             f'</minorRevision></revision><supersededPolicies xsi:nil="true"/>'
-            f"{_el('privateKeyFlags', t.private_key_flags)}{_el('subjectNameFlags', t.subject_name_flags)}"
-            f"{_el('enrollmentFlags', t.enrollment_flags)}{_el('generalFlags', t.general_flags)}"
+            f"{_el('privateKeyFlags', flags[0])}{_el('subjectNameFlags', flags[1])}"
+            f"{_el('enrollmentFlags', flags[2])}{_el('generalFlags', flags[3])}"
             f"{_el('hashAlgorithmOIDReference', hash_ref)}"
             f'<rARequirements xsi:nil="true"/><keyArchivalAttributes xsi:nil="true"/>'
             f"<extensions>{extensions}</extensions></attributes></policy>")
@@ -157,9 +170,45 @@ def _ca_xml(name: str, ref: int, cert_der: bytes, urls: dict[str, str], entry, e
             f"{_el('enrollPermission', enroll)}<cAReferenceID>{ref}</cAReferenceID></cA>")
 
 
+def _partial_policies(visible: list[Template], identity: str, oids: OidTable,
+                      ca_refs: dict[str, int], broken_ref: int) -> tuple[str, list[str]]:
+    """The "partialpolicy" fault's extra templates: one whose policyOIDReference and one whose
+    algorithmOIDReference point at no oID, one issued only by the broken CA."""
+    by_name = {t.name: t for t in visible}
+    rsa, ec = by_name.get("WebServer"), by_name.get("ECP256WebServer")
+    out, names = [], []
+    if rsa is not None:
+        xml = _policy_xml(dataclasses.replace(rsa, name="BrokenTemplateOid"), identity, oids, ca_refs)
+        out.append(re.sub(r"<policyOIDReference>\d+</policyOIDReference>",
+                          f"<policyOIDReference>{PARTIAL_DANGLING_REFERENCE}</policyOIDReference>",
+                          xml, count=1))
+        only_broken_ca = dataclasses.replace(rsa, name="BrokenCaOnly", cas=[])
+        out.append(_policy_xml(only_broken_ca, identity, oids, ca_refs, extra_ca_refs=(broken_ref,)))
+        names += ["BrokenTemplateOid", "BrokenCaOnly"]
+    if ec is not None:
+        xml = _policy_xml(dataclasses.replace(ec, name="BrokenKeyAlgorithm"), identity, oids, ca_refs)
+        out.append(re.sub(r"<algorithmOIDReference>\d+</algorithmOIDReference>",
+                          f"<algorithmOIDReference>{PARTIAL_DANGLING_REFERENCE}"
+                          "</algorithmOIDReference>", xml, count=1))
+        names.append("BrokenKeyAlgorithm")
+    return "".join(out), names
+
+
+def _broken_ca_xml(ref: int, cert_der: bytes, urls: dict[str, str]) -> str:
+    """A cA entry whose certificate is cut short (not DER), reached like the RSA CA."""
+    uris = "".join(f"<cAURI><clientAuthentication>{auth}</clientAuthentication><uri>"
+                   f"{escape(urls[name])}</uri><priority>1</priority><renewalOnly>false"
+                   "</renewalOnly></cAURI>"
+                   for auth, name in ((4, "password"), (8, "certificate")))
+    return (f"<cA><uris>{uris}</uris><certificate>{soap.b64(cert_der[:48])}</certificate>"
+            f"<enrollPermission>true</enrollPermission><cAReferenceID>{ref}</cAReferenceID></cA>")
+
+
 def get_policies(req: PolicyRequest, identity: str, config: Config, policy_id: str,
-                 ca_certs: dict[str, bytes], ces_urls: dict[str, dict[str, str]]) -> PolicyResult:
-    """Builds the GetPoliciesResponse body for one identity."""
+                 ca_certs: dict[str, bytes], ces_urls: dict[str, dict[str, str]],
+                 partial: bool = False) -> PolicyResult:
+    """Builds the GetPoliciesResponse body for one identity; `partial` adds the broken template
+    and CA entries of the "partialpolicy" fault."""
     head = (f'<GetPoliciesResponse xmlns="{XCEP}" xmlns:xsi="{XSI}"><response>'
             f"<policyID>{escape(policy_id)}</policyID>"
             f"<policyFriendlyName>{escape(config.policy_friendly_name)}</policyFriendlyName>"
@@ -176,13 +225,25 @@ def get_policies(req: PolicyRequest, identity: str, config: Config, policy_id: s
     ca_names = [c for c in config.cas if any(c in t.cas for t in visible)]
     ca_refs = {c: i for i, c in enumerate(ca_names)}
     oids = OidTable()
-    policies = "".join(_policy_xml(t, identity, oids, ca_refs) for t in visible)
+    partial = partial and bool(visible) and "Sandbox-RSA-CA" in ca_refs
+    broken_ref = len(ca_names)
+    policies = "".join(
+        _policy_xml(t, identity, oids, ca_refs, nil_flags=partial and t.name == PARTIAL_NIL_FLAGS,
+                    # WebServer is also offered by the broken CA: it must still work via the other
+                    extra_ca_refs=(broken_ref,) if partial and t.name == "WebServer" else ())
+        for t in visible)
+    names = [t.name for t in visible]
     cas = "".join(_ca_xml(c, ca_refs[c], ca_certs[c], ces_urls[c], config.cas[c],
                           any(c in t.cas and t.may_enroll(identity) for t in visible))
                   for c in ca_names)
+    if partial:
+        extra, extra_names = _partial_policies(visible, identity, oids, ca_refs, broken_ref)
+        policies += extra
+        names += extra_names
+        cas += _broken_ca_xml(broken_ref, ca_certs["Sandbox-RSA-CA"], ces_urls["Sandbox-RSA-CA"])
     policies_xml = f"<policies>{policies}</policies>" if visible else '<policies xsi:nil="true"/>'
     cas_xml = f"<cAs>{cas}</cAs>" if cas else '<cAs xsi:nil="true"/>'
     oids_xml = oids.xml() if oids.entries else '<oIDs xsi:nil="true"/>'
     body = (head + "<policiesNotChanged>false</policiesNotChanged>" + policies_xml + "</response>"
             + cas_xml + oids_xml + "</GetPoliciesResponse>")
-    return PolicyResult(body, "policy", [t.name for t in visible])
+    return PolicyResult(body, "policy", names)

@@ -31,6 +31,10 @@ KEY_USAGE_BITS = ["digital_signature", "content_commitment", "key_encipherment",
                   "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"]
 OID_RSA = "1.2.840.113549.1.1.1"
 OID_ECC = "1.2.840.10045.2.1"
+# Windows names a CNG template's ECDSA_P256/ECDH_P256 (…P384, …P521) algorithm by the curve's
+# OID in group 3 (certenroll.h ObjectIdGroupId, XCN_OID_ECC_CURVE_P256…), not by id-ecPublicKey.
+CURVE_OIDS = {"1.2.840.10045.3.1.7": "secp256r1", "1.3.132.0.34": "secp384r1",
+              "1.3.132.0.35": "secp521r1"}
 
 
 @dataclass
@@ -60,6 +64,15 @@ class Template:
     enroll: list[str]
     read: list[str]
     curve: str | None = None
+    # The oID's defaultName for key_algorithm as Windows writes it ("ECDSA_P256", "ML-DSA-65").
+    key_algorithm_name: str | None = None
+
+    def required_curve(self) -> str | None:
+        """The curve a key must use: named by the algorithm OID, or set with "curve"."""
+        return self.curve or CURVE_OIDS.get(self.key_algorithm or "")
+
+    def wants_ec(self) -> bool:
+        return self.key_algorithm == OID_ECC or self.key_algorithm in CURVE_OIDS
 
     def may_enroll(self, identity: str) -> bool:
         return identity in self.enroll or "*" in self.enroll

@@ -7,7 +7,11 @@ import threading
 from dataclasses import dataclass
 
 MODES = ("http500", "cut", "truncate", "hang", "http401", "wrongkey", "manyattributes",
+<<<<<<< HEAD
          "manyelements", "badmutual")
+=======
+         "manyelements", "partialpolicy")
+>>>>>>> s2-i22a
 # A hostile server (or whatever answers in its name) sending a response built to exhaust the
 # client's XML parser: well-formed SOAP, HTTP 200, whose body holds one element with 100,000
 # attributes (about 1 MB; quadratic in a parser that checks each new attribute against the

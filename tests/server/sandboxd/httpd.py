@@ -140,6 +140,8 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "wrongkey":
             self.sandbox.issuer.wrong_key_issuances += 1
             return False
+        if mode == "partialpolicy":  # changes the GetPolicies answer (see _cep)
+            return False
         if mode == "http500":
             entry.update(outcome="fault", http_status=500)
             self.sandbox.log.write(**entry)
@@ -241,7 +243,8 @@ class Handler(BaseHTTPRequestHandler):
             identity = negotiated if route.auth == "kerberos" else self._authenticate(route, env)
             entry["identity"] = identity
             if route.endpoint == "CEP":
-                payload = self._cep(env, identity, entry, route.prefix)
+                partial = injection is not None and injection.mode == "partialpolicy"
+                payload = self._cep(env, identity, entry, route.prefix, partial)
             else:
                 payload = self._ces(route, env, identity, entry)
             entry["http_status"] = 200
@@ -274,14 +277,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.sandbox.check_certificate(self.connection.getpeercert(binary_form=True))
         return None  # key-based renewal: the old certificate's signature authenticates
 
-    def _cep(self, env: soap.Envelope, identity: str, entry: dict, prefix: str = "") -> bytes:
+    def _cep(self, env: soap.Envelope, identity: str, entry: dict, prefix: str = "",
+             partial: bool = False) -> bytes:
         entry["request_type"] = "GetPolicies"
         if env.action != cep.GET_POLICIES:
             raise soap.action_not_supported(env.action)
         req = cep.parse_request(env.body)
         sb = self.sandbox
         result = cep.get_policies(req, identity, sb.config, sb.db.policy_id, sb.ca_certs_der(),
-                                  {name: sb.ces_urls(name, prefix) for name in sb.config.cas})
+                                  {name: sb.ces_urls(name, prefix) for name in sb.config.cas},
+                                  partial)
         entry.update(outcome=result.outcome, templates=result.templates)
         return soap.envelope(cep.GET_POLICIES_RESPONSE, env.message_id, result.body)
 

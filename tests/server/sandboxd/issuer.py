@@ -247,15 +247,20 @@ def _template_of_cert(cert: x509.Certificate, config: Config) -> Template | None
 
 def _check_key(template: Template, csr: x509.CertificateSigningRequest) -> None:
     key = csr.public_key()
-    wants_ec = template.key_algorithm == cfg.OID_ECC
+    wants_ec = template.wants_ec()
+    if template.key_algorithm not in (None, cfg.OID_RSA) and not wants_ec:
+        raise CaError(NTE_BAD_ALGID, f"Template '{template.name}' requires "
+                      f"{template.key_algorithm_name or template.key_algorithm} keys, which this CA "
+                      "cannot certify.")
     if wants_ec and not isinstance(key, ec.EllipticCurvePublicKey):
         raise CaError(NTE_BAD_ALGID, f"Template '{template.name}' requires an ECC key "
                       f"({template.key_algorithm}); the request has {type(key).__name__}.")
     if not wants_ec and not isinstance(key, rsa.RSAPublicKey):
         raise CaError(NTE_BAD_ALGID, f"Template '{template.name}' requires an RSA key; the request "
                       f"has {type(key).__name__}.")
-    if wants_ec and template.curve and key.curve.name != template.curve:
-        raise CaError(NTE_BAD_ALGID, f"Template '{template.name}' requires curve {template.curve}; "
+    curve = template.required_curve()
+    if wants_ec and curve and key.curve.name != curve:
+        raise CaError(NTE_BAD_ALGID, f"Template '{template.name}' requires curve {curve}; "
                       f"the request uses {key.curve.name}.")
     if key.key_size < template.min_key:
         raise CaError(CERTSRV_E_KEY_LENGTH, f"The public key length {key.key_size} is below the "
