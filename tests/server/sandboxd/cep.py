@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from . import soap
-from .config import Config, Template
+from .config import ENROLL_ALLOW_KEY_BASED_RENEWAL, Config, Template
 from .soap import XCEP, XSI, q
 
 GET_POLICIES = XCEP + "/IPolicy/GetPolicies"
@@ -111,7 +111,7 @@ class OidTable:
         return f"<oIDs>{items}</oIDs>"
 
 
-def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, int]) -> str:
+def _policy_xml(t: Template, enroll: bool, oids: OidTable, ca_refs: dict[str, int]) -> str:
     policy_ref = oids.ref(t.oid, 9, t.display_name)
     alg = oids.ref(t.key_algorithm, 3) if t.key_algorithm and t.schema >= 3 else None
     hash_ref = oids.ref(t.hash_algorithm, 1) if t.hash_algorithm and t.schema >= 3 else None
@@ -128,7 +128,7 @@ def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, i
             f"<policySchema>{t.schema}</policySchema>"
             f"<certificateValidity><validityPeriodSeconds>{t.validity_seconds}</validityPeriodSeconds>"
             f"<renewalPeriodSeconds>{t.renewal_seconds}</renewalPeriodSeconds></certificateValidity>"
-            f"<permission>{_el('enroll', t.may_enroll(identity))}{_el('autoEnroll', False)}</permission>"
+            f"<permission>{_el('enroll', enroll)}{_el('autoEnroll', False)}</permission>"
             f"<privateKeyAttributes>{_el('minimalKeyLength', t.min_key)}{_el('keySpec', t.key_spec)}"
             f'<keyUsageProperty xsi:nil="true"/><permissions xsi:nil="true"/>'
             f"{_el('algorithmOIDReference', alg)}{providers}</privateKeyAttributes>"
@@ -144,7 +144,9 @@ def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, i
 def _ca_xml(name: str, ref: int, cert_der: bytes, urls: dict[str, str], entry, enroll: bool) -> str:
     uris = [(4, urls["password"], entry.password_priority, False),
             (8, urls["certificate"], entry.certificate_priority, False),
-            (1, urls["keybasedrenewal"], entry.keybasedrenewal_priority, True)]
+            # The key-based renewal CES (Install-AdcsEnrollmentWebService -AuthenticationType
+            # Certificate -AllowKeyBasedRenewal -RenewalOnly): X.509 (8), renewal only.
+            (8, urls["keybasedrenewal"], entry.keybasedrenewal_priority, True)]
     if "kerberos" in urls:  # only when the sandbox runs its KDC
         uris.insert(0, (2, urls["kerberos"], entry.kerberos_priority, False))
     uris += [(u["auth"], u["uri"], u["priority"], u.get("renewal_only", False))
@@ -157,9 +159,14 @@ def _ca_xml(name: str, ref: int, cert_der: bytes, urls: dict[str, str], entry, e
             f"{_el('enrollPermission', enroll)}<cAReferenceID>{ref}</cAReferenceID></cA>")
 
 
-def get_policies(req: PolicyRequest, identity: str, config: Config, policy_id: str,
-                 ca_certs: dict[str, bytes], ces_urls: dict[str, dict[str, str]]) -> PolicyResult:
-    """Builds the GetPoliciesResponse body for one identity."""
+def get_policies(req: PolicyRequest, identity: str | None, config: Config, policy_id: str,
+                 ca_certs: dict[str, bytes], ces_urls: dict[str, dict[str, str]],
+                 key_based_renewal: bool = False) -> PolicyResult:
+    """Builds the GetPoliciesResponse body for one identity. A key-based renewal CEP
+    (Install-AdcsEnrollmentPolicyWebService -KeyBasedRenewal) offers only the templates that allow
+    key-based renewal (enrollmentFlags 0x10000); its client certificate need not map to an
+    account (identity None), and then every such template is shown as enrollable: the CES checks
+    the certificate being renewed."""
     head = (f'<GetPoliciesResponse xmlns="{XCEP}" xmlns:xsi="{XSI}"><response>'
             f"<policyID>{escape(policy_id)}</policyID>"
             f"<policyFriendlyName>{escape(config.policy_friendly_name)}</policyFriendlyName>"
@@ -168,17 +175,25 @@ def get_policies(req: PolicyRequest, identity: str, config: Config, policy_id: s
     if req.last_update is not None and req.last_update >= config.last_update:
         return PolicyResult(head + "<policiesNotChanged>true</policiesNotChanged>" + nil_tail
                             + "</GetPoliciesResponse>", "notchanged", [])
-    visible = [t for t in config.templates if t.may_read(identity) and _passes_filter(t, req)]
-    if not any(t.may_enroll(identity) for t in config.templates):
+    def may_read(t: Template) -> bool:
+        return identity is None or t.may_read(identity)
+
+    def may_enroll(t: Template) -> bool:
+        return identity is None or t.may_enroll(identity)
+
+    offered = [t for t in config.templates
+               if not key_based_renewal or t.enrollment_flags & ENROLL_ALLOW_KEY_BASED_RENEWAL]
+    visible = [t for t in offered if may_read(t) and _passes_filter(t, req)]
+    if not any(may_enroll(t) for t in offered):
         # A real capture: an identity with no enrollable template gets all-nil collections.
         return PolicyResult(head + '<policiesNotChanged xsi:nil="true"/>' + nil_tail
                             + "</GetPoliciesResponse>", "policy", [])
     ca_names = [c for c in config.cas if any(c in t.cas for t in visible)]
     ca_refs = {c: i for i, c in enumerate(ca_names)}
     oids = OidTable()
-    policies = "".join(_policy_xml(t, identity, oids, ca_refs) for t in visible)
+    policies = "".join(_policy_xml(t, may_enroll(t), oids, ca_refs) for t in visible)
     cas = "".join(_ca_xml(c, ca_refs[c], ca_certs[c], ces_urls[c], config.cas[c],
-                          any(c in t.cas and t.may_enroll(identity) for t in visible))
+                          any(c in t.cas and may_enroll(t) for t in visible))
                   for c in ca_names)
     policies_xml = f"<policies>{policies}</policies>" if visible else '<policies xsi:nil="true"/>'
     cas_xml = f"<cAs>{cas}</cAs>" if cas else '<cAs xsi:nil="true"/>'
