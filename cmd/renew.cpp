@@ -174,7 +174,9 @@ void declare_options(CLI::App* sub, const std::shared_ptr<RenewCliOptions>& o) {
         "--reuse-key", o->reuse_key,
         "Keep the current key (same-key renewal); automatic when the template demands it");
     sub->add_flag("--key-based", o->key_based,
-                  "Key-based renewal: authenticate with the certificate being renewed only");
+                  "Key-based renewal: the certificate being renewed is the TLS client "
+                  "certificate at a CES installed with -AllowKeyBasedRenewal; --url names the "
+                  "key-based renewal CEP (remembered for later runs)");
     sub->add_option(
         "--key-type", o->key_type,
         "Algorithm of the new key (default: like the current key): rsa:3072, ec:P-256, ...");
@@ -246,13 +248,15 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
                 options.pfx_password = read_secret(o->pfx_password_file, "CERTENROLL_PFX_PASSWORD",
                                                    "", "--pfx-password-file");
             }
-            // Credentials: explicit --auth applies to every record; otherwise each record's
-            // own auth mode is used and a password is read only if one is needed.
-            options.auth_from_record =
-                sub->count("--auth") == 0 && !o->key_based && o->cert_file.empty();
-            options.connection = options.auth_from_record || o->key_based
-                                     ? make_record_connection(o->connection)
-                                     : make_connection(o->connection);
+            // Credentials: explicit --auth applies to every record (with --key-based: to the
+            // key-based renewal CEP; the CES always gets the certificate being renewed);
+            // otherwise each record's own auth mode is used and a password is read only if one
+            // is needed.
+            const bool explicit_auth = sub->count("--auth") > 0;
+            options.auth_from_record = !explicit_auth && o->cert_file.empty();
+            options.connection = explicit_auth || (!o->cert_file.empty() && !o->key_based)
+                                     ? make_connection(o->connection)
+                                     : make_record_connection(o->connection);
             options.password = password_source(o->connection);
 
             const auto context = make_context(global, o->connection, "renew");

@@ -102,7 +102,7 @@ complete -c certenroll-cli -n '__fish_seen_subcommand_from renew' -l name -r -f 
 complete -c certenroll-cli -n '__fish_seen_subcommand_from renew' -l renew-before -r -f -d 'Renew when less than this remains (e.g. 30d); default: the template'\''s renewal period, else after 2/3 of the lifetime'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from renew' -l force -f -d 'Renew even when not due'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from renew' -l reuse-key -f -d 'Keep the current key (same-key renewal); automatic when the template demands it'
-complete -c certenroll-cli -n '__fish_seen_subcommand_from renew' -l key-based -f -d 'Key-based renewal: authenticate with the certificate being renewed only'
+complete -c certenroll-cli -n '__fish_seen_subcommand_from renew' -l key-based -f -d 'Key-based renewal: the certificate being renewed is the TLS client certificate at a CES installed with -AllowKeyBasedRenewal; --url names the key-based renewal CEP (remembered for later runs)'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from renew' -l key-type -r -f -a 'rsa rsa:3072 rsa:4096 ec ec:P-384 ec:P-521' -d 'Algorithm of the new key (default: like the current key): rsa:3072, ec:P-256, ...'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from renew' -l key-passphrase-file -r -F -d 'Passphrase of the key files (current and new)'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from renew' -l key-backend -r -f -a 'software pkcs11 tpm' -d 'Where the new key is generated (default: where the current key is): software, pkcs11 or tpm'

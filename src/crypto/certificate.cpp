@@ -383,25 +383,53 @@ std::vector<Certificate> build_chain(const Certificate& leaf,
     return chain;
 }
 
+namespace {
+
+void verify_in_store(X509_STORE* store, const Certificate& leaf,
+                     const std::vector<Certificate>& intermediates, Certificate::TimePoint now);
+
+}  // namespace
+
 void verify_chain(const Certificate& leaf, const std::vector<Certificate>& intermediates,
                   const std::vector<Certificate>& anchors, Certificate::TimePoint now) {
     X509StorePtr store(X509_STORE_new());
-    X509StackPtr untrusted(sk_X509_new_null());
-    X509StoreCtxPtr context(X509_STORE_CTX_new());
-    if (!store || !untrusted || !context) {
+    if (!store)
         throw_openssl(ErrorKind::Internal, "cannot allocate a certificate store");
-    }
     for (const auto& anchor : anchors) {
         if (X509_STORE_add_cert(store.get(), anchor.x509()) != 1) {
             ERR_clear_error();  // the same anchor twice is harmless
         }
+    }
+    verify_in_store(store.get(), leaf, intermediates, now);
+}
+
+void verify_chain_to_platform_trust(const Certificate& leaf,
+                                    const std::vector<Certificate>& intermediates,
+                                    Certificate::TimePoint now) {
+    X509StorePtr store(X509_STORE_new());
+    if (!store)
+        throw_openssl(ErrorKind::Internal, "cannot allocate a certificate store");
+    // OpenSSL's default file and directory (SSL_CERT_FILE / SSL_CERT_DIR when set).
+    if (X509_STORE_set_default_paths(store.get()) != 1)
+        ERR_clear_error();  // no system store: nothing verifies, reported below
+    verify_in_store(store.get(), leaf, intermediates, now);
+}
+
+namespace {
+
+void verify_in_store(X509_STORE* store, const Certificate& leaf,
+                     const std::vector<Certificate>& intermediates, Certificate::TimePoint now) {
+    X509StackPtr untrusted(sk_X509_new_null());
+    X509StoreCtxPtr context(X509_STORE_CTX_new());
+    if (!untrusted || !context) {
+        throw_openssl(ErrorKind::Internal, "cannot allocate a certificate store");
     }
     for (const auto& intermediate : intermediates) {
         if (X509_add_cert(untrusted.get(), intermediate.x509(), X509_ADD_FLAG_UP_REF) != 1) {
             throw_openssl(ErrorKind::Internal, "cannot collect intermediate certificates");
         }
     }
-    if (X509_STORE_CTX_init(context.get(), store.get(), leaf.x509(), untrusted.get()) != 1) {
+    if (X509_STORE_CTX_init(context.get(), store, leaf.x509(), untrusted.get()) != 1) {
         throw_openssl(ErrorKind::Internal, "cannot set up certificate verification");
     }
     X509_STORE_CTX_set_time(context.get(), 0, std::chrono::system_clock::to_time_t(now));
@@ -421,5 +449,7 @@ void verify_chain(const Certificate& leaf, const std::vector<Certificate>& inter
     throw Error(ErrorKind::Protocol, message,
                 "check that the CA certificates given are the ones that issued it, and the clock");
 }
+
+}  // namespace
 
 }  // namespace certenroll::crypto

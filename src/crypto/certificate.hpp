@@ -98,4 +98,9 @@ std::vector<Certificate> build_chain(const Certificate& leaf, const std::vector<
 void verify_chain(const Certificate& leaf, const std::vector<Certificate>& intermediates,
                   const std::vector<Certificate>& anchors, Certificate::TimePoint now);
 
+/// The same against the platform's trust (OpenSSL's default paths, SSL_CERT_FILE/SSL_CERT_DIR).
+void verify_chain_to_platform_trust(const Certificate& leaf,
+                                    const std::vector<Certificate>& intermediates,
+                                    Certificate::TimePoint now);
+
 }  // namespace certenroll::crypto

@@ -381,7 +381,7 @@ OfferObservation observe_offer(const http::Response& response, bool asked_for_ce
 }
 
 Finding assess_offer(const OfferObservation& observation, std::optional<xcep::AuthMode> configured,
-                     const std::string& host) {
+                     const std::string& host, const std::optional<CredentialTrial>& trial) {
     const std::string id = "http-auth";
     const std::string title = "Authentication offered";
     const std::string mode = configured ? std::string(xcep::auth_mode_name(*configured)) : "";
@@ -391,9 +391,22 @@ Finding assess_offer(const OfferObservation& observation, std::optional<xcep::Au
         case Offer::Kerberos:
             if (!configured || *configured == xcep::AuthMode::Kerberos)
                 return passed(id, title, evidence + ": Kerberos (SPNEGO)" + against);
+            if (trial && trial->accepted) {
+                return passed(id, title,
+                              evidence + " to a request without credentials, but " +
+                                  trial->evidence + against);
+            }
+            if (trial && trial->failure && *trial->failure != ErrorKind::Auth) {
+                return warned(id, title,
+                              evidence + " to a request without credentials; " + trial->evidence +
+                                  ": cannot tell whether --auth " + mode + " is accepted",
+                              "run 'certenroll-cli policy' with -vv to see the whole exchange");
+            }
             return failed(
                 id, title, ErrorKind::Auth,
-                evidence + ": " + host + " is Kerberos-only, but --auth " + mode + " is configured",
+                evidence + ": " + host + " is Kerberos-only, but --auth " + mode +
+                    " is configured" +
+                    (trial && trial->failure ? " (" + trial->evidence + ")" : std::string()),
                 "use --auth kerberos (after kinit, or with --keytab), or this service's " +
                     std::string(*configured == xcep::AuthMode::Certificate ? "_Certificate"
                                                                            : "_UsernamePassword") +

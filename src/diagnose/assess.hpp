@@ -58,10 +58,24 @@ struct OfferObservation {
 /// client certificate.
 OfferObservation observe_offer(const http::Response& response, bool asked_for_certificate);
 
+/// A real request (GetPolicies) with the configured password or certificate, made when an
+/// unauthenticated request met a Negotiate challenge: some servers challenge every request
+/// without credentials, yet take a UsernameToken or a client certificate.
+struct CredentialTrial {
+    bool accepted = false;
+    /// Set when it failed: Auth = the credential was refused; any other kind says nothing
+    /// about authentication.
+    std::optional<ErrorKind> failure;
+    std::string evidence;  ///< "GetPolicies with --auth password succeeded", or the error
+};
+
 /// The authentication step: what the endpoint offers against `configured` (nullopt when the
-/// configuration could not be read). `host` names the server in messages.
+/// configuration could not be read). `host` names the server in messages. A Negotiate challenge
+/// makes the endpoint "Kerberos-only" for a password or certificate only when `trial` shows the
+/// credential refused (or when no trial could be made).
 Finding assess_offer(const OfferObservation& observation, std::optional<xcep::AuthMode> configured,
-                     const std::string& host);
+                     const std::string& host,
+                     const std::optional<CredentialTrial>& trial = std::nullopt);
 
 /// This machine's clock against `reference` (the server's Date, the KDC's ticket time), observed
 /// at `local`. Within 1 min passes, within 5 min warns; beyond fails, or warns when the protocol

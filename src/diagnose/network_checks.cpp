@@ -8,6 +8,11 @@
 #include "http/curl_transport.hpp"
 #include "http/url.hpp"
 #include "platform/platform.hpp"
+#include "soap/envelope.hpp"
+#include "soap/namespaces.hpp"
+#include "wstep/messages.hpp"
+#include "xcep/client.hpp"
+#include "xcep/get_policies.hpp"
 
 namespace certenroll::diagnose {
 
@@ -133,6 +138,30 @@ class NetworkChecks : Steps {
 
     // ---- what the endpoint asks for -------------------------------------------------------
 
+    // A challenge to a request without credentials says little about a password that travels
+    // inside the message, or a client certificate: try the configured one with a real
+    // GetPolicies (the CES has no harmless request that proves it; there the challenge stands).
+    std::optional<CredentialTrial> try_credential() {
+        if (!target_is_cep_)
+            return std::nullopt;
+        CredentialTrial trial;
+        const std::string what = "GetPolicies with --auth " + mode_name(credentials_.mode) +
+                                 (credentials_.mode == xcep::AuthMode::UsernamePassword
+                                      ? " (user " + credentials_.username + ")"
+                                      : std::string());
+        try {
+            const auto transport = flows::open_transport(context_, request_.connection);
+            xcep::fetch_policy(*transport, target_url_, {}, now(),
+                               flows::call_options(context_, credentials_));
+            trial.accepted = true;
+            trial.evidence = what + " succeeded";
+        } catch (const Error& error) {
+            trial.failure = error.kind();
+            trial.evidence = what + ": " + error.message();
+        }
+        return trial;
+    }
+
     void offered_authentication() {
         if (!target_ || !ok("tls")) {
             const Finding* dns = report_.find("dns");
@@ -160,7 +189,12 @@ class NetworkChecks : Steps {
         std::optional<xcep::AuthMode> configured;
         if (!request_.configuration_error)
             configured = credentials_.mode;
-        add(assess_offer(observation, configured, target_->host));
+        std::optional<CredentialTrial> trial;
+        if (observation.offer == Offer::Kerberos && configured &&
+            (*configured == xcep::AuthMode::UsernamePassword ||
+             *configured == xcep::AuthMode::Certificate))
+            trial = try_credential();
+        add(assess_offer(observation, configured, target_->host, trial));
 
         const auto date = anonymous_answer_->header("Date");
         const auto server_time = date ? parse_http_date(*date) : std::nullopt;

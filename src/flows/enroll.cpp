@@ -43,9 +43,11 @@ std::vector<CesTarget> ces_targets(const Connection& connection, const xcep::Pol
 // Remembered so that a later key-based renewal needs nothing but the certificate.
 std::string key_based_renewal_url(const xcep::Policy& policy, const xcep::Template& tmpl,
                                   const std::string& ca_name) {
-    for (const auto& endpoint :
-         xcep::select_ces_endpoints(policy, tmpl, xcep::AuthMode::Anonymous, true)) {
-        if (endpoint.ca_name == ca_name)
+    for (const auto& endpoint : xcep::select_key_based_renewal_endpoints(policy, tmpl)) {
+        // A certificate CES that is not renewal-only is most likely the ordinary one, which wants
+        // a certificate mapped to an account.
+        if (endpoint.ca_name == ca_name &&
+            (endpoint.renewal_only || endpoint.auth == xcep::AuthMode::Anonymous))
             return endpoint.uri;
     }
     return {};
@@ -223,7 +225,7 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
     endpoint.ces_url = submission.target.url;
     endpoint.ca_name = submission.target.ca_name;
     record_auth(request.connection.credentials, endpoint);
-    if (policy) {
+    if (policy && xcep::allows_key_based_renewal(*tmpl)) {
         endpoint.renewal_url =
             key_based_renewal_url(policy->policy, *tmpl, submission.target.ca_name);
     }
@@ -245,7 +247,9 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
                                     .tmpl = tmpl,
                                     .pfx_password = request.pfx_password,
                                     .store_on_token = request.store_on_token,
-                                    .answered = nullptr};
+                                    .answered = nullptr,
+                                    .warnings = &outcome.warnings,
+                                    .ca_bundle = request.connection.http.ca_bundle};
     const auto issued =
         complete_request(context, submission, record, key, installation, std::move(event));
     if (!issued) {

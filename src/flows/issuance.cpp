@@ -9,6 +9,7 @@
 #include "error.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/template_rules.hpp"
+#include "http/url.hpp"
 #include "soap/call.hpp"
 #include "soap/namespaces.hpp"
 #include "store/atomic_file.hpp"
@@ -91,10 +92,16 @@ IssuedChain verify_issued(const wstep::SubmitResult& result, evp_pkey_st* key,
                           const std::vector<crypto::Certificate>& trusted_cas) {
     IssuedChain issued{crypto::Certificate::from_der(result.certificate_der), {}};
     if (!issued.leaf.matches_key(key)) {
-        throw Error(
-            ErrorKind::Protocol,
-            "the issued certificate (serial " + issued.leaf.serial_hex() + ") is not for our key",
-            "the CES returned someone else's certificate; report it to the CA admins");
+        // The CA did issue it: the request ID is what its administrators look it up by.
+        const std::string request =
+            result.request_id.empty() ? "" : " for request " + result.request_id;
+        throw Error(ErrorKind::Protocol,
+                    "the certificate issued" + request + " (serial " + issued.leaf.serial_hex() +
+                        ") is not for our key",
+                    "the CES returned someone else's certificate; report request " +
+                        (result.request_id.empty() ? std::string("(no ID)") : result.request_id) +
+                        " and the serial to the CA admins")
+            .with_request_id(result.request_id);
     }
     std::vector<crypto::Certificate> pool;
     if (!result.pkcs7_der.empty()) {
@@ -126,6 +133,20 @@ IssuedChain verify_issued(const wstep::SubmitResult& result, evp_pkey_st* key,
 }
 
 namespace {
+
+// The chain checked against --ca-bundle, else the platform's trust.
+void check_trusted_chain(const IssuedChain& issued, const std::string& ca_bundle, TimePoint now) {
+    if (ca_bundle.empty()) {
+        crypto::verify_chain_to_platform_trust(issued.leaf, issued.chain, now);
+        return;
+    }
+    const auto pem = store::read_file(ca_bundle);
+    if (!pem) {
+        throw Error(ErrorKind::Usage, "the CA bundle " + ca_bundle + " does not exist",
+                    "pass the PEM file of your CA certificates to --ca-bundle");
+    }
+    crypto::verify_chain(issued.leaf, issued.chain, crypto::Certificate::all_from_pem(*pem), now);
+}
 
 // Certificate, chain, fullchain, DER and PFX written beside their targets, then switched in
 // together with `staged_key` (a new key already on disk) over outputs.key.
@@ -189,6 +210,26 @@ store::OutputPaths default_outputs(const store::StateDirectory& state, const std
     return outputs;
 }
 
+std::string pending_query_url(const wstep::SubmitResult& result, const std::string& sent_to,
+                              std::vector<std::string>* warnings) {
+    const std::string& reference = result.reference_uri;
+    if (reference.empty())
+        return sent_to;
+    // Servers have been seen to put the bare request ID ("61") there; saving that made the
+    // request unretrievable.
+    if (const auto parts = http::parse_url(reference);
+        parts && parts->scheme == "https" && reference.starts_with("https://")) {
+        return reference;
+    }
+    if (warnings != nullptr) {
+        warnings->push_back("the CES named '" + reference.substr(0, 200) +
+                            "' as the place to ask about request " + result.request_id +
+                            ", which is not an https:// URL; " + sent_to +
+                            " will be asked instead");
+    }
+    return sent_to;
+}
+
 namespace {
 
 store::ManagedCertificate managed_record(const RequestRecord& request,
@@ -210,15 +251,15 @@ store::ManagedCertificate managed_record(const RequestRecord& request,
 }
 
 void save_pending(const Context& context, const Submission& submission,
-                  const RequestRecord& request, audit::Event event) {
+                  const RequestRecord& request, std::vector<std::string>* warnings,
+                  audit::Event event) {
     store::PendingRequest pending;
     pending.name = request.name;
     pending.request_id = submission.result.request_id;
     pending.template_name = request.template_name;
     pending.endpoint = request.endpoint;
-    pending.endpoint.ces_url = submission.result.reference_uri.empty()
-                                   ? submission.target.url
-                                   : submission.result.reference_uri;
+    pending.endpoint.ces_url =
+        pending_query_url(submission.result, submission.target.url, warnings);
     pending.key_backend = request.key_backend;
     pending.key_reference =
         request.staged_key.empty() ? request.key_reference : request.staged_key.string();
@@ -242,6 +283,18 @@ IssuedChain install_issued(const Context& context, const wstep::SubmitResult& re
                                  ? policy_ca_certificates(*installation.policy, *installation.tmpl)
                                  : std::vector<crypto::Certificate>{};
         issued.emplace(verify_issued(result, key.get(), trusted));
+        if (result.mismatched_request_id) {
+            // Not the request asked about: installed only because it carries our key (checked
+            // above) and chains to a CA we trust.
+            check_trusted_chain(*issued, installation.ca_bundle, context.clock());
+            if (installation.warnings != nullptr) {
+                installation.warnings->push_back(
+                    "the CES answered request " + result.request_id + " with RequestID " +
+                    *result.mismatched_request_id +
+                    "; the certificate carries this request's key and chains to a trusted CA, "
+                    "so it was installed");
+            }
+        }
         install_certificate(context.state, record.name, record.outputs, *issued, key.get(),
                             installation.pfx_password, record.staged_key);
         if (installation.store_on_token)
@@ -262,7 +315,7 @@ std::optional<IssuedChain> complete_request(const Context& context, const Submis
                                             const RequestRecord& record, const keys::Key& key,
                                             const Installation& installation, audit::Event event) {
     if (submission.result.disposition == wstep::Disposition::Pending) {
-        save_pending(context, submission, record, std::move(event));
+        save_pending(context, submission, record, installation.warnings, std::move(event));
         return std::nullopt;
     }
     return install_issued(context, submission.result, record, key, installation, std::move(event));

@@ -52,8 +52,9 @@ struct IssuedChain {
     std::vector<crypto::Certificate> chain;
 };
 
-/// Checks an issued result: the certificate carries our public key, and its chain builds by
-/// issuer/subject from the PKCS#7 certificates, ending at one of `trusted_cas` when given.
+/// Checks an issued result: the certificate carries our public key (else a protocol Error naming
+/// the request ID, for the CA's administrators), and its chain builds by issuer/subject from the
+/// PKCS#7 certificates, ending at one of `trusted_cas` when given.
 IssuedChain verify_issued(const wstep::SubmitResult& result, evp_pkey_st* key,
                           const std::vector<crypto::Certificate>& trusted_cas);
 
@@ -98,7 +99,19 @@ struct Installation {
     /// The pending record the certificate answers (retrieve-pending): removed once the
     /// certificate is recorded.
     const store::PendingRequest* answered = nullptr;
+    /// Where warnings about the answer go (a pending reference that cannot be used, a reply
+    /// about another request ID); may be null.
+    std::vector<std::string>* warnings = nullptr;
+    /// The CA bundle (--ca-bundle; empty = the platform's trust): an issued certificate whose
+    /// reply names another request than the one asked about must chain to it.
+    std::string ca_bundle;
 };
+
+/// Where to ask about a pending request later: the reply's Reference URI when it is an absolute
+/// https:// URL, else (a bare request ID, a relative path, another scheme) the URL the request
+/// went to, with a warning in `warnings`.
+std::string pending_query_url(const wstep::SubmitResult& result, const std::string& sent_to,
+                              std::vector<std::string>* warnings);
 
 /// The tail of enroll and renew once the CA has answered `submission` for `key`. Pending: the
 /// record is saved for retrieve-pending, with the key where it is now (`staged_key`, else

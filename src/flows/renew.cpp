@@ -109,61 +109,130 @@ std::optional<store::PendingRequest> pending_renewal(const Context& context,
     return std::nullopt;
 }
 
-Connection connection_for(const store::ManagedCertificate& record, const RenewOptions& options) {
-    Connection connection = options.connection;
-    if (connection.cep_url.empty() && connection.ces_url.empty()) {
-        if (options.key_based && !record.endpoint.renewal_url.empty()) {
-            // The CEP would want credentials we may not have; the URL is all we need from it.
-            connection.ces_url = record.endpoint.renewal_url;
-        } else {
-            connection.cep_url = record.endpoint.cep_url;
-            if (connection.cep_url.empty())
-                connection.ces_url = record.endpoint.ces_url;
-        }
-    }
-    if (connection.ca_name.empty())
-        connection.ca_name = record.endpoint.ca_name;
-    auto& credentials = connection.credentials;
-    // The certificate being renewed as the TLS client credential, from whichever file holds it
-    // (a PFX brings its own key, opened with the PFX password).
-    const auto present_current_certificate = [&] {
-        const fs::path file = certificate_file(record.outputs);
-        credentials.client_certificate = file.string();
-        credentials.client_key = record.key_reference;
-        credentials.client_key_passphrase =
-            file == record.outputs.pfx ? options.pfx_password : options.key_passphrase;
-    };
-    if (options.key_based) {
-        credentials.mode = xcep::AuthMode::Anonymous;
-        present_current_certificate();
-        return connection;
-    }
-    if (options.auth_from_record)
-        apply_recorded_auth(credentials, record.endpoint);
-    if (credentials.mode == xcep::AuthMode::Anonymous)
-        present_current_certificate();
+// Where a renewal fetches its policy and where it submits; the same for all but key-based
+// renewal.
+struct RenewalConnections {
+    Connection policy;  ///< cep_url empty: no policy is read
+    Connection submit;  ///< ces_url set: the one URL to submit to
+    bool key_based = false;
+};
+
+bool renews_key_based(const store::ManagedCertificate& record, const RenewOptions& options) {
+    return options.key_based || record.endpoint.key_based ||
+           xcep::is_key_based_renewal_cep_url(record.endpoint.cep_url);
+}
+
+// The certificate being renewed as the TLS client credential, from whichever file holds it (a
+// PFX brings its own key, opened with the PFX password); the key may be a file, a PKCS#11 URI or
+// a TPM key.
+void present_current_certificate(Credentials& credentials, const store::ManagedCertificate& record,
+                                 const RenewOptions& options) {
+    const fs::path file = certificate_file(record.outputs);
+    credentials.client_certificate = file.string();
+    credentials.client_key = record.key_reference;
+    credentials.client_key_passphrase =
+        file == record.outputs.pfx ? options.pfx_password : options.key_passphrase;
+}
+
+void resolve_password(Credentials& credentials, const RenewOptions& options) {
     if (credentials.mode == xcep::AuthMode::UsernamePassword && credentials.password.empty() &&
         options.password) {
         credentials.password = options.password(credentials.username);
     }
-    return connection;
 }
 
-std::vector<CesTarget> renewal_targets(const Connection& connection, const xcep::Policy* policy,
-                                       const xcep::Template* tmpl,
+// Key-based renewal as AD CS serves it: the CES (certificate authentication, installed with
+// -AllowKeyBasedRenewal) sees the certificate being renewed as the TLS client certificate, and
+// the renewal is signed with its key. The key-based renewal CEP (-KeyBasedRenewal) is read with
+// whatever authentication its URL names: the same certificate for a _Certificate endpoint, the
+// recorded user's password or Kerberos otherwise.
+RenewalConnections key_based_connections(const store::ManagedCertificate& record,
+                                         const RenewOptions& options) {
+    RenewalConnections connections{options.connection, options.connection, true};
+    auto& submit = connections.submit;
+    submit.cep_url.clear();
+    if (submit.ca_name.empty())
+        submit.ca_name = record.endpoint.ca_name;
+    submit.credentials = Credentials{};
+    submit.credentials.mode = xcep::AuthMode::Certificate;
+    present_current_certificate(submit.credentials, record, options);
+
+    auto& policy = connections.policy;
+    policy.ces_url.clear();
+    if (policy.ca_name.empty())
+        policy.ca_name = record.endpoint.ca_name;
+    if (options.connection.ces_url.empty() && policy.cep_url.empty()) {
+        // The recorded CEP when it serves key-based renewal (or served the last one); else the
+        // key-based renewal CES recorded from the enrollment policy, without a policy.
+        if (record.endpoint.key_based ||
+            xcep::is_key_based_renewal_cep_url(record.endpoint.cep_url))
+            policy.cep_url = record.endpoint.cep_url;
+        if (policy.cep_url.empty())
+            submit.ces_url = record.endpoint.renewal_url;
+    }
+    if (policy.cep_url.empty())
+        return connections;
+    auto& credentials = policy.credentials;
+    // No --auth given (anonymous stands for that): the URL, else the certificate, decides.
+    if (options.auth_from_record || credentials.mode == xcep::AuthMode::Anonymous) {
+        credentials = Credentials{};
+        const auto from_url = xcep::auth_mode_from_url(policy.cep_url);
+        if (from_url == xcep::AuthMode::UsernamePassword || from_url == xcep::AuthMode::Kerberos) {
+            apply_recorded_auth(credentials, record.endpoint);
+            credentials.mode = *from_url;
+            if (!options.connection.credentials.username.empty())
+                credentials.username = options.connection.credentials.username;
+        } else {
+            credentials.mode = xcep::AuthMode::Certificate;
+        }
+    }
+    if (credentials.mode == xcep::AuthMode::Certificate && credentials.client_certificate.empty())
+        present_current_certificate(credentials, record, options);
+    resolve_password(credentials, options);
+    return connections;
+}
+
+RenewalConnections connections_for(const store::ManagedCertificate& record,
+                                   const RenewOptions& options) {
+    if (renews_key_based(record, options))
+        return key_based_connections(record, options);
+    Connection connection = options.connection;
+    if (connection.cep_url.empty() && connection.ces_url.empty()) {
+        connection.cep_url = record.endpoint.cep_url;
+        if (connection.cep_url.empty())
+            connection.ces_url = record.endpoint.ces_url;
+    }
+    if (connection.ca_name.empty())
+        connection.ca_name = record.endpoint.ca_name;
+    auto& credentials = connection.credentials;
+    if (options.auth_from_record)
+        apply_recorded_auth(credentials, record.endpoint);
+    if (credentials.mode == xcep::AuthMode::Anonymous)
+        present_current_certificate(credentials, record, options);
+    resolve_password(credentials, options);
+    return {connection, connection, false};
+}
+
+std::vector<CesTarget> renewal_targets(const RenewalConnections& connections,
+                                       const xcep::Policy* policy, const xcep::Template* tmpl,
                                        const std::string& recorded_url) {
+    const Connection& connection = connections.submit;
     if (!connection.ces_url.empty())
         return {{connection.ces_url, connection.ca_name}};
     std::vector<CesTarget> targets;
     if (policy != nullptr && tmpl != nullptr) {
-        for (const auto& endpoint :
-             xcep::select_ces_endpoints(*policy, *tmpl, connection.credentials.mode, true)) {
+        const auto endpoints =
+            connections.key_based
+                ? xcep::select_key_based_renewal_endpoints(*policy, *tmpl)
+                : xcep::select_ces_endpoints(*policy, *tmpl, connection.credentials.mode, true);
+        for (const auto& endpoint : endpoints) {
             if (connection.ca_name.empty() || endpoint.ca_name == connection.ca_name) {
                 targets.push_back({endpoint.uri, endpoint.ca_name});
             }
         }
     }
-    if (targets.empty() && !recorded_url.empty() &&
+    // An anonymous endpoint is used only when a policy advertises it.
+    if (targets.empty() && !recorded_url.empty() && !connections.key_based &&
         connection.credentials.mode != xcep::AuthMode::Anonymous) {
         targets.push_back({recorded_url, connection.ca_name});
     }
@@ -241,14 +310,16 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
             "restore the matching key (see " + record.key_reference + ".prev) or enroll again");
     }
 
-    const Connection connection = connection_for(record, options);
+    const RenewalConnections connections = connections_for(record, options);
+    const Connection& connection = connections.submit;
     auto event = audit_event(context, connection, record.name, record.template_name);
+    event.cep_url = connections.policy.cep_url;
     event.renewal = true;
     event.previous_serial = old_cert.serial_hex();
     std::optional<PolicyResult> policy;
     const xcep::Template* tmpl = nullptr;
-    if (!connection.cep_url.empty()) {
-        policy = load_policy(context, connection, options.refresh_policy);
+    if (!connections.policy.cep_url.empty()) {
+        policy = load_policy(context, connections.policy, options.refresh_policy);
         tmpl = find_template_or_throw(policy->policy, record.template_name);
     }
     const bool same_key =
@@ -312,16 +383,22 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
 
     const auto csr = crypto::build_csr(plan.csr, new_key.get());
     const auto token = crypto::sign_renewal_request(csr, old_cert, old_key.get(), plan.csr.hash);
-    const auto targets = renewal_targets(connection, policy ? &policy->policy : nullptr, tmpl,
+    const auto targets = renewal_targets(connections, policy ? &policy->policy : nullptr, tmpl,
                                          record.endpoint.ces_url);
+    if (targets.empty() && connections.key_based) {
+        throw Error(ErrorKind::Usage,
+                    "no CES URL accepts a key-based renewal of '" + record.name + "'" +
+                        (policy ? ": the policy lists no certificate-authenticated CES for it"
+                                : ": no key-based renewal CES was recorded at enroll"),
+                    "pass --url with the key-based renewal CEP "
+                    "(.../KeyBasedRenewal_ADPolicyProvider_CEP_Certificate/service.svc/CEP), or "
+                    "--ces-url with the CES installed with -AllowKeyBasedRenewal");
+    }
     if (targets.empty()) {
         throw Error(ErrorKind::Usage,
                     "no CES URL accepts a renewal of '" + record.name + "' with auth " +
                         std::string(xcep::auth_mode_name(connection.credentials.mode)),
-                    options.key_based ? "the policy lists no key-based renewal endpoint; renew "
-                                        "with --auth password/kerberos/certificate instead"
-                                      : "pass --ces-url, or --key-based for a key-based renewal "
-                                        "endpoint");
+                    "pass --ces-url, or --key-based for a key-based renewal endpoint");
     }
     audit_key(event, new_key);
     audit_request(event, plan.csr);
@@ -338,10 +415,20 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
 
     // The records name the new key; a replaced token key stays on the token (like key.pem.prev
     // on disk) until removed by hand.
+    // A key-based renewal is remembered, so that cron runs renew the same way: from the same
+    // key-based renewal CEP, or (none) straight at the same CES.
+    store::Endpoint endpoint = record.endpoint;
+    if (connections.key_based) {
+        endpoint.key_based = true;
+        endpoint.renewal_url = submission.target.url;
+        endpoint.cep_url = connections.policy.cep_url;
+        if (!submission.target.ca_name.empty())
+            endpoint.ca_name = submission.target.ca_name;
+    }
     const RequestRecord answered{
         .name = record.name,
         .template_name = record.template_name,
-        .endpoint = record.endpoint,
+        .endpoint = endpoint,
         .key_backend = same_key ? record.key_backend : std::string(fresh_key->backend()),
         .key_reference = new_reference,
         .staged_key = staged_key,
@@ -355,7 +442,9 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
                                     .tmpl = tmpl,
                                     .pfx_password = options.pfx_password,
                                     .store_on_token = options.store_on_token,
-                                    .answered = nullptr};
+                                    .answered = nullptr,
+                                    .warnings = &result.warnings,
+                                    .ca_bundle = connection.http.ca_bundle};
     const auto issued =
         complete_request(context, submission, answered, new_key, installation, std::move(event));
     if (!issued) {

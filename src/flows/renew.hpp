@@ -26,8 +26,10 @@ struct RenewOptions {
     std::optional<std::chrono::seconds> renew_before;
     bool force = false;      ///< renew even when not due
     bool reuse_key = false;  ///< same-key renewal (forced anyway when the template demands it)
-    /// Key-based renewal: the old certificate is the only credential (TLS client certificate
-    /// on a renewal-only, anonymous CES endpoint).
+    /// Key-based renewal: the certificate being renewed is the TLS client credential at a
+    /// certificate-authenticated CES (AD CS: -AllowKeyBasedRenewal); the policy, if any, comes
+    /// from the key-based renewal CEP. Also done for records renewed key-based before, or whose
+    /// CEP is a key-based renewal CEP.
     bool key_based = false;
     std::optional<keys::KeySpec> key_spec;  ///< new-key algorithm; default: like the old key
     std::string key_passphrase;

@@ -29,6 +29,11 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
             .with_request_id(pending.request_id);
     }
     Connection connection = request.connection;
+    // --ces-url: the request is asked about there instead of at the URL recorded with it (a
+    // moved server, or a reference the CES got wrong).
+    const std::string ces_url =
+        connection.ces_url.empty() ? pending.endpoint.ces_url : connection.ces_url;
+    outcome.ces_url = ces_url;
     auto& credentials = connection.credentials;
     if (request.auth_from_record)
         apply_recorded_auth(credentials, pending.endpoint);
@@ -38,14 +43,14 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
     }
     auto event = audit_event(context, connection, pending.name, pending.template_name);
     event.cep_url = pending.endpoint.cep_url;
-    event.ces_url = pending.endpoint.ces_url;
+    event.ces_url = ces_url;
     event.ca_name = pending.endpoint.ca_name;
     event.request_id = pending.request_id;
     event.renewal = pending.renewal;
     event.key_backend = pending.key_backend;
     wstep::SubmitResult result;
     try {
-        result = query_pending(context, connection, pending.endpoint.ces_url, pending.request_id);
+        result = query_pending(context, connection, ces_url, pending.request_id);
     } catch (const Error& error) {
         // A denial is final: remember it so later runs do not ask again. An enrollment's key
         // stays on disk (enroll --key can reuse it); a renewal's staged key beside the current
@@ -101,7 +106,9 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
                                     .tmpl = nullptr,
                                     .pfx_password = request.pfx_password,
                                     .store_on_token = false,
-                                    .answered = &pending};
+                                    .answered = &pending,
+                                    .warnings = &outcome.warnings,
+                                    .ca_bundle = connection.http.ca_bundle};
     const auto issued =
         install_issued(context, result, record, *key, installation, std::move(event));
     outcome.status = EnrollOutcome::Status::Issued;

@@ -76,15 +76,20 @@ OutputPaths outputs_from_json(const json& j) {
 }
 
 json to_json(const Endpoint& e) {
-    return {{"cep_url", e.cep_url},   {"ces_url", e.ces_url}, {"auth", e.auth},
-            {"username", e.username}, {"ca_name", e.ca_name}, {"renewal_url", e.renewal_url},
-            {"spn", e.spn},           {"keytab", e.keytab},   {"principal", e.principal}};
+    json j = {{"cep_url", e.cep_url},   {"ces_url", e.ces_url}, {"auth", e.auth},
+              {"username", e.username}, {"ca_name", e.ca_name}, {"renewal_url", e.renewal_url},
+              {"spn", e.spn},           {"keytab", e.keytab},   {"principal", e.principal}};
+    if (e.key_based)
+        j["key_based"] = true;
+    return j;
 }
 
 Endpoint endpoint_from_json(const json& j) {
-    return {j.value("cep_url", ""),  j.value("ces_url", ""), j.value("auth", ""),
-            j.value("username", ""), j.value("ca_name", ""), j.value("renewal_url", ""),
-            j.value("spn", ""),      j.value("keytab", ""),  j.value("principal", "")};
+    Endpoint e{j.value("cep_url", ""),  j.value("ces_url", ""), j.value("auth", ""),
+               j.value("username", ""), j.value("ca_name", ""), j.value("renewal_url", ""),
+               j.value("spn", ""),      j.value("keytab", ""),  j.value("principal", "")};
+    e.key_based = j.value("key_based", false);
+    return e;
 }
 
 json parse_record_text(std::string_view text, const std::string& where) {

@@ -37,6 +37,9 @@ struct Endpoint {
     std::string spn;
     std::string keytab;
     std::string principal;
+    /// Renewed key-based before (renew --key-based): later renewals are key-based too, from
+    /// `cep_url` (the key-based renewal CEP, when one was used) or `renewal_url`.
+    bool key_based = false;
 };
 
 /// A request the CA took under submission; enough to retrieve it later without the user's help.

@@ -43,6 +43,11 @@ SubmitResult query_token_status(http::Transport& transport, const std::string& c
     // Some servers leave the id out of an issued reply; it can only be the one we asked about.
     if (result.request_id.empty()) {
         result.request_id = std::string(request_id);
+    } else if (result.request_id != request_id && result.disposition == Disposition::Issued) {
+        // A certificate may still be ours (the server may forget the request once it has
+        // answered): the caller checks its key and chain before installing it.
+        result.mismatched_request_id = std::move(result.request_id);
+        result.request_id = std::string(request_id);
     } else if (result.request_id != request_id) {
         throw Error(ErrorKind::Protocol,
                     "asked for request " + std::string(request_id) +

@@ -25,7 +25,8 @@ SubmitResult submit(http::Transport& transport, const std::string& ces_url,
                     const soap::CallOptions& options = {});
 
 /// Sends QueryTokenStatus for `request_id` to `ces_url` (the pending response's reference URI).
-/// A reply about another request id is a protocol Error.
+/// A pending reply about another request id is a protocol Error; an issued one is returned with
+/// `mismatched_request_id` set, for the caller to check the certificate itself.
 SubmitResult query_token_status(http::Transport& transport, const std::string& ces_url,
                                 std::string_view request_id,
                                 std::chrono::system_clock::time_point now,

@@ -40,17 +40,44 @@ std::vector<CesEndpoint> select_ces_endpoints(const Policy& policy, const Templa
     return endpoints;
 }
 
-std::optional<AuthMode> auth_mode_from_url(std::string_view url) {
-    // The path's first segment, e.g. "ADPolicyProvider_CEP_Kerberos"; IIS matches it in any case.
+std::vector<CesEndpoint> select_key_based_renewal_endpoints(const Policy& policy,
+                                                            const Template& tmpl) {
+    auto endpoints = select_ces_endpoints(policy, tmpl, AuthMode::Certificate, true);
+    // Renewal-only first, keeping the priority order within each group.
+    std::stable_partition(endpoints.begin(), endpoints.end(),
+                          [](const CesEndpoint& endpoint) { return endpoint.renewal_only; });
+    for (auto& endpoint : select_ces_endpoints(policy, tmpl, AuthMode::Anonymous, true))
+        endpoints.push_back(std::move(endpoint));
+    return endpoints;
+}
+
+namespace {
+
+// The path's first segment in lower case, e.g. "adpolicyprovider_cep_kerberos" (IIS matches it
+// in any case); empty when there is none.
+std::string first_path_segment(std::string_view url) {
     const std::size_t scheme = url.find("://");
     std::string_view rest = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
     const std::size_t slash = rest.find('/');
     if (slash == std::string_view::npos)
-        return std::nullopt;
+        return {};
     rest = rest.substr(slash + 1);
     std::string segment(rest.substr(0, rest.find_first_of("/?#")));
     std::transform(segment.begin(), segment.end(), segment.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return segment;
+}
+
+}  // namespace
+
+bool is_key_based_renewal_cep_url(std::string_view url) {
+    return first_path_segment(url).starts_with("keybasedrenewal_adpolicyprovider_cep_");
+}
+
+std::optional<AuthMode> auth_mode_from_url(std::string_view url) {
+    const std::string segment = first_path_segment(url);
+    if (segment.empty())
+        return std::nullopt;
     for (const std::string_view service : {"_cep_", "_ces_"}) {
         const std::size_t at = segment.rfind(service);
         if (at == std::string::npos)

@@ -28,6 +28,19 @@ struct CesEndpoint {
 std::vector<CesEndpoint> select_ces_endpoints(const Policy& policy, const Template& tmpl,
                                               AuthMode mode, bool renewal);
 
+/// The CES URLs a key-based renewal of `tmpl` can use, in the order to try them. AD CS serves
+/// key-based renewal from a CES installed with -AuthenticationType Certificate
+/// -AllowKeyBasedRenewal (usually -RenewalOnly), advertised with clientAuthentication 8: the
+/// renewal-only certificate URLs come first, then the other certificate URLs, then anonymous (1)
+/// URLs, which only the policy can vouch for; each group by priority.
+std::vector<CesEndpoint> select_key_based_renewal_endpoints(const Policy& policy,
+                                                            const Template& tmpl);
+
+/// True when the URL's path names a key-based renewal policy service:
+/// Install-AdcsEnrollmentPolicyWebService -KeyBasedRenewal creates
+/// ".../KeyBasedRenewal_ADPolicyProvider_CEP_<Auth>/service.svc/CEP".
+bool is_key_based_renewal_cep_url(std::string_view url);
+
 /// The authentication mode that a CEP or CES URL's standard path names, as Windows Server
 /// creates them: ".../ADPolicyProvider_CEP_Kerberos/service.svc/CEP",
 /// ".../<CA>_CES_UsernamePassword/service.svc/CES", "_Certificate", and "_KeyBasedRenewal"

@@ -239,6 +239,10 @@ bool requires_signed_renewal(const Template& tmpl) {
     return (tmpl.enrollment_flags & flag::enrollment_previous_approval_validate_reenrollment) != 0;
 }
 
+bool allows_key_based_renewal(const Template& tmpl) {
+    return (tmpl.enrollment_flags & flag::enrollment_allow_key_based_renewal) != 0;
+}
+
 bool is_pending_all(const Template& tmpl) {
     return (tmpl.enrollment_flags & flag::enrollment_pend_all_requests) != 0;
 }

@@ -152,6 +152,7 @@ inline constexpr std::uint32_t subject_enrollee_supplies_alt_name = 0x00010000;
 inline constexpr std::uint32_t enrollment_pend_all_requests = 0x00000002;
 inline constexpr std::uint32_t enrollment_previous_approval_validate_reenrollment = 0x00000040;
 inline constexpr std::uint32_t enrollment_user_interaction_required = 0x00000100;
+inline constexpr std::uint32_t enrollment_allow_key_based_renewal = 0x00010000;
 inline constexpr std::uint32_t general_machine_type = 0x00000040;
 }  // namespace flag
 
@@ -181,6 +182,9 @@ bool old_cert_supplies_subject(const Template& tmpl);
 bool requires_same_key_renewal(const Template& tmpl);
 /// A renewal must be signed with the existing certificate's key.
 bool requires_signed_renewal(const Template& tmpl);
+/// Certificates of this template may be renewed key-based (MS-CRTD 2.26
+/// CT_FLAG_ALLOW_PREVIOUS_APPROVAL_KEYBASEDRENEWAL_VALIDATE_REENROLLMENT, 0x00010000).
+bool allows_key_based_renewal(const Template& tmpl);
 /// Every request waits for CA manager approval.
 bool is_pending_all(const Template& tmpl);
 /// The CA wants the private key archived (needs a CMC request with the key encrypted to the CA).

@@ -116,6 +116,33 @@ class DiagnoseTest(Diagnose, cli.SandboxTest):
                          [("QueryTokenStatus", "alice")])
         self.assertNotIn(self.sandbox.password(), result.stdout + result.stderr)
 
+    def test_negotiate_challenge_to_an_empty_request_does_not_hide_a_working_password(self):
+        # A front end that challenges every request without credentials for Negotiate, while
+        # the service takes the password inside the message (an independent server did this).
+        url = self.info["cep"]["password"].replace("/ADPolicyProvider", "/challenging/ADPolicyProvider")
+        policy = self.cli("policy", "--url", url, "--ca-bundle", self.info["ca_bundle"],
+                          *self.user())
+        self.assertExit(policy, OK)
+        result = self.diagnose_web_server(url=url)
+        self.assertDiagnosis(result, OK)
+        offered = self.assertStatus(result, "http-auth", "pass")
+        self.assertIn("WWW-Authenticate: Negotiate", offered["evidence"])
+        self.assertIn("GetPolicies with --auth password (user alice) succeeded", offered["evidence"])
+        self.assertNotIn("Kerberos-only", json.dumps(result.json))
+        self.assertStatus(result, "policy", "pass")
+
+        # The same front end with a password the server refuses: now it is an auth failure.
+        wrong = os.path.join(self.tmp, "wrong.password")
+        with open(wrong, "w") as f:
+            f.write("not-the-password\n")
+        result = self.diagnose("--url", url, "--ca-bundle", self.info["ca_bundle"],
+                               "--username", "alice", "--password-file", wrong,
+                               "--template", "WebServer")
+        self.assertDiagnosis(result, AUTH, "http-auth")
+        offered = self.check(result, "http-auth")
+        self.assertIn("GetPolicies with --auth password (user alice)", offered["evidence"])
+        self.assertNotIn("not-the-password", result.stdout + result.stderr)
+
     def test_untrusted_server_certificate(self):
         before = len(self.sandbox.requests())
         result = self.diagnose("--url", self.info["cep"]["password"], *self.user(),

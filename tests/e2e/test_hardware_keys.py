@@ -210,6 +210,28 @@ class HardwareKeyTest(cli.SandboxTest):
         last = self.sandbox.requests()[-1]
         self.assertEqual((last["auth"], last["identity"]), ("certificate", "alice"))
 
+    def test_pkcs11_key_based_renewal(self):
+        # The certificate being renewed and its key on the token are the TLS client credential
+        # at the key-based renewal CES; no password anywhere.
+        self.requireSoftHsm()
+        pending = self.enroll("KeyBasedRenewal", "tok-kbr", *self.devices.pkcs11_flags(),
+                              extra=["--cn", "tok-kbr.example.test"])
+        self.assertExit(pending, 3)
+        self.sandbox.approve(pending.json["ca"], pending.json["request_id"])
+        done = self.run_cli("retrieve-pending", pending.json["request_id"], *self.user(),
+                            "--ca-bundle", self.info["ca_bundle"], "--pkcs11-module",
+                            SOFTHSM_MODULE, "--pin-file", self.devices.pin_file)
+        self.assertExit(done, 0)
+        renewed = self.run_cli("renew", "tok-kbr", "--force", "--key-based", "--url",
+                               self.info["cep"]["keybasedrenewal"], "--ca-bundle",
+                               self.info["ca_bundle"], "--pkcs11-module", SOFTHSM_MODULE,
+                               "--pin-file", self.devices.pin_file)
+        self.assertExit(renewed, 0)
+        ces = [r for r in self.sandbox.requests() if r.get("endpoint") == "CES"][-1]
+        self.assertEqual((ces["auth"], ces["outcome"], ces["identity"]),
+                         ("keybasedrenewal", "issued", "alice"))
+        self.assertNoPrivateKeyIn(self.state)
+
     def test_pkcs11_refusals_before_the_network(self):
         self.requireSoftHsm()
         before = len(self.sandbox.requests())

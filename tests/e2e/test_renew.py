@@ -100,31 +100,112 @@ class RenewTest(cli.SandboxTest):
         self.assertTrue(result.json["certificates"][0]["same_key"])
         self.assertEqual(pubkey_of_key(files["key"]), old_pub)
 
+    def enroll_key_based(self, name, *extra):
+        """A KeyBasedRenewal certificate: its first issuance waits for CA manager approval (the
+        template pends every request), then retrieve-pending collects it."""
+        pending = self.cli("enroll", *self.cep(), *self.user(), "--template", "KeyBasedRenewal",
+                           "--name", name, "--cn", name + ".example.test", *extra)
+        self.assertExit(pending, 3)
+        self.sandbox.approve(pending.json["ca"], pending.json["request_id"])
+        done = self.cli("retrieve-pending", pending.json["request_id"], *self.user(),
+                        "--ca-bundle", self.info["ca_bundle"])
+        self.assertExit(done, 0)
+        return done.json["files"]
+
+    def record(self, name):
+        with open(os.path.join(self.state, "certificates", name + ".json")) as f:
+            return json.load(f)
+
+    def kbr_ces(self):
+        return self.info["ces"]["Sandbox-RSA-CA"]["keybasedrenewal"]
+
+    def assertKeyBasedRenewal(self, entry):
+        """The CES request: at the -AllowKeyBasedRenewal CES, issued to the account of the
+        certificate being renewed (the TLS client certificate maps to none: CN kbr...)."""
+        self.assertEqual(entry["path"], "/keybased/Sandbox-RSA-CA_CES_Certificate/service.svc/CES")
+        self.assertEqual((entry["auth"], entry["outcome"], entry["identity"]),
+                         ("keybasedrenewal", "issued", "alice"))
+
     def test_key_based_renewal_uses_only_the_old_certificate(self):
-        files = self.enroll("KeyBasedRenewal", "kbr")
+        files = self.enroll_key_based("kbr")
         old_serial = serial_of(files["cert"])
+        # The policy advertised the key-based renewal CES (certificate authentication, renewal
+        # only); enroll remembered it.
+        self.assertEqual(self.record("kbr")["endpoint"]["renewal_url"], self.kbr_ces())
         # No password anywhere: the certificate is the credential.
-        record = os.path.join(self.state, "certificates", "kbr.json")
-        with open(record) as f:
-            renewal_url = json.load(f)["endpoint"]["renewal_url"]
-        self.assertIn("KeyBasedRenewal", renewal_url)
         result = self.cli("renew", "kbr", "--force", "--key-based", "--ca-bundle",
                           self.info["ca_bundle"])
         self.assertExit(result, 0)
         self.assertNotEqual(serial_of(files["cert"]), old_serial)
         self.assertConsistent(files)
-        key_based_urls = [ca["keybasedrenewal"] for ca in self.info["ces"].values()]
-        self.assertIn(result.json["certificates"][0]["ces_url"], key_based_urls)
-        self.assertEqual(self.ces_requests()[-1]["outcome"], "issued")
+        self.assertEqual(result.json["certificates"][0]["ces_url"], self.kbr_ces())
+        self.assertKeyBasedRenewal(self.ces_requests()[-1])
+        self.assertTrue(self.record("kbr")["endpoint"]["key_based"])
+
+    def test_key_based_renewal_through_the_key_based_renewal_cep(self):
+        files = self.enroll_key_based("kbrcep")
+        cep = self.info["cep"]["keybasedrenewal"]
+        before = len(self.sandbox.requests())
+        result = self.cli("renew", "kbrcep", "--force", "--key-based", "--url", cep,
+                          "--ca-bundle", self.info["ca_bundle"])
+        self.assertExit(result, 0)
+        requests = self.sandbox.requests()[before:]
+        policy = [r for r in requests if r.get("endpoint") == "CEP"]
+        # The _Certificate CEP was read with the same certificate; it offers only key-based
+        # renewal templates.
+        self.assertEqual(policy[-1]["path"],
+                         "/KeyBasedRenewal_ADPolicyProvider_CEP_Certificate/service.svc/CEP")
+        self.assertEqual((policy[-1]["outcome"], policy[-1]["templates"]),
+                         ("policy", ["KeyBasedRenewal"]))
+        self.assertIsNone(policy[-1]["identity"])  # the certificate maps to no account
+        self.assertKeyBasedRenewal(self.ces_requests()[-1])
+        endpoint = self.record("kbrcep")["endpoint"]
+        self.assertEqual((endpoint["cep_url"], endpoint["key_based"]), (cep, True))
+
+        # The next run (cron: no flags, no password) renews the same way.
+        old_serial = serial_of(files["cert"])
+        before = len(self.sandbox.requests())
+        again = self.cli("renew", "--all", "--force", "--ca-bundle", self.info["ca_bundle"])
+        self.assertExit(again, 0)
+        self.assertNotEqual(serial_of(files["cert"]), old_serial)
+        # (The key-based renewal CEP's policy is still cached: nextUpdateHours 8.)
+        paths = [r["path"] for r in self.sandbox.requests()[before:] if r.get("endpoint")]
+        self.assertEqual(paths, ["/keybased/Sandbox-RSA-CA_CES_Certificate/service.svc/CES"])
+
+    def test_key_based_renewal_cep_with_username_and_password(self):
+        # A -KeyBasedRenewal CEP may itself use username/password: the recorded user signs in
+        # there, and the CES still gets the certificate.
+        self.enroll_key_based("kbrpw")
+        cep = self.info["cep"]["keybasedrenewal_password"]
+        before = len(self.sandbox.requests())
+        result = self.renew("kbrpw", "--force", "--key-based", "--url", cep)
+        self.assertExit(result, 0)
+        policy = [r for r in self.sandbox.requests()[before:] if r.get("endpoint") == "CEP"]
+        self.assertEqual((policy[-1]["auth"], policy[-1]["identity"]),
+                         ("keybasedrenewal_password", "alice"))
+        self.assertKeyBasedRenewal(self.ces_requests()[-1])
 
     def test_key_based_renewal_of_a_der_only_certificate(self):
-        der = self.enroll("KeyBasedRenewal", "kbrder", "--format", "der")["der"]
+        der = self.enroll_key_based("kbrder", "--format", "der")["der"]
         old_serial = self.serial_of_der(der)
         renewed = self.cli("renew", "kbrder", "--force", "--key-based", "--ca-bundle",
                            self.info["ca_bundle"])
         self.assertExit(renewed, 0)
         self.assertNotEqual(self.serial_of_der(der), old_serial)
-        self.assertEqual(self.ces_requests()[-1]["outcome"], "issued")
+        self.assertKeyBasedRenewal(self.ces_requests()[-1])
+
+    def test_key_based_renewal_of_a_template_without_it_is_refused(self):
+        files = self.enroll("WebServer", "nokbr")
+        # The template lacks enrollmentFlags 0x10000: enroll recorded no key-based renewal CES,
+        # and nothing is sent.
+        result = self.cli("renew", "nokbr", "--force", "--key-based", "--ca-bundle",
+                          self.info["ca_bundle"])
+        self.assertExit(result, 2)
+        self.assertIn("key-based renewal", result.json["certificates"][0]["error"]["message"])
+        self.assertIn("KeyBasedRenewal_ADPolicyProvider_CEP",
+                      result.json["certificates"][0]["error"]["hint"])
+        self.assertTrue(os.path.exists(files["cert"]))
+        self.assertFalse(os.path.exists(files["key"] + ".new"))
 
     def test_not_due_is_skipped_without_network_traffic(self):
         self.enroll("WebServer", "fresh")

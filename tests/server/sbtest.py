@@ -225,7 +225,7 @@ class SandboxCase(unittest.TestCase):
     def cep(self, body: str | None = None, user: str = "alice", auth: str = "password",
             **kwargs) -> Reply:
         url = self.info["cep"][auth]
-        sec = self.sec(user) if auth == "password" else ""
+        sec = self.sec(user) if auth in ("password", "keybasedrenewal_password") else ""
         return self.post(url, envelope(GET_POLICIES, url, body or get_policies_body(), sec), **kwargs)
 
     def ces(self, body: str, ca: str = "Sandbox-RSA-CA", user: str = "alice",

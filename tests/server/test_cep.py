@@ -58,7 +58,8 @@ class GetPoliciesTest(sbtest.SandboxCase):
                          .find(q("minimalKeyLength")).text, "3072")
         self.assertEqual(int(names["ApprovalRequired"].find(q("enrollmentFlags")).text) & 0x2, 0x2)
         self.assertEqual(int(names["SameKeyRenewal"].find(q("privateKeyFlags")).text) & 0x80, 0x80)
-        self.assertEqual(int(names["KeyBasedRenewal"].find(q("enrollmentFlags")).text) & 0x40, 0x40)
+        self.assertEqual(int(names["KeyBasedRenewal"].find(q("enrollmentFlags")).text) & 0x10042,
+                         0x10042)
         self.assertEqual(names["Restricted"].find(q("permission")).find(q("enroll")).text, "false")
         self.assertEqual(names["WebServer"].find(q("permission")).find(q("enroll")).text, "true")
         # CA entries: a real certificate and the URIs with their auth modes (Kerberos when on).
@@ -68,7 +69,8 @@ class GetPoliciesTest(sbtest.SandboxCase):
             uris = {(int(u.find(q("clientAuthentication")).text), u.find(q("renewalOnly")).text)
                     for u in ca.find(q("uris"))}
             kerberos = {(2, "false")} if self.info["kerberos"] else set()
-            self.assertEqual(uris, {(4, "false"), (8, "false"), (1, "true")} | kerberos)
+            # The key-based renewal CES: certificate authentication (8), renewal only.
+            self.assertEqual(uris, {(4, "false"), (8, "false"), (8, "true")} | kerberos)
 
     def test_wcf_style_headers(self):
         reply = self.cep()

@@ -363,7 +363,7 @@ class KerberosLifecycleTest(unittest.TestCase):
                                  info["ca_bundle"])
         self.assertEqual(reply.status, 200)
         auths = {a.text for a in reply.xml().iter(q("clientAuthentication"))}
-        self.assertEqual(auths, {"1", "4", "8"})
+        self.assertEqual(auths, {"4", "8"})  # key-based renewal is a certificate (8) CES
 
     def test_restart_reuses_the_realm_and_stop_leaves_no_kdc(self):
         info = self.start()

@@ -12,10 +12,18 @@ import sbtest
 
 class RenewalTest(sbtest.SandboxCase):
     def enroll(self, template, cn="renew.example.test", user="alice"):
-        """Enrolls with a CSR from openssl; returns (cert DER, cert PEM path, key path)."""
+        """Enrolls with a CSR from openssl (approving it when the template pends every
+        request); returns (cert DER, cert PEM path, key path)."""
         csr, key = sbtest.openssl_csr(self.tmp, "rsa:2048", f"/CN={cn}",
                                       [sbtest.v1_template_ext(template)], name=template)
-        cert = self.issued_cert_der(self.ces(sbtest.rst_body(csr), user=user))
+        reply = self.ces(sbtest.rst_body(csr), user=user)
+        if reply.find(sbtest.WSSE, "Reference") is not None:
+            request_id = reply.find(sbtest.WSTEP, "RequestID").text
+            code, _ = self.admin("POST", f"/requests/Sandbox-RSA-CA/{request_id}/approve")
+            self.assertEqual(code, 200)
+            reply = self.ces(sbtest.rst_body(None, request_type=sbtest.QUERY,
+                                             request_id=request_id), user=user)
+        cert = self.issued_cert_der(reply)
         pem = os.path.join(self.tmp, template + ".crt")
         with open(pem, "w") as f:
             f.write(sbtest.der_to_pem(cert, "CERTIFICATE"))
@@ -61,24 +69,68 @@ class RenewalTest(sbtest.SandboxCase):
         self.assertEqual(new.public_key().public_numbers(),
                          x509.load_der_x509_certificate(old_der).public_key().public_numbers())
 
-    def test_key_based_renewal_is_anonymous_and_keeps_the_identity(self):
+    def kbr(self, body: str, cert: tuple[str, str] | None) -> sbtest.Reply:
+        """Posts to the key-based renewal CES, presenting `cert` (PEM, key) over TLS."""
+        url = self.info["ces"]["Sandbox-RSA-CA"]["keybasedrenewal"]
+        return self.post(url, sbtest.envelope(sbtest.RST, url, body, ""), cert=cert)
+
+    def test_key_based_renewal_needs_manager_approval_first(self):
+        csr = sbtest.openssl_csr(self.tmp, "rsa:2048", "/CN=first.example.test",
+                                 [sbtest.v1_template_ext("KeyBasedRenewal")])[0]
+        reply = self.ces(sbtest.rst_body(csr), user="bob")
+        self.assertEqual(reply.find(sbtest.WSTEP, "DispositionMessage").text,
+                         "Taken Under Submission")
+
+    def test_key_based_renewal_with_the_renewed_certificate_as_tls_credential(self):
         old_der, old_pem, old_key = self.enroll("KeyBasedRenewal", user="bob")
         cms, _ = self.renewal(old_der, old_pem, old_key)
-        reply = self.ces(sbtest.rst_body(cms, value_type=sbtest.PKCS7_VT), auth="keybasedrenewal")
-        new = self.assertRenewed(reply, old_der)
-        # subjectNameFlags 0x8: the old certificate supplies the subject.
+        body = sbtest.rst_body(cms, value_type=sbtest.PKCS7_VT)
+        # Without a client certificate: refused at the HTTP layer, like IIS.
+        self.assertEqual(self.kbr(body, None).status, 401)
+        # The old certificate (it maps to no sandbox account: CN renew.example.test) is enough.
+        new = self.assertRenewed(self.kbr(body, (old_pem, old_key)), old_der)
+        # subjectNameFlags 0x8: the old certificate supplies the subject; renewal (0x40) is not
+        # pended although first issuance was.
         self.assertEqual(new.subject, x509.load_der_x509_certificate(old_der).subject)
         entry = self.log()[-1]
-        self.assertEqual((entry["auth"], entry["identity"]), ("keybasedrenewal", "bob"))
+        self.assertEqual((entry["auth"], entry["identity"], entry["outcome"]),
+                         ("keybasedrenewal", "bob", "issued"))
 
     def test_key_based_renewal_endpoint_refuses_other_requests(self):
+        old_der, old_pem, old_key = self.enroll("KeyBasedRenewal")
         csr = sbtest.openssl_csr(self.tmp, "rsa:2048", "/CN=x.example.test",
                                  [sbtest.v1_template_ext("KeyBasedRenewal")])[0]
-        self.assertFault(self.ces(sbtest.rst_body(csr), auth="keybasedrenewal"), 0x80070005)
-        old_der, old_pem, old_key = self.enroll("WebServer")
+        self.assertFault(self.kbr(sbtest.rst_body(csr), (old_pem, old_key)), 0x80070005)
+        # Another certificate at the TLS layer than the one being renewed.
         cms, _ = self.renewal(old_der, old_pem, old_key)
-        reply = self.ces(sbtest.rst_body(cms, value_type=sbtest.PKCS7_VT), auth="keybasedrenewal")
+        alice = self.client_cert("alice")
+        self.assertFault(self.kbr(sbtest.rst_body(cms, value_type=sbtest.PKCS7_VT), alice),
+                         0x80070005)
+        # A template without enrollmentFlags 0x10000 (with the clientAuth EKU that TLS needs).
+        old_der, old_pem, old_key = self.enroll("SameKeyRenewal")
+        cms, _ = self.renewal(old_der, old_pem, old_key)
+        reply = self.kbr(sbtest.rst_body(cms, value_type=sbtest.PKCS7_VT), (old_pem, old_key))
         self.assertFault(reply, 0x80094012)
+
+    def test_key_based_renewal_cep_offers_only_key_based_templates(self):
+        old_der, old_pem, old_key = self.enroll("KeyBasedRenewal")
+        url = self.info["cep"]["keybasedrenewal"]
+        reply = self.post(url, sbtest.envelope(sbtest.GET_POLICIES, url,
+                                               sbtest.get_policies_body(), ""),
+                          cert=(old_pem, old_key))
+        self.assertEqual(reply.status, 200, reply.body[:2000])
+        names = [e.text for e in reply.xml().iter(f"{{{sbtest.XCEP}}}commonName")]
+        self.assertEqual(names, ["KeyBasedRenewal"])
+        uris = [(u.find(f"{{{sbtest.XCEP}}}clientAuthentication").text,
+                 u.find(f"{{{sbtest.XCEP}}}uri").text,
+                 u.find(f"{{{sbtest.XCEP}}}renewalOnly").text)
+                for u in reply.xml().iter(f"{{{sbtest.XCEP}}}cAURI")]
+        self.assertIn(("8", self.info["ces"]["Sandbox-RSA-CA"]["keybasedrenewal"], "true"), uris)
+        self.assertNotIn("1", [auth for auth, _, _ in uris])
+        # The username/password variant filters the same way.
+        reply = self.cep(auth="keybasedrenewal_password")
+        self.assertEqual([e.text for e in reply.xml().iter(f"{{{sbtest.XCEP}}}commonName")],
+                         ["KeyBasedRenewal"])
 
     def test_revoked_certificate_cannot_renew(self):
         old_der, old_pem, old_key = self.enroll("WebServer")

@@ -266,6 +266,24 @@ TEST_CASE("the challenge of an unauthenticated request names the mode the endpoi
     CHECK(contains(finding.fix, "_UsernamePassword URL"));
     CHECK(assess_offer(kerberos, xcep::AuthMode::Kerberos, "h").status == Status::Pass);
 
+    // A real GetPolicies decides for a password or certificate: some servers challenge every
+    // request without credentials, yet take the password inside the message.
+    CredentialTrial accepted{true, std::nullopt, "GetPolicies with --auth password succeeded"};
+    finding = assess_offer(kerberos, xcep::AuthMode::UsernamePassword, "h", accepted);
+    CHECK(finding.status == Status::Pass);
+    CHECK(contains(finding.evidence, "GetPolicies with --auth password succeeded"));
+    CHECK_FALSE(contains(finding.evidence, "Kerberos-only"));
+    CredentialTrial refused{false, ErrorKind::Auth, "GetPolicies with --auth certificate: 401"};
+    finding = assess_offer(kerberos, xcep::AuthMode::Certificate, "h", refused);
+    CHECK(finding.status == Status::Fail);
+    CHECK(finding.kind == ErrorKind::Auth);
+    CHECK(contains(finding.evidence, "h is Kerberos-only, but --auth certificate is configured"));
+    CHECK(contains(finding.evidence, "(GetPolicies with --auth certificate: 401)"));
+    CredentialTrial unreachable{false, ErrorKind::Network, "GetPolicies: connection reset"};
+    finding = assess_offer(kerberos, xcep::AuthMode::UsernamePassword, "h", unreachable);
+    CHECK(finding.status == Status::Warn);
+    CHECK_FALSE(contains(finding.evidence, "Kerberos-only"));
+
     http::Response ntlm;
     ntlm.status = 401;
     ntlm.headers = {{"www-authenticate", "NTLM"}};

@@ -530,6 +530,31 @@ struct AnsweredRenewal {
 
 }  // namespace
 
+TEST_CASE("a pending reference is kept only when it is an absolute https URL") {
+    wstep::SubmitResult result;
+    result.request_id = "61";
+    std::vector<std::string> warnings;
+    const std::string sent_to = "https://ces.example.com/CA_CES_Kerberos/service.svc/CES";
+    CHECK(flows::pending_query_url(result, sent_to, &warnings) == sent_to);  // none given
+    result.reference_uri = "https://other.example.com:8443/CA_CES_Kerberos/service.svc/CES";
+    CHECK(flows::pending_query_url(result, sent_to, &warnings) == result.reference_uri);
+    CHECK(warnings.empty());
+    for (const char* unusable : {"61", "/CA_CES_Kerberos/service.svc/CES", "CES?id=61",
+                                 "http://ces.example.com/CA_CES_Kerberos/service.svc/CES",
+                                 "ftp://ces.example.com/x", "https://"}) {
+        CAPTURE(unusable);
+        warnings.clear();
+        result.reference_uri = unusable;
+        CHECK(flows::pending_query_url(result, sent_to, &warnings) == sent_to);
+        REQUIRE(warnings.size() == 1);
+        CHECK(warnings[0].find("'" + std::string(unusable) + "'") != std::string::npos);
+        CHECK(warnings[0].find("request 61") != std::string::npos);
+        CHECK(warnings[0].find(sent_to + " will be asked instead") != std::string::npos);
+    }
+    result.reference_uri = "61";
+    CHECK(flows::pending_query_url(result, sent_to, nullptr) == sent_to);
+}
+
 TEST_CASE("a pending answer saves the request with the key where it waits, and installs nothing") {
     AnsweredRenewal renewal;
     auto submission = AnsweredRenewal::answer(nullptr);
@@ -537,7 +562,10 @@ TEST_CASE("a pending answer saves the request with the key where it waits, and i
     SUBCASE("polled where the CA said") {
         submission.result.reference_uri = "https://ces/pw?ref=17";
     }
+    std::vector<std::string> warnings;
+    renewal.installation.warnings = &warnings;
     CHECK_FALSE(renewal.complete(submission).has_value());
+    CHECK(warnings.empty());
     const auto pending = renewal.context.state.find_pending("17");
     REQUIRE(pending.has_value());
     CHECK(pending->name == "web");

@@ -382,6 +382,17 @@ TEST_CASE("query_token_status asks about one request id and checks the answer") 
     CHECK(issued.disposition == wstep::Disposition::Issued);
     CHECK(issued.request_id == "61");
     CHECK(issued.certificate_der == read_bytes("leaf.der"));
+    CHECK_FALSE(issued.mismatched_request_id.has_value());
+
+    // An issued answer about another id (a server said RequestID 0) is handed back marked, for
+    // the flow to check the certificate itself; the id stays the one asked about.
+    ces.reply = std::regex_replace(read_data("query_issued.xml"),
+                                   std::regex("(<RequestID [^>]*>)61(</RequestID>)"), "$010$2");
+    REQUIRE(ces.reply.find(">0</RequestID>") != std::string::npos);
+    const auto zero = wstep::query_token_status(ces, kCesUrl, "61", kNow);
+    CHECK(zero.disposition == wstep::Disposition::Issued);
+    CHECK(zero.request_id == "61");
+    CHECK(zero.mismatched_request_id == std::optional<std::string>("0"));
 
     // A bad id never reaches the network.
     const auto before = ces.requests.size();

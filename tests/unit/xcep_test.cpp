@@ -542,6 +542,31 @@ TEST_CASE("CES endpoint selection") {
         CHECK(uris_of(xcep::select_ces_endpoints(policy, web, AuthMode::Anonymous, true)) ==
               std::vector<std::string>{ca1 + "Certificate_KBR/service.svc/CES"});
     }
+    SUBCASE("key-based renewal: renewal-only certificate URLs, then certificate, then anonymous") {
+        const auto endpoints = xcep::select_key_based_renewal_endpoints(policy, web);
+        REQUIRE_FALSE(endpoints.empty());
+        std::vector<AuthMode> modes;
+        for (const auto& endpoint : endpoints)
+            modes.push_back(endpoint.auth);
+        CHECK(std::is_partitioned(modes.begin(), modes.end(),
+                                  [](AuthMode m) { return m == AuthMode::Certificate; }));
+        CHECK(endpoints.back().uri == ca1 + "Certificate_KBR/service.svc/CES");  // advertised
+        xcep::Policy p;
+        xcep::CertificateAuthority ca;
+        ca.name = "CA";
+        ca.enroll_permission = true;
+        ca.uris = {{AuthMode::Certificate, "https://plain", 1, false},
+                   {AuthMode::Anonymous, "https://anon", 0, true},
+                   {AuthMode::Certificate, "https://kbr2", 5, true},
+                   {AuthMode::Certificate, "https://kbr1", 2, true},
+                   {AuthMode::UsernamePassword, "https://pw", 0, true}};
+        p.cas.push_back(ca);
+        xcep::Template t;
+        t.ca_indexes = {0};
+        CHECK(uris_of(xcep::select_key_based_renewal_endpoints(p, t)) ==
+              std::vector<std::string>{"https://kbr1", "https://kbr2", "https://plain",
+                                       "https://anon"});
+    }
     SUBCASE("only the template's CAs") {
         const auto& ec = get_template(policy, "ECWebServer");
         CHECK(xcep::select_ces_endpoints(policy, ec, AuthMode::Certificate, false).empty());
@@ -805,6 +830,15 @@ TEST_CASE("auth_mode_from_url reads the mode from Windows Server's standard endp
     CHECK_FALSE(auth_mode_from_url("https://h/enroll/service.svc/CES").has_value());
     CHECK_FALSE(auth_mode_from_url("https://h/Issuing-CA_CES_Basic/service.svc/CES").has_value());
     CHECK_FALSE(auth_mode_from_url("https://h").has_value());
+    CHECK(auth_mode_from_url(
+              "https://h/KeyBasedRenewal_ADPolicyProvider_CEP_Certificate/service.svc/CEP") ==
+          AuthMode::Certificate);
+    CHECK(xcep::is_key_based_renewal_cep_url(
+        "https://h/keybasedrenewal_adpolicyprovider_cep_usernamepassword/service.svc/CEP"));
+    CHECK_FALSE(xcep::is_key_based_renewal_cep_url(
+        "https://h/ADPolicyProvider_CEP_Certificate/service.svc/CEP"));
+    CHECK_FALSE(xcep::is_key_based_renewal_cep_url(
+        "https://h/proxied/KeyBasedRenewal_ADPolicyProvider_CEP_Certificate/service.svc/CEP"));
     CHECK(xcep::auth_mode_from_name("kerberos") == AuthMode::Kerberos);
     CHECK_FALSE(xcep::auth_mode_from_name("ntlm").has_value());
 }

@@ -27,6 +27,11 @@ PROXIED_PREFIX = "/proxied/"
 # another certificate (as behind a TLS-terminating front end), so a client that sends its
 # binding is refused: the proof that it sends one.
 EPA_PREFIXES = {"/epa-always/": "always", "/epa-wrong/": "wrong"}
+# The same endpoints behind a front end that answers every request carrying no credential at all
+# (no Authorization header, no UsernameToken, no client certificate) with 401 Negotiate, before
+# the service sees it: an independent CEP/CES server did this (issue 22), and a password in the
+# message still worked there.
+CHALLENGING_PREFIX = "/challenging/"
 CLOCK_SKEW = datetime.timedelta(minutes=5)  # WCF's default MaxClockSkew
 
 
@@ -35,10 +40,24 @@ class Route:
     """What a URL path is: CEP or CES, which authentication, which CA."""
 
     endpoint: str  # "CEP" | "CES"
-    auth: str  # "password" | "certificate" | "keybasedrenewal" | "kerberos"
+    # "password" | "certificate" | "kerberos"; CES also "keybasedrenewal" (certificate
+    # authentication, no account needed); CEP also "keybasedrenewal" (certificate) and
+    # "keybasedrenewal_password": the -KeyBasedRenewal policy service.
+    auth: str
     ca: str | None = None
     epa: str = "off"  # "off" | "always" | "wrong" (see EPA_PREFIXES)
     prefix: str = ""  # the EPA prefix it was reached under ("/epa-always"), for the URLs it lists
+
+    @property
+    def key_based(self) -> bool:
+        return self.auth.startswith("keybasedrenewal")
+
+    @property
+    def credential(self) -> str:
+        """How the client proves itself: password, certificate or kerberos."""
+        if self.auth == "keybasedrenewal_password":
+            return "password"
+        return "certificate" if self.auth == "keybasedrenewal" else self.auth
 
 
 class AuthError(Exception):
@@ -69,7 +88,8 @@ class Sandbox:
         self.client_trust = self.pki.trust_pem_path()
         # The realm is made and the KDC started by kdc.start() (sandbox run), before serving.
         self.kdc = Kdc(self.state_dir, self.passwords) if kerberos else None
-        self.cep_auths = ["password", "certificate"] + (["kerberos"] if kerberos else [])
+        self.cep_auths = ["password", "certificate", "keybasedrenewal",
+                          "keybasedrenewal_password"] + (["kerberos"] if kerberos else [])
         self.ces_auths = ["password", "certificate", "keybasedrenewal"] + (
             ["kerberos"] if kerberos else [])
         self.routes = self._routes()
@@ -88,14 +108,25 @@ class Sandbox:
 
     @staticmethod
     def cep_path(auth: str) -> str:
+        # Install-AdcsEnrollmentPolicyWebService -KeyBasedRenewal names its IIS application
+        # KeyBasedRenewal_ADPolicyProvider_CEP_<authentication>.
         return {"password": "/ADPolicyProvider_CEP_UsernamePassword/service.svc/CEP",
                 "certificate": "/ADPolicyProvider_CEP_Certificate/service.svc/CEP",
+                "keybasedrenewal": "/KeyBasedRenewal_ADPolicyProvider_CEP_Certificate/service.svc/CEP",
+                "keybasedrenewal_password":
+                    "/KeyBasedRenewal_ADPolicyProvider_CEP_UsernamePassword/service.svc/CEP",
                 "kerberos": "/ADPolicyProvider_CEP_Kerberos/service.svc/CEP"}[auth]
 
     @staticmethod
     def ces_path(ca_name: str, auth: str) -> str:
+        if auth == "keybasedrenewal":
+            # A CES installed with -AuthenticationType Certificate -AllowKeyBasedRenewal
+            # -RenewalOnly is named <CA>_CES_Certificate like any certificate CES; it cannot share
+            # a server with the ordinary one, so the sandbox serves it under /keybased/, as if it
+            # were a second server.
+            return f"/keybased/{ca_name}_CES_Certificate/service.svc/CES"
         suffix = {"password": "UsernamePassword", "certificate": "Certificate",
-                  "keybasedrenewal": "KeyBasedRenewal", "kerberos": "Kerberos"}[auth]
+                  "kerberos": "Kerberos"}[auth]
         return f"/{ca_name}_CES_{suffix}/service.svc/CES"
 
     def _routes(self) -> dict[str, Route]:
@@ -115,8 +146,9 @@ class Sandbox:
                 path = path[len(prefix):]
         # The same endpoints as published behind a reverse proxy under names that do not reveal
         # the authentication mode: /proxied/ADPolicyProvider_CEP_Kerberos/... and so on.
-        if path.startswith(PROXIED_PREFIX):
-            path = path[len(PROXIED_PREFIX) - 1:]
+        for front_prefix in (PROXIED_PREFIX, CHALLENGING_PREFIX):
+            if path.startswith(front_prefix):
+                path = path[len(front_prefix) - 1:]
         route = self.routes.get(path)
         if route is None:
             return None
@@ -197,12 +229,18 @@ class Sandbox:
             raise AuthError(f"The username or password is incorrect for '{token.username}'.")
         return user
 
-    def check_certificate(self, cert_der: bytes | None) -> str:
+    def check_certificate(self, cert_der: bytes | None, mapped: bool = True) -> str | None:
+        """The TLS client certificate's account. The TLS layer has already checked that it chains
+        to a sandbox CA. With `mapped` False (key-based renewal: "valid client certificates
+        for authentication that do not directly map to a security principal") a certificate
+        that maps to no account is accepted too, as None."""
         if not cert_der:
             raise AuthError("This endpoint requires a TLS client certificate.")
         from cryptography import x509
         identity = ca_mod.identity_of(x509.load_der_x509_certificate(cert_der))
         if identity is None or self.normalize_user(identity) not in self.passwords:
+            if not mapped:
+                return None
             raise AuthError(f"The client certificate identity '{identity}' is not a sandbox user.")
         return self.normalize_user(identity)
 

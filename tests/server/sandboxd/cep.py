@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from . import soap
-from .config import Config, Template
+from .config import ENROLL_ALLOW_KEY_BASED_RENEWAL, Config, Template
 from .soap import XCEP, XSI, q
 
 GET_POLICIES = XCEP + "/IPolicy/GetPolicies"
@@ -119,7 +119,7 @@ PARTIAL_NIL_FLAGS = "Machine"  # its four flag words are sent as xsi:nil (MS-XCE
 PARTIAL_DANGLING_REFERENCE = 9999  # an oIDReferenceID no oID has
 
 
-def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, int],
+def _policy_xml(t: Template, enroll: bool, oids: OidTable, ca_refs: dict[str, int],
                 nil_flags: bool = False, extra_ca_refs: tuple[int, ...] = ()) -> str:
     policy_ref = oids.ref(t.oid, 9, t.display_name)
     alg = (oids.ref(t.key_algorithm, 3, t.key_algorithm_name)
@@ -141,7 +141,7 @@ def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, i
             f"<policySchema>{t.schema}</policySchema>"
             f"<certificateValidity><validityPeriodSeconds>{t.validity_seconds}</validityPeriodSeconds>"
             f"<renewalPeriodSeconds>{t.renewal_seconds}</renewalPeriodSeconds></certificateValidity>"
-            f"<permission>{_el('enroll', t.may_enroll(identity))}{_el('autoEnroll', False)}</permission>"
+            f"<permission>{_el('enroll', enroll)}{_el('autoEnroll', False)}</permission>"
             f"<privateKeyAttributes>{_el('minimalKeyLength', t.min_key)}{_el('keySpec', t.key_spec)}"
             f'<keyUsageProperty xsi:nil="true"/><permissions xsi:nil="true"/>'
             f"{_el('algorithmOIDReference', alg)}{providers}</privateKeyAttributes>"
@@ -157,7 +157,9 @@ def _policy_xml(t: Template, identity: str, oids: OidTable, ca_refs: dict[str, i
 def _ca_xml(name: str, ref: int, cert_der: bytes, urls: dict[str, str], entry, enroll: bool) -> str:
     uris = [(4, urls["password"], entry.password_priority, False),
             (8, urls["certificate"], entry.certificate_priority, False),
-            (1, urls["keybasedrenewal"], entry.keybasedrenewal_priority, True)]
+            # The key-based renewal CES (Install-AdcsEnrollmentWebService -AuthenticationType
+            # Certificate -AllowKeyBasedRenewal -RenewalOnly): X.509 (8), renewal only.
+            (8, urls["keybasedrenewal"], entry.keybasedrenewal_priority, True)]
     if "kerberos" in urls:  # only when the sandbox runs its KDC
         uris.insert(0, (2, urls["kerberos"], entry.kerberos_priority, False))
     uris += [(u["auth"], u["uri"], u["priority"], u.get("renewal_only", False))
@@ -170,7 +172,7 @@ def _ca_xml(name: str, ref: int, cert_der: bytes, urls: dict[str, str], entry, e
             f"{_el('enrollPermission', enroll)}<cAReferenceID>{ref}</cAReferenceID></cA>")
 
 
-def _partial_policies(visible: list[Template], identity: str, oids: OidTable,
+def _partial_policies(visible: list[Template], may_enroll, oids: OidTable,
                       ca_refs: dict[str, int], broken_ref: int) -> tuple[str, list[str]]:
     """The "partialpolicy" fault's extra templates: one whose policyOIDReference and one whose
     algorithmOIDReference point at no oID, one issued only by the broken CA."""
@@ -178,15 +180,18 @@ def _partial_policies(visible: list[Template], identity: str, oids: OidTable,
     rsa, ec = by_name.get("WebServer"), by_name.get("ECP256WebServer")
     out, names = [], []
     if rsa is not None:
-        xml = _policy_xml(dataclasses.replace(rsa, name="BrokenTemplateOid"), identity, oids, ca_refs)
+        xml = _policy_xml(dataclasses.replace(rsa, name="BrokenTemplateOid"), may_enroll(rsa), oids,
+                          ca_refs)
         out.append(re.sub(r"<policyOIDReference>\d+</policyOIDReference>",
                           f"<policyOIDReference>{PARTIAL_DANGLING_REFERENCE}</policyOIDReference>",
                           xml, count=1))
         only_broken_ca = dataclasses.replace(rsa, name="BrokenCaOnly", cas=[])
-        out.append(_policy_xml(only_broken_ca, identity, oids, ca_refs, extra_ca_refs=(broken_ref,)))
+        out.append(_policy_xml(only_broken_ca, may_enroll(rsa), oids, ca_refs,
+                               extra_ca_refs=(broken_ref,)))
         names += ["BrokenTemplateOid", "BrokenCaOnly"]
     if ec is not None:
-        xml = _policy_xml(dataclasses.replace(ec, name="BrokenKeyAlgorithm"), identity, oids, ca_refs)
+        xml = _policy_xml(dataclasses.replace(ec, name="BrokenKeyAlgorithm"), may_enroll(ec), oids,
+                          ca_refs)
         out.append(re.sub(r"<algorithmOIDReference>\d+</algorithmOIDReference>",
                           f"<algorithmOIDReference>{PARTIAL_DANGLING_REFERENCE}"
                           "</algorithmOIDReference>", xml, count=1))
@@ -204,11 +209,15 @@ def _broken_ca_xml(ref: int, cert_der: bytes, urls: dict[str, str]) -> str:
             f"<enrollPermission>true</enrollPermission><cAReferenceID>{ref}</cAReferenceID></cA>")
 
 
-def get_policies(req: PolicyRequest, identity: str, config: Config, policy_id: str,
+def get_policies(req: PolicyRequest, identity: str | None, config: Config, policy_id: str,
                  ca_certs: dict[str, bytes], ces_urls: dict[str, dict[str, str]],
-                 partial: bool = False) -> PolicyResult:
-    """Builds the GetPoliciesResponse body for one identity; `partial` adds the broken template
-    and CA entries of the "partialpolicy" fault."""
+                 key_based_renewal: bool = False, partial: bool = False) -> PolicyResult:
+    """Builds the GetPoliciesResponse body for one identity. A key-based renewal CEP
+    (Install-AdcsEnrollmentPolicyWebService -KeyBasedRenewal) offers only the templates that allow
+    key-based renewal (enrollmentFlags 0x10000); its client certificate need not map to an
+    account (identity None), and then every such template is shown as enrollable: the CES checks
+    the certificate being renewed. `partial` adds the broken template and CA entries of the
+    "partialpolicy" fault."""
     head = (f'<GetPoliciesResponse xmlns="{XCEP}" xmlns:xsi="{XSI}"><response>'
             f"<policyID>{escape(policy_id)}</policyID>"
             f"<policyFriendlyName>{escape(config.policy_friendly_name)}</policyFriendlyName>"
@@ -217,8 +226,16 @@ def get_policies(req: PolicyRequest, identity: str, config: Config, policy_id: s
     if req.last_update is not None and req.last_update >= config.last_update:
         return PolicyResult(head + "<policiesNotChanged>true</policiesNotChanged>" + nil_tail
                             + "</GetPoliciesResponse>", "notchanged", [])
-    visible = [t for t in config.templates if t.may_read(identity) and _passes_filter(t, req)]
-    if not any(t.may_enroll(identity) for t in config.templates):
+    def may_read(t: Template) -> bool:
+        return identity is None or t.may_read(identity)
+
+    def may_enroll(t: Template) -> bool:
+        return identity is None or t.may_enroll(identity)
+
+    offered = [t for t in config.templates
+               if not key_based_renewal or t.enrollment_flags & ENROLL_ALLOW_KEY_BASED_RENEWAL]
+    visible = [t for t in offered if may_read(t) and _passes_filter(t, req)]
+    if not any(may_enroll(t) for t in offered):
         # A real capture: an identity with no enrollable template gets all-nil collections.
         return PolicyResult(head + '<policiesNotChanged xsi:nil="true"/>' + nil_tail
                             + "</GetPoliciesResponse>", "policy", [])
@@ -228,16 +245,17 @@ def get_policies(req: PolicyRequest, identity: str, config: Config, policy_id: s
     partial = partial and bool(visible) and "Sandbox-RSA-CA" in ca_refs
     broken_ref = len(ca_names)
     policies = "".join(
-        _policy_xml(t, identity, oids, ca_refs, nil_flags=partial and t.name == PARTIAL_NIL_FLAGS,
+        _policy_xml(t, may_enroll(t), oids, ca_refs,
+                    nil_flags=partial and t.name == PARTIAL_NIL_FLAGS,
                     # WebServer is also offered by the broken CA: it must still work via the other
                     extra_ca_refs=(broken_ref,) if partial and t.name == "WebServer" else ())
         for t in visible)
     names = [t.name for t in visible]
     cas = "".join(_ca_xml(c, ca_refs[c], ca_certs[c], ces_urls[c], config.cas[c],
-                          any(c in t.cas and t.may_enroll(identity) for t in visible))
+                          any(c in t.cas and may_enroll(t) for t in visible))
                   for c in ca_names)
     if partial:
-        extra, extra_names = _partial_policies(visible, identity, oids, ca_refs, broken_ref)
+        extra, extra_names = _partial_policies(visible, may_enroll, oids, ca_refs, broken_ref)
         policies += extra
         names += extra_names
         cas += _broken_ca_xml(broken_ref, ca_certs["Sandbox-RSA-CA"], ces_urls["Sandbox-RSA-CA"])

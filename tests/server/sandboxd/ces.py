@@ -94,6 +94,17 @@ def parse_rst(body: ET.Element) -> Rst:
     return Rst(request_type, token, value_type, context, request_id)
 
 
+@dataclass
+class Answer:
+    """How this request is answered beyond the CA's decision: a pending reply's Reference URI
+    (fault mode reference:<URI>, "{id}" = the request ID), an issued reply's RequestID shown as 0
+    (fault mode requestid0), and the TLS client certificate (key-based renewal)."""
+
+    reference: str | None = None
+    request_id_zero: bool = False
+    client_cert: bytes | None = None
+
+
 def _bst(value_type: str, data: bytes, wrap: bool) -> str:
     return (f'<BinarySecurityToken ValueType="{value_type}" EncodingType="{BASE64}" '
             f'xmlns="{WSSE}">{soap.b64(data, wrap)}</BinarySecurityToken>')
@@ -108,24 +119,34 @@ def _rstrc(message: str, pkcs7: bytes, requested: str, request_id: int) -> str:
             f"</RequestSecurityTokenResponse></RequestSecurityTokenResponseCollection>")
 
 
-def issued_body(issuer: Issuer, ca_name: str, request_id: int, cert: x509.Certificate) -> str:
+def issued_body(issuer: Issuer, ca_name: str, request_id: int, cert: x509.Certificate,
+                answer: Answer | None = None) -> str:
     authority = issuer.pki.issuing[ca_name]
     pkcs7 = cmc.signed_response(authority, issuer.pki.chain_for(ca_name), cert)
     leaf = _bst(X509V3, cert.public_bytes(Encoding.DER), False)
-    return _rstrc("Issued", pkcs7, leaf, request_id)
+    # A server seen in the field answered an approved request with the certificate and
+    # RequestID 0.
+    shown_id = 0 if answer is not None and answer.request_id_zero else request_id
+    return _rstrc("Issued", pkcs7, leaf, shown_id)
 
 
-def pending_body(issuer: Issuer, ca_name: str, request_id: int, ces_url: str) -> str:
+def pending_body(issuer: Issuer, ca_name: str, request_id: int, ces_url: str,
+                 answer: Answer | None = None) -> str:
     authority = issuer.pki.issuing[ca_name]
     pkcs7 = cmc.signed_response(authority, issuer.pki.chain_for(ca_name), None, cmc.STATUS_PENDING,
                                 "Taken Under Submission")
-    ref = (f'<SecurityTokenReference xmlns="{WSSE}"><Reference URI={soap.attr(ces_url)}/>'
+    # MS-WSTEP 3.1.4.1.3.4: the URI to send QueryTokenStatus to; servers seen in the field also
+    # put a bare request ID ("61") there.
+    uri = ces_url
+    if answer is not None and answer.reference is not None:
+        uri = answer.reference.replace("{id}", str(request_id))
+    ref = (f'<SecurityTokenReference xmlns="{WSSE}"><Reference URI={soap.attr(uri)}/>'
            f"</SecurityTokenReference>")
     return _rstrc("Taken Under Submission", pkcs7, ref, request_id)
 
 
 def handle(env: soap.Envelope, identity: str | None, auth: str, ca_name: str, ces_url: str,
-           issuer: Issuer) -> CesResult:
+           issuer: Issuer, answer: Answer | None = None) -> CesResult:
     """Runs one RST; CA refusals come back as SoapFault with the CES fault detail."""
     if env.action == KET_ACTION:
         raise soap.ces_fault(CaError(E_INVALIDARG, "Key exchange token requests (KET) are not "
@@ -135,37 +156,39 @@ def handle(env: soap.Envelope, identity: str | None, auth: str, ca_name: str, ce
     rst = parse_rst(env.body)
     try:
         if rst.request_type == QUERY:
-            return _query(rst, identity, auth, ca_name, ces_url, issuer)
+            return _query(rst, identity, auth, ca_name, ces_url, issuer, answer)
         if rst.request_type == KET:
             raise CaError(E_INVALIDARG, "KET is only valid with the KET action.", invalid_request=False)
         if rst.token is None:
             raise CaError(E_INVALIDARG, "An Issue request needs a BinarySecurityToken.",
                           invalid_request=False)
         sub = decode(rst.token)
-        outcome = issuer.submit(sub, identity, auth, ca_name, rst.context)
+        outcome = issuer.submit(sub, identity, auth, ca_name, rst.context,
+                                answer.client_cert if answer is not None else None)
     except CaError as e:
         fault = soap.ces_fault(e)
         fault.request_id = e.request_id
         raise fault
     if outcome.status == "pending":
-        return CesResult(pending_body(issuer, ca_name, outcome.request_id, ces_url), "pending",
-                         outcome.request_id, outcome.template, request_type="Issue")
-    return CesResult(issued_body(issuer, ca_name, outcome.request_id, outcome.cert), "issued",
+        return CesResult(pending_body(issuer, ca_name, outcome.request_id, ces_url, answer),
+                         "pending", outcome.request_id, outcome.template, request_type="Issue")
+    return CesResult(issued_body(issuer, ca_name, outcome.request_id, outcome.cert, answer), "issued",
                      outcome.request_id, outcome.template, format(outcome.cert.serial_number, "x"),
                      "Issue")
 
 
-def _query(rst: Rst, identity, auth, ca_name, ces_url, issuer: Issuer) -> CesResult:
+def _query(rst: Rst, identity, auth, ca_name, ces_url, issuer: Issuer,
+           answer: Answer | None) -> CesResult:
     if auth == "keybasedrenewal":
-        raise CaError(E_INVALIDARG, "QueryTokenStatus is not accepted on the key-based renewal "
-                      "endpoint.", invalid_request=False)
+        raise CaError(E_INVALIDARG, "QueryTokenStatus is not accepted on the renewal-only "
+                      "key-based renewal endpoint.", invalid_request=False)
     if rst.request_id is None or not rst.request_id.isdigit():
         raise CaError(E_INVALIDARG, f"QueryTokenStatus needs a numeric RequestID, got "
                       f"'{rst.request_id}'.", invalid_request=False)
     request_id = int(rst.request_id)
     record, cert = issuer.query(ca_name, request_id, identity)
     if cert is None:
-        return CesResult(pending_body(issuer, ca_name, request_id, ces_url), "pending", request_id,
-                         record.get("template"), request_type="QueryTokenStatus")
-    return CesResult(issued_body(issuer, ca_name, request_id, cert), "issued", request_id,
+        return CesResult(pending_body(issuer, ca_name, request_id, ces_url, answer), "pending",
+                         request_id, record.get("template"), request_type="QueryTokenStatus")
+    return CesResult(issued_body(issuer, ca_name, request_id, cert, answer), "issued", request_id,
                      record.get("template"), record.get("serial"), "QueryTokenStatus")

@@ -7,11 +7,7 @@ import threading
 from dataclasses import dataclass
 
 MODES = ("http500", "cut", "truncate", "hang", "http401", "wrongkey", "manyattributes",
-<<<<<<< HEAD
-         "manyelements", "badmutual")
-=======
-         "manyelements", "partialpolicy")
->>>>>>> s2-i22a
+         "manyelements", "badmutual", "partialpolicy", "requestid0")
 # A hostile server (or whatever answers in its name) sending a response built to exhaust the
 # client's XML parser: well-formed SOAP, HTTP 200, whose body holds one element with 100,000
 # attributes (about 1 MB; quadratic in a parser that checks each new attribute against the
@@ -43,6 +39,14 @@ class Injection:
         return None
 
     @property
+    def reference(self) -> str | None:
+        """reference:<URI>: a pending reply's SecurityTokenReference/Reference URI, verbatim
+        ("{id}" becomes the request ID), instead of this CES URL."""
+        if self.mode.startswith("reference:"):
+            return self.mode.split(":", 1)[1]
+        return None
+
+    @property
     def delay(self) -> float | None:
         if self.mode.startswith("slow:"):
             return float(self.mode.split(":", 1)[1])
@@ -62,8 +66,10 @@ def validate(mode: str, match: str, count: int) -> None:
         return
     if re.fullmatch(r"http503(:\d+)?", mode):
         return
+    if re.fullmatch(r"reference:[\x21-\x7e]{1,1000}", mode):
+        return
     raise ValueError(f"unknown fault mode {mode!r}: use {', '.join(MODES)}, fault:0xHHHHHHHH, "
-                     f"slow:<seconds> or http503[:<seconds>]")
+                     f"slow:<seconds>, http503[:<seconds>] or reference:<URI>")
 
 
 class FaultQueue:

@@ -13,7 +13,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import cep, ces, faults, soap
-from .app import AuthError, Route, Sandbox
+from .app import CHALLENGING_PREFIX, AuthError, Route, Sandbox
 from .errors import CaError
 
 SOAP_CT = "application/soap+xml; charset=utf-8"
@@ -129,11 +129,20 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(injection.delay)
             elif self._inject_early(injection, entry):
                 return
+        if path.lower().startswith(CHALLENGING_PREFIX) and not self._carries_credentials(body):
+            entry.update(outcome="unauthorized", http_status=401,
+                         error="no credentials: challenged for Negotiate")
+            self.sandbox.log.write(**entry)
+            return self._send(401, UNAUTHORIZED_PAGE, "text/html", {"WWW-Authenticate": "Negotiate"})
         status, payload, content_type, extra = self._process(route, body, entry, injection)
         self.sandbox.log.write(**entry)
         if injection is not None and injection.mode in ("cut", "truncate"):
             return self._send_broken(injection.mode, status, payload, content_type)
         self._send(status, payload, content_type, extra)
+
+    def _carries_credentials(self, body: bytes) -> bool:
+        return bool(self.headers.get("Authorization") or b"UsernameToken" in body
+                    or self.connection.getpeercert(binary_form=True))
 
     def _inject_early(self, injection, entry) -> bool:
         mode = injection.mode
@@ -244,9 +253,9 @@ class Handler(BaseHTTPRequestHandler):
             entry["identity"] = identity
             if route.endpoint == "CEP":
                 partial = injection is not None and injection.mode == "partialpolicy"
-                payload = self._cep(env, identity, entry, route.prefix, partial)
+                payload = self._cep(route, env, identity, entry, partial)
             else:
-                payload = self._ces(route, env, identity, entry)
+                payload = self._ces(route, env, identity, entry, injection)
             entry["http_status"] = 200
             return 200, payload, SOAP_CT, extra
         except soap.PlainHttpError as e:
@@ -256,7 +265,7 @@ class Handler(BaseHTTPRequestHandler):
             entry.update(outcome="unauthorized", http_status=401, error=str(e))
             if route.auth == "kerberos":
                 return 401, UNAUTHORIZED_PAGE, "text/html", {"WWW-Authenticate": "Negotiate"}
-            if route.auth == "certificate":
+            if route.credential == "certificate":
                 return 401, (b"<html><body>401 - Unauthorized: a client certificate is "
                              b"required.</body></html>"), "text/html", {}
             fault = soap.SoapFault(f"An error occurred when verifying security for the message. "
@@ -271,13 +280,13 @@ class Handler(BaseHTTPRequestHandler):
             return fault.status, soap.fault_envelope(fault, relates), SOAP_CT, extra
 
     def _authenticate(self, route: Route, env: soap.Envelope) -> str | None:
-        if route.auth == "password":
+        if route.credential == "password":
             return self.sandbox.check_password(env)
-        if route.auth == "certificate":
-            return self.sandbox.check_certificate(self.connection.getpeercert(binary_form=True))
-        return None  # key-based renewal: the old certificate's signature authenticates
+        # Key-based renewal accepts certificates that map to no account (identity None).
+        return self.sandbox.check_certificate(self.connection.getpeercert(binary_form=True),
+                                              mapped=not route.key_based)
 
-    def _cep(self, env: soap.Envelope, identity: str, entry: dict, prefix: str = "",
+    def _cep(self, route: Route, env: soap.Envelope, identity: str | None, entry: dict,
              partial: bool = False) -> bytes:
         entry["request_type"] = "GetPolicies"
         if env.action != cep.GET_POLICIES:
@@ -285,15 +294,20 @@ class Handler(BaseHTTPRequestHandler):
         req = cep.parse_request(env.body)
         sb = self.sandbox
         result = cep.get_policies(req, identity, sb.config, sb.db.policy_id, sb.ca_certs_der(),
-                                  {name: sb.ces_urls(name, prefix) for name in sb.config.cas},
-                                  partial)
+                                  {name: sb.ces_urls(name, route.prefix) for name in sb.config.cas},
+                                  key_based_renewal=route.key_based, partial=partial)
         entry.update(outcome=result.outcome, templates=result.templates)
         return soap.envelope(cep.GET_POLICIES_RESPONSE, env.message_id, result.body)
 
-    def _ces(self, route: Route, env: soap.Envelope, identity, entry: dict) -> bytes:
+    def _ces(self, route: Route, env: soap.Envelope, identity, entry: dict, injection) -> bytes:
         url = self.sandbox.ces_urls(route.ca, route.prefix)[route.auth]
+        answer = ces.Answer(
+            reference=injection.reference if injection is not None else None,
+            request_id_zero=injection is not None and injection.mode == "requestid0",
+            client_cert=self.connection.getpeercert(binary_form=True))
         try:
-            result = ces.handle(env, identity, route.auth, route.ca, url, self.sandbox.issuer)
+            result = ces.handle(env, identity, route.auth, route.ca, url, self.sandbox.issuer,
+                                answer)
         except soap.SoapFault:
             body = env.body
             rt = body.find(soap.q(soap.WST, "RequestType"))

@@ -81,12 +81,16 @@ class Issuer:
         return template
 
     def submit(self, sub: Submission, identity: str | None, auth: str, ca_name: str,
-               context: dict[str, str]) -> Outcome:
+               context: dict[str, str], client_cert: bytes | None = None) -> Outcome:
         """Processes an Issue request end to end; raises CaError on any refusal."""
         key_based = auth == "keybasedrenewal"
         if key_based and sub.renewal_cert is None:
             raise CaError(E_ACCESSDENIED, "The key-based renewal endpoint accepts only renewal "
                           "requests signed with the certificate being renewed.")
+        if key_based and client_cert != sub.renewal_cert.public_bytes(Encoding.DER):
+            # Key-based renewal: the TLS client certificate is the certificate being renewed.
+            raise CaError(E_ACCESSDENIED, "The TLS client certificate is not the certificate "
+                          "being renewed.")
         template = self.resolve_template(sub, context, ca_name)
         renewal_identity = self._check_renewal(sub, template, key_based) if sub.renewal_cert else None
         if key_based:
@@ -138,9 +142,9 @@ class Issuer:
             raise CaError(CERT_E_EXPIRED, "The certificate being renewed is not within its validity period.")
         if self.db.is_revoked(old.serial_number):
             raise CaError(CERT_E_REVOKED, "The certificate being renewed has been revoked.")
-        if key_based and not template.enrollment_flags & cfg.ENROLL_PREVIOUS_APPROVAL_VALIDATE_REENROLLMENT:
+        if key_based and not template.enrollment_flags & cfg.ENROLL_ALLOW_KEY_BASED_RENEWAL:
             raise CaError(CERTSRV_E_TEMPLATE_DENIED, f"Template '{template.name}' does not allow "
-                          "key-based renewal (enrollmentFlags 0x40 is not set).")
+                          "key-based renewal (enrollmentFlags 0x10000 is not set).")
         record = self.db.by_serial(format(old.serial_number, "x"))
         return (record or {}).get("identity") or pki_mod.identity_of(old) or ""
 
