@@ -69,7 +69,7 @@ void check_rstr_refused(const std::string& document, const std::string& needle) 
 }
 
 const std::string kEnvelopeStart =
-    R"(<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>)";
+    R"(<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>)";
 const std::string kEnvelopeEnd = "</s:Body></s:Envelope>";
 
 }  // namespace
