@@ -729,8 +729,8 @@ class FaultMatrixTest(cli.SandboxTest):
 
     def test_response_with_4_million_empty_elements(self):
         """4,000,000 empty elements (16 MB, under the 16 MiB response cap): seconds and 500 MB
-        in tinyxml2; refused by the pre-scan after 200,000 nodes."""
-        self.hostile_response("manyelements", ["more than 200000 nodes", "malformed response"])
+        in tinyxml2; refused by the pre-scan after 120,000 nodes (the cap of a SOAP response)."""
+        self.hostile_response("manyelements", ["more than 120000 nodes", "malformed response"])
 
     def test_response_with_100000_header_fields(self):
         """Issue 23: 100,000 header fields (2 MB of head; 4 million once peaked at 288 MB and
@@ -741,7 +741,14 @@ class FaultMatrixTest(cli.SandboxTest):
         """Issue 23: 240 header fields of 200 bytes (within the caps of 256 fields and 64 KiB)
         and then the 4 million elements (together once 812 MB): the head is taken, the body
         refused by the pre-scan; peak RSS under 64 MB."""
-        self.hostile_response("manyboth", ["more than 200000 nodes", "malformed response"])
+        self.hostile_response("manyboth", ["more than 120000 nodes", "malformed response"])
+
+    def test_response_just_under_the_node_cap(self):
+        """Issue 23: 119,900 empty elements (480 KB), just under the cap of 120,000 nodes per
+        SOAP response, are parsed into a whole tree: the most memory one response can take
+        (199,000 under the former cap of 200,000 peaked at 72 MB). Refused by GetPolicies;
+        peak RSS under 64 MB."""
+        self.hostile_response("nearcap", [])
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ import threading
 from dataclasses import dataclass
 
 MODES = ("http500", "cut", "truncate", "hang", "http401", "wrongkey", "manyattributes",
-         "manyelements", "manyheaders", "manyboth", "twobodies", "twopayloads", "escapes")
+         "manyelements", "manyheaders", "manyboth", "twobodies", "twopayloads", "escapes",
+         "nearcap")
 # A hostile server (or whatever answers in its name) sending a response built to exhaust the
 # client's XML parser: well-formed SOAP, HTTP 200, whose body holds one element with 100,000
 # attributes (about 1 MB; quadratic in a parser that checks each new attribute against the
@@ -17,9 +18,11 @@ MODES = ("http500", "cut", "truncate", "hang", "http401", "wrongkey", "manyattri
 # of 256 fields and 64 KiB), `manyboth` (240 header fields of 200 bytes, within those caps, then
 # the `manyelements` body), `twobodies` (an Envelope with a second s:Body) and `twopayloads` (a
 # Body with a second response element), and `escapes` (an HTTP 500 whose 1 MiB text body starts
-# with terminal escape sequences: window title, screen clear, an 8-bit CSI).
+# with terminal escape sequences: window title, screen clear, an 8-bit CSI), and `nearcap`
+# (119,900 empty elements: just under the client's cap of 120,000 nodes per SOAP response, so the
+# whole tree is built: the most memory one response can take).
 HOSTILE_PAYLOADS = ("manyattributes", "manyelements", "manyheaders", "manyboth", "twobodies",
-                    "twopayloads", "escapes")
+                    "twopayloads", "escapes", "nearcap")
 MATCHES = ("CES", "CEP", "any")
 
 

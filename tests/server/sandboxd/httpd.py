@@ -387,6 +387,8 @@ def _hostile_response(mode: str, endpoint: str) -> bytes:
         payload = f"<{inner}" + "".join(f' a{i}="1"' for i in range(100_000)) + "/>"
     elif mode in ("manyelements", "manyboth"):
         payload = f"<{inner}>" + "<a/>" * 4_000_000 + f"</{inner}>"
+    elif mode == "nearcap":
+        payload = f"<{inner}>" + "<a/>" * 119_900 + f"</{inner}>"
     else:
         payload = f"<{inner}/>"
     element = f'<{outer} xmlns="{ns}">{payload}</{outer}>'
