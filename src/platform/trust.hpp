@@ -17,7 +17,7 @@ enum class DirectoryOwner {
 };
 
 /// Refuses (local Error, exit 9: the message names the path, its owner and mode, the hint the
-/// fix) a directory that is a not a directory, is owned by someone else or is writable by its
+/// fix) a path that is not a directory, is owned by someone else or is writable by its
 /// group or others. With `tighten`, a directory of ours that others may only read or enter (an
 /// earlier version's, or one made by hand with the umask) is made 0700. Nothing when `dir` does
 /// not exist.
