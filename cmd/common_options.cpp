@@ -289,9 +289,11 @@ audit::Log open_audit_log(const GlobalOptions& global, const std::string& subcom
         try {
             sinks.push_back(std::make_shared<audit::FileSink>(path));
         } catch (const Error& error) {
+            // The cause's own fix first (the chown/chmod of a refused log), then the way out.
             throw Error(ErrorKind::Local, "cannot open the audit log: " + error.message(),
-                        "fix the path or permissions, or point --audit-log (or \"audit-log\" in "
-                        "the configuration, or $CERTENROLL_AUDIT_LOG) elsewhere");
+                        (error.hint().empty() ? "fix the path or permissions" : error.hint()) +
+                            "; or point --audit-log (or \"audit-log\" in the configuration, or "
+                            "$CERTENROLL_AUDIT_LOG) elsewhere");
         }
     }
     if (global.audit_syslog)

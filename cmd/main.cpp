@@ -9,12 +9,15 @@
 
 #include "command.hpp"
 #include "error.hpp"
+#include "platform/platform.hpp"
 #include "profile_args.hpp"
 #include "render.hpp"
 
 using namespace certenroll;
 
 int main(int argc, char** argv) {
+    // First, before any secret is read: no core dump, not dumpable, for the whole run.
+    platform::harden_process();
     CLI::App app{
         "certenroll-cli: enroll for and renew certificates through Microsoft AD CS web enrollment\n"
         "(CEP policy service, MS-XCEP; CES enrollment service, MS-WSTEP).",

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "error.hpp"
+#include "platform/trust.hpp"
 
 namespace certenroll::audit {
 
@@ -43,8 +44,32 @@ std::string describe(const Event& event) {
 
 }  // namespace
 
-FileSink::FileSink(const std::filesystem::path& path)
-    : file_(platform::AppendFile::open(path, owner_only)) {}
+namespace {
+
+// The audit log is evidence: its directory must be ours or root's and writable by no one else
+// (or another user could swap the file), and the file, opened without following a symbolic link,
+// must be our own regular file that no one else may write.
+platform::AppendFile open_trusted(const std::filesystem::path& path) {
+    const auto parent = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    platform::require_trusted_directory(parent, "the audit log's directory",
+                                        platform::DirectoryOwner::UsOrRoot);
+    auto file = platform::AppendFile::open(path, owner_only);
+    const auto found = file.ownership();
+    if (!found.regular_or_directory || !found.owned_by_us || found.writable_by_others) {
+        const std::string shown = "'" + path.string() + "'";
+        throw Error(ErrorKind::Local,
+                    "refusing the audit log " + shown + ": owner " + found.owner + ", mode " +
+                        found.mode + ", but it must be a regular file of " + found.current_user +
+                        " that no one else may write",
+                    "run 'chown " + found.current_uid + " " + shown + " && chmod 600 " + shown +
+                        "', or point the audit log at a file of this user");
+    }
+    return file;
+}
+
+}  // namespace
+
+FileSink::FileSink(const std::filesystem::path& path) : file_(open_trusted(path)) {}
 
 void FileSink::write(const Event& event) {
     file_.append(to_json_line(event) + "\n");

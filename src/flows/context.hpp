@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "audit/log.hpp"
+#include "encoding/terminal_text.hpp"
 #include "flows/deploy_hook.hpp"
 #include "http/transport.hpp"
 #include "keys/backends.hpp"
+#include "secret.hpp"
 #include "soap/call.hpp"
 #include "store/state.hpp"
 #include "xcep/policy.hpp"
@@ -25,7 +27,7 @@ using TimePoint = std::chrono::system_clock::time_point;
 struct Credentials {
     xcep::AuthMode mode = xcep::AuthMode::UsernamePassword;
     std::string username;
-    std::string password;            ///< resolved secret: never logged, never in errors
+    SecretString password;           ///< resolved secret: never logged, never in errors; cleansed
     std::string client_certificate;  ///< PEM file of the TLS client certificate
     std::string client_key;          ///< key reference: PEM file (later pkcs11: URI, TPM blob)
     std::string client_key_passphrase;
@@ -46,19 +48,24 @@ struct Connection {
 
 using TransportFactory = std::function<std::unique_ptr<http::Transport>(const http::Settings&)>;
 
-/// Receives progress lines (-v) and, at verbosity 2, redacted SOAP traffic.
+/// Receives progress lines (-v) and, at verbosity 2, redacted SOAP traffic. Both may carry what a
+/// server sent (a certificate subject, a whole response): control characters are escaped and
+/// each is cut ("... N more bytes") before it reaches the sink, i.e. the terminal.
 struct Diagnostics {
+    static constexpr std::size_t kMaxStepBytes = 4096;
+    static constexpr std::size_t kMaxTrafficBytes = 65536;
+
     int verbosity = 0;
     std::function<void(std::string_view)> sink;
 
     void step(std::string_view line) const {
         if (verbosity >= 1 && sink) {
-            sink(line);
+            sink(encoding::terminal_safe(line, kMaxStepBytes));
         }
     }
     void traffic(std::string_view text) const {
         if (verbosity >= 2 && sink) {
-            sink(text);
+            sink(encoding::terminal_safe(text, kMaxTrafficBytes));
         }
     }
 };

@@ -135,6 +135,7 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
     outcome.template_name = request.template_name;
     outcome.name = request.name.empty() ? request.template_name : request.name;
     store::check_record_name(outcome.name);
+    context.state.require_trusted();  // before a key is written below it or a request is sent
     if (request.template_name.empty()) {
         throw Error(ErrorKind::Usage, "no template given",
                     "pass --template NAME (see 'certenroll-cli policy')");

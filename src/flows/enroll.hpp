@@ -9,6 +9,7 @@
 #include "crypto/csr.hpp"
 #include "flows/context.hpp"
 #include "keys/key_backend.hpp"
+#include "secret.hpp"
 #include "store/state.hpp"
 
 namespace certenroll::flows {
@@ -35,7 +36,7 @@ struct EnrollRequest {
     store::OutputPaths outputs;     ///< empty paths get defaults (see default_outputs)
     std::filesystem::path out_dir;  ///< where default files go instead of the state directory
     OutputFormats formats;
-    std::string pfx_password;
+    SecretString pfx_password;
     bool refresh_policy = false;
     bool force = false;    ///< submit even when the policy says we may not enroll
     bool dry_run = false;  ///< build the key (in memory), CSR and request; send and write nothing

@@ -13,6 +13,7 @@
 #include "flows/context.hpp"
 #include "flows/enroll.hpp"
 #include "keys/key_backend.hpp"
+#include "secret.hpp"
 #include "store/state.hpp"
 #include "wstep/messages.hpp"
 #include "wstep/response.hpp"
@@ -94,7 +95,7 @@ struct Installation {
     /// When a policy was read: the chain must end at one of the template's CAs in it.
     const xcep::Policy* policy = nullptr;
     const xcep::Template* tmpl = nullptr;
-    std::string pfx_password;
+    SecretString pfx_password;
     bool store_on_token = false;  ///< also put the certificate on the key's token
     /// The pending record the certificate answers (retrieve-pending): removed once the
     /// certificate is recorded.

@@ -4,6 +4,7 @@
 
 #include "error.hpp"
 #include "flows/audit_events.hpp"
+#include "platform/trust.hpp"
 #include "soap/call.hpp"
 #include "soap/namespaces.hpp"
 #include "store/atomic_file.hpp"
@@ -35,6 +36,7 @@ PolicyResult load_policy(const Context& context, const Connection& connection, b
                     "pass --url https://host/ADPolicyProvider_CEP_<Auth>/service.svc/CEP, or "
                     "--ces-url with --template to skip the policy");
     }
+    context.state.require_trusted();  // the cache lives there
     const TimePoint now = context.clock();
     const std::string identity = policy_identity(connection.credentials);
     const auto cache_path =
@@ -51,7 +53,7 @@ PolicyResult load_policy(const Context& context, const Connection& connection, b
     // A cached policy is worth keeping even when stale: its time is what we send as lastUpdate.
     std::optional<xcep::CacheEntry> cached;
     std::optional<xcep::Policy> cached_policy;
-    if (const auto text = store::read_file(cache_path)) {
+    if (const auto text = platform::read_trusted_file(cache_path, "policy cache file")) {
         try {
             cached = xcep::CacheEntry::from_file_text(*text);
             cached_policy = xcep::parse_get_policies_response(xml::parse(cached->response_xml));

@@ -549,6 +549,7 @@ TimePoint renewal_due_at(TimePoint not_before, TimePoint not_after,
 
 RenewResult renew_one(const Context& context, const std::string& name,
                       const RenewOptions& options) {
+    context.state.require_trusted();  // before its lock or journal is touched
     store::DirectoryLock lock(context.state.root(), options.lock_wait);
     store::complete_interrupted_replacements(context.state.journal_dir());
     const auto record = context.state.find_certificate(name);
@@ -563,6 +564,7 @@ RenewResult renew_one(const Context& context, const std::string& name,
 }
 
 std::vector<RenewResult> renew_all(const Context& context, const RenewOptions& options) {
+    context.state.require_trusted();  // before its lock or journal is touched
     store::DirectoryLock lock(context.state.root(), options.lock_wait);
     store::complete_interrupted_replacements(context.state.journal_dir());
     const auto names = context.state.certificate_names();
@@ -592,6 +594,7 @@ RenewResult renew_files(const Context& context, const std::string& name,
                         const std::string& certificate_file, const std::string& key_reference,
                         const std::string& template_name, const RenewOptions& options) {
     store::check_record_name(name);
+    context.state.require_trusted();  // before its lock or journal is touched
     store::DirectoryLock lock(context.state.root(), options.lock_wait);
     store::complete_interrupted_replacements(context.state.journal_dir());
     store::ManagedCertificate record;

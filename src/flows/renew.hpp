@@ -12,6 +12,7 @@
 #include "flows/context.hpp"
 #include "flows/enroll.hpp"
 #include "keys/key_backend.hpp"
+#include "secret.hpp"
 
 namespace certenroll::flows {
 
@@ -36,7 +37,7 @@ struct RenewOptions {
     /// Where a new key is generated; default: the backend of the key being replaced.
     std::optional<std::string> key_backend;
     bool store_on_token = false;  ///< also put the renewed certificate on the token
-    std::string pfx_password;
+    SecretString pfx_password;
     std::optional<std::string> deploy_hook;  ///< set: saved in the record and used from now on
     bool refresh_policy = false;
     std::chrono::milliseconds random_delay{0};  ///< wait up to this long before any traffic

@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "flows/context.hpp"
 #include "flows/enroll.hpp"
+#include "secret.hpp"
 
 namespace certenroll::flows {
 
@@ -16,7 +17,7 @@ struct RetrieveRequest {
     std::string request_id;  ///< empty with `all`
     bool all = false;
     std::string key_passphrase;
-    std::string pfx_password;
+    SecretString pfx_password;
     /// Use each record's own authentication (mode, user, Kerberos settings) where `connection`
     /// leaves it unset; `password` is asked for a user only when a record needs one.
     bool auth_from_record = false;

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <array>
 #include <cstdio>
@@ -312,6 +313,27 @@ int on_debug(CURL*, curl_infotype type, char* data, std::size_t size, void* user
     return 0;
 }
 
+// RFC 6125 6.4.4: a certificate that names its host in subjectAltName is checked against those
+// names only. libcurl falls back to the subject's CN when the leaf has no DNS or IP entry in
+// subjectAltName; refusing such a leaf here (as browsers do) leaves it no CN to fall back to.
+int verify_names_from_subject_alt_name(int preverified, X509_STORE_CTX* store) {
+    if (preverified != 1 || X509_STORE_CTX_get_error_depth(store) != 0)
+        return preverified;
+    X509* leaf = X509_STORE_CTX_get_current_cert(store);
+    auto* names = static_cast<GENERAL_NAMES*>(
+        leaf != nullptr ? X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr) : nullptr);
+    bool named = false;
+    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+        const int type = sk_GENERAL_NAME_value(names, i)->type;
+        named = named || type == GEN_DNS || type == GEN_IPADD;
+    }
+    GENERAL_NAMES_free(names);
+    if (named)
+        return 1;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);  // see transfer_error
+    return 0;
+}
+
 // Every new TLS connection: the client certificate, whose key may live in a PKCS#11 token or a
 // TPM (the handshake is only signed with it), and the end-of-stream rule.
 CURLcode on_ssl_context(CURL*, void* context, void* user) {
@@ -320,6 +342,9 @@ CURLcode on_ssl_context(CURL*, void* context, void* user) {
     // A server that closes without close_notify ends a read like any other end of stream; the
     // HTTP framing (length, chunks) tells whether the response was whole.
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    // libcurl has set SSL_VERIFY_PEER (verification is never off); the callback adds the
+    // subjectAltName rule to OpenSSL's chain verification.
+    SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), verify_names_from_subject_alt_name);
     if (!impl.client_cert)
         return CURLE_OK;
     ERR_clear_error();
@@ -385,8 +410,8 @@ namespace {
 std::string route_key(const Settings& s) {
     const Trust trust = trust_of(s);
     std::string key;
-    for (const std::string* part :
-         {&trust.file, &trust.directory, &s.proxy, &s.proxy_user, &s.proxy_password}) {
+    for (const std::string* part : {&trust.file, &trust.directory, &s.proxy, &s.proxy_user,
+                                    static_cast<const std::string*>(&s.proxy_password)}) {
         key += *part;
         key += '\0';
     }

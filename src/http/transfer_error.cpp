@@ -42,6 +42,12 @@ Error tls_verification_error(const std::string& host, long verify_result) {
                 ErrorKind::Tls,
                 "the server certificate does not match the name " + host + " (" + reason + ")",
                 "connect using a name in the certificate");
+        case X509_V_ERR_APPLICATION_VERIFICATION:  // curl_transport.cpp: no subjectAltName
+            return Error(ErrorKind::Tls,
+                         "the server certificate of " + host +
+                             " names no host in subjectAltName (a name only in the subject's CN "
+                             "is not accepted)",
+                         "the server needs a certificate with its DNS name in subjectAltName");
         default:
             return Error(ErrorKind::Tls,
                          "the server certificate of " + host + " was rejected: " + reason,

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "secret.hpp"
+
 // OpenSSL's key type, forward-declared so this header stays free of OpenSSL includes.
 struct evp_pkey_st;
 
@@ -92,8 +94,8 @@ struct Settings {
     /// --proxy: http://, https://, socks5h://, socks5://, socks4a:// URL without a password;
     /// empty = what the environment says (https_proxy, all_proxy, no_proxy ...), as for curl.
     std::string proxy;
-    std::string proxy_user;      ///< empty = none, or the user in the environment's proxy URL
-    std::string proxy_password;  ///< from a file or the environment, never argv
+    std::string proxy_user;       ///< empty = none, or the user in the environment's proxy URL
+    SecretString proxy_password;  ///< from a file or the environment, never argv
     ProxyAuth proxy_auth = ProxyAuth::Basic;
     std::optional<ClientCertificate> client_certificate;
     /// Receives diagnostic lines (connection, TLS, status) for --verbose; never message bodies

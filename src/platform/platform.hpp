@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,12 +74,46 @@ class SharedLibrary {
     void* handle_ = nullptr;
 };
 
+/// Who could have written a file or directory the tool trusts (state records, deploy hooks, the
+/// audit log): what the checks of platform/trust.hpp decide on.
+struct Ownership {
+    bool owned_by_us = true;           ///< owned by this process's effective user
+    bool owned_by_root = false;        ///< owned by the superuser (uid 0)
+    bool writable_by_others = false;   ///< its group or everybody may write it
+    bool readable_by_others = false;   ///< its group or everybody may read or enter it
+    bool regular_or_directory = true;  ///< not a symbolic link, device, FIFO or socket
+    std::string owner;                 ///< "nobody (uid 65534)"
+    std::string mode;                  ///< "0777"
+    std::string current_user;          ///< this process's user, same form
+    std::string current_uid;           ///< "0", for the chown in a hint
+};
+
+/// The ownership of `path` (a final symbolic link not followed when `follow_link` is false);
+/// nullopt when it does not exist. On Windows, where ACLs decide, everything is reported as ours.
+std::optional<Ownership> ownership_of(const std::filesystem::path& path, bool follow_link);
+
+/// Takes every permission of group and others off a directory or file we own (tightening what
+/// earlier versions created with the umask). Throws a local Error naming the path.
+void make_owner_only(const std::filesystem::path& path);
+
+/// Reads a whole file opened without following a final symbolic link, with the ownership of the
+/// descriptor read (so the check and the read see the same file); nullopt when it does not exist.
+struct OwnedContent {
+    std::string content;
+    Ownership ownership;
+};
+std::optional<OwnedContent> read_file_no_follow(const std::filesystem::path& path);
+
 /// A file that records are appended to (the audit log), open for this process's lifetime.
 class AppendFile {
   public:
     /// Opens `path` for appending, creating it with exactly `mode` when it does not exist (an
-    /// existing file keeps its owner and mode). Throws a local Error naming the path.
+    /// existing file keeps its owner and mode); a symbolic link at `path` is never followed.
+    /// Throws a local Error naming the path.
     static AppendFile open(const std::filesystem::path& path, std::filesystem::perms mode);
+
+    /// The ownership of the file opened (its descriptor, not the path).
+    Ownership ownership() const;
 
     /// Appends `record` at the end of the file with one write, so records of concurrent
     /// processes never interleave, and flushes it to stable storage. Throws a local Error.
@@ -158,10 +193,17 @@ std::string ip_address_text(const std::vector<std::uint8_t>& bytes);
 /// the system's inet_pton reads them; nullopt for anything else.
 std::optional<std::vector<std::uint8_t>> parse_ip_address(const std::string& text);
 
-/// Runs `command` with the system shell (/bin/sh -c, cmd.exe /c), the current environment plus
-/// `extra`, its standard output sent to our standard error. Returns its exit status (128+N for
-/// a POSIX signal N). Throws a local Error when it cannot be started.
+/// Runs `command` with the system shell (/bin/sh -c, cmd.exe /c), the current environment less
+/// the variables for which `removed(entry)` is true ("NAME=value") plus `extra`, its standard
+/// output sent to our standard error. Returns its exit status (128+N for a POSIX signal N).
+/// Throws a local Error when it cannot be started.
 int run_shell_command(const std::string& command,
-                      const std::vector<std::pair<std::string, std::string>>& extra);
+                      const std::vector<std::pair<std::string, std::string>>& extra,
+                      const std::function<bool(std::string_view)>& removed);
+
+/// For the life of the process: no core dump (RLIMIT_CORE 0) and, on Linux, not dumpable
+/// (PR_SET_DUMPABLE 0: no core, no ptrace or /proc/PID/mem by other processes of the same user),
+/// so a crash or a debugger cannot copy a key or password out of memory. Best effort.
+void harden_process();
 
 }  // namespace certenroll::platform

@@ -1,11 +1,16 @@
 // POSIX (Linux, macOS) implementation of the platform seam.
 
 #include <arpa/inet.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iomanip>
 #include <random>
 #include <sstream>
 #include <utility>
@@ -61,6 +67,33 @@ class FileDescriptor {
   private:
     int fd_;
 };
+
+std::string user_text(uid_t uid) {
+    passwd entry{};
+    passwd* found = nullptr;
+    char buffer[4096];
+    const std::string number = "uid " + std::to_string(uid);
+    if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr)
+        return std::string(found->pw_name) + " (" + number + ")";
+    return number;
+}
+
+Ownership ownership_from(const struct stat& st) {
+    Ownership o;
+    const uid_t me = ::geteuid();
+    o.owned_by_us = st.st_uid == me;
+    o.owned_by_root = st.st_uid == 0;
+    o.writable_by_others = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+    o.readable_by_others = (st.st_mode & (S_IRWXG | S_IRWXO)) != 0;
+    o.regular_or_directory = S_ISREG(st.st_mode) || S_ISDIR(st.st_mode);
+    o.owner = user_text(st.st_uid);
+    std::ostringstream mode;
+    mode << std::oct << std::setw(4) << std::setfill('0') << (st.st_mode & 07777);
+    o.mode = S_ISLNK(st.st_mode) ? "symbolic link" : mode.str();
+    o.current_user = user_text(me);
+    o.current_uid = std::to_string(me);
+    return o;
+}
 
 }  // namespace
 
@@ -111,6 +144,62 @@ void sync_directory(const fs::path& directory) {
     if (fd.get() >= 0) {
         ::fsync(fd.get());  // best effort: some filesystems refuse fsync on directories
     }
+}
+
+std::optional<Ownership> ownership_of(const fs::path& path, bool follow_link) {
+    struct stat st {};
+    if ((follow_link ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) != 0) {
+        if (errno == ENOENT)
+            return std::nullopt;
+        fail(path, "inspect", errno);
+    }
+    return ownership_from(st);
+}
+
+void make_owner_only(const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || ::chmod(path.c_str(), st.st_mode & S_IRWXU) != 0)
+        fail(path, "restrict the permissions of", errno);
+}
+
+std::optional<OwnedContent> read_file_no_follow(const fs::path& path) {
+    FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (fd.get() < 0) {
+        if (errno == ENOENT)
+            return std::nullopt;
+        if (errno == ELOOP) {  // a symbolic link: reported as such, never followed
+            struct stat st {};
+            if (::lstat(path.c_str(), &st) == 0)
+                return OwnedContent{{}, ownership_from(st)};
+        }
+        fail(path, "read", errno);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0)
+        fail(path, "inspect", errno);
+    OwnedContent result{{}, ownership_from(st)};
+    if (!S_ISREG(st.st_mode))  // a FIFO or device: not read at all
+        return result;
+    char buffer[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail(path, "read", errno);
+        if (n == 0)
+            break;
+        result.content.append(buffer, static_cast<std::size_t>(n));
+    }
+    return result;
+}
+
+void harden_process() {
+    const rlimit none{0, 0};
+    ::setrlimit(RLIMIT_CORE, &none);
+#ifdef __linux__
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
 }
 
 std::optional<FileLock> FileLock::try_acquire(const fs::path& path) {
@@ -166,9 +255,9 @@ AppendFile AppendFile::open(const fs::path& path, fs::perms mode) {
     // Created exclusively when missing, so only a file made here gets `mode` (and fchmod undoes
     // the umask); an existing log keeps the owner and mode its administrator gave it.
     for (int attempt = 0; attempt < 3; ++attempt) {
-        FileDescriptor created(::open(path.c_str(),
-                                      O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
-                                      static_cast<mode_t>(mode)));
+        FileDescriptor created(
+            ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   static_cast<mode_t>(mode)));
         if (created.get() >= 0) {
             if (::fchmod(created.get(), static_cast<mode_t>(mode)) != 0) {
                 fail(path, "set permissions on", errno);
@@ -178,15 +267,29 @@ AppendFile AppendFile::open(const fs::path& path, fs::perms mode) {
         if (errno != EEXIST) {
             fail(path, "create", errno);
         }
-        FileDescriptor existing(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+        // O_NOFOLLOW: a symbolic link planted at the path is refused (ELOOP), never followed.
+        FileDescriptor existing(::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
         if (existing.get() >= 0) {
             return AppendFile(existing.release(), path);
+        }
+        if (errno == ELOOP) {
+            throw Error(ErrorKind::Local,
+                        "refusing '" + path.string() + "': a symbolic link (never followed)",
+                        "remove the link (check what it points at); the file is then created "
+                        "with mode 0600");
         }
         if (errno != ENOENT) {  // ENOENT: removed (rotated) in between; create it again
             fail(path, "open", errno);
         }
     }
     fail(path, "open", ENOENT);
+}
+
+Ownership AppendFile::ownership() const {
+    struct stat st {};
+    if (::fstat(static_cast<int>(handle_), &st) != 0)
+        fail(path_, "inspect", errno);
+    return ownership_from(st);
 }
 
 void AppendFile::append(std::string_view record) {
@@ -327,14 +430,15 @@ std::optional<fs::path> user_config_base() {
 }
 
 int run_shell_command(const std::string& command,
-                      const std::vector<std::pair<std::string, std::string>>& extra) {
+                      const std::vector<std::pair<std::string, std::string>>& extra,
+                      const std::function<bool(std::string_view)>& removed) {
     std::vector<std::string> entries;
     for (char** e = environ; *e != nullptr; ++e) {
         const std::string_view entry = *e;
         const bool overridden = std::any_of(extra.begin(), extra.end(), [&](const auto& kv) {
             return entry.starts_with(kv.first + "=");
         });
-        if (!overridden) {
+        if (!overridden && !(removed && removed(entry))) {
             entries.emplace_back(entry);
         }
     }

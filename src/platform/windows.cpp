@@ -13,8 +13,11 @@
 #include <sddl.h>
 #include <windows.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <random>
 #include <sstream>
 #include <utility>
@@ -309,15 +312,57 @@ std::optional<fs::path> user_config_base() {
     return environment_path("APPDATA");
 }
 
-int run_shell_command(const std::string& command,
-                      const std::vector<std::pair<std::string, std::string>>& extra) {
-    // The child inherits our environment with `extra` added; set and restore around the spawn.
-    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
-    for (const auto& [name, value] : extra) {
-        const char* old = std::getenv(name.c_str());
-        saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-        SetEnvironmentVariableA(name.c_str(), value.c_str());
+// Ownership on Windows is an ACL question: files the tool creates get an owner-only DACL (see
+// owner_only); what others' ACLs allow is not judged here, so everything is reported as ours.
+std::optional<Ownership> ownership_of(const fs::path& path, bool) {
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(path, ec)))
+        return std::nullopt;
+    return Ownership{};
+}
+
+void make_owner_only(const fs::path&) {}
+
+std::optional<OwnedContent> read_file_no_follow(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        std::error_code ec;
+        if (!fs::exists(path, ec))
+            return std::nullopt;
+        fail(path, "read", ERROR_ACCESS_DENIED);
     }
+    std::ostringstream content;
+    content << in.rdbuf();
+    return OwnedContent{content.str(), Ownership{}};
+}
+
+// Windows writes no core files by itself; Windows Error Reporting is the system's choice.
+void harden_process() {}
+
+Ownership AppendFile::ownership() const {
+    return Ownership{};
+}
+
+int run_shell_command(const std::string& command,
+                      const std::vector<std::pair<std::string, std::string>>& extra,
+                      const std::function<bool(std::string_view)>& removed) {
+    // The child's environment block: ours less `removed` and what `extra` overrides, plus `extra`.
+    std::string block;
+    if (char* strings = GetEnvironmentStringsA()) {
+        for (const char* entry = strings; *entry != '\0'; entry += std::strlen(entry) + 1) {
+            const std::string_view text = entry;
+            const bool overridden = std::any_of(extra.begin(), extra.end(), [&](const auto& kv) {
+                return text.size() > kv.first.size() && text[kv.first.size()] == '=' &&
+                       _strnicmp(entry, kv.first.c_str(), kv.first.size()) == 0;
+            });
+            if (!overridden && !(removed && removed(text)))
+                block.append(text).push_back('\0');
+        }
+        FreeEnvironmentStringsA(strings);
+    }
+    for (const auto& [name, value] : extra)
+        block.append(name + "=" + value).push_back('\0');
+    block.push_back('\0');
     std::string line = "cmd.exe /d /s /c \"" + command + "\"";
     STARTUPINFOA startup{};
     startup.cb = sizeof startup;
@@ -326,12 +371,9 @@ int run_shell_command(const std::string& command,
     startup.hStdOutput = GetStdHandle(STD_ERROR_HANDLE);  // stdout is reserved for --json
     startup.hStdError = GetStdHandle(STD_ERROR_HANDLE);
     PROCESS_INFORMATION process{};
-    const BOOL started = CreateProcessA(nullptr, line.data(), nullptr, nullptr, TRUE, 0, nullptr,
-                                        nullptr, &startup, &process);
+    const BOOL started = CreateProcessA(nullptr, line.data(), nullptr, nullptr, TRUE, 0,
+                                        block.data(), nullptr, &startup, &process);
     const DWORD start_error = GetLastError();
-    for (const auto& [name, value] : saved) {
-        SetEnvironmentVariableA(name.c_str(), value ? value->c_str() : nullptr);
-    }
     if (!started) {
         throw Error(ErrorKind::Local,
                     "cannot start cmd.exe (Windows error " + std::to_string(start_error) + ")",

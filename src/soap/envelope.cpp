@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <ctime>
@@ -101,11 +102,38 @@ std::string build_request(const RequestHeaders& headers, const xml::Element& bod
     return xml::serialize(envelope, prefixes);
 }
 
+namespace {
+
+// The nodes of one response, at most (issue 23). xml::Limits' 200,000 let a tree peak at 72 MB
+// of RSS (199,000 empty elements, 796 KB; 149,000: 66 MB; tests/bench/hostile_scaling): a flat
+// document's children vector doubles past 131,072 entries, old and new copies alive at once.
+// 120,000 stays below that step and 64 MB, and is 2.1 times the bench's GetPolicies response of
+// 1,000 templates and 20 CAs (56,193 nodes).
+constexpr std::size_t kMaxResponseNodes = 120'000;
+
+Error malformed_envelope(const std::string& what) {
+    return Error(ErrorKind::Protocol, "malformed response: " + what,
+                 "report this to the server's administrator; --verbose shows the response");
+}
+
+// The text of a WS-Addressing header given at most once; "" when absent.
+std::string single_header_text(const xml::Element& header, std::string_view name) {
+    const auto found = header.find_all(ns::addressing, name);
+    if (found.size() > 1)
+        throw malformed_envelope("a second WS-Addressing " + std::string(name) +
+                                 " in the SOAP Header");
+    return found.empty() ? std::string() : std::string(found.front()->trimmed_text());
+}
+
+}  // namespace
+
 Response parse_response(long http_status, std::string_view body, const xml::Limits& limits) {
     const bool success = http_status >= 200 && http_status < 300;
+    xml::Limits capped = limits;
+    capped.max_nodes = std::min(capped.max_nodes, kMaxResponseNodes);
     xml::Element envelope;
     try {
-        envelope = xml::parse(body, limits);
+        envelope = xml::parse(body, capped);
     } catch (const Error& e) {
         if (!success) {
             throw Error(ErrorKind::Network,
@@ -131,7 +159,29 @@ Response parse_response(long http_status, std::string_view body, const xml::Limi
                     "the response is <" + envelope.name() + ">, not a SOAP 1.2 envelope",
                     "check that the URL points at a CEP/CES endpoint");
     }
-    const auto& soap_body = envelope.get(ns::soap12, "Body");
+    // Exactly one Header and one Body, nothing else: a second of either is not "the first wins"
+    // (an intermediary and the client could each read a different one).
+    const xml::Element* header = nullptr;
+    const xml::Element* body_element = nullptr;
+    for (const auto& child : envelope.children()) {
+        const bool soap = child.ns() == ns::soap12;
+        const xml::Element** slot = soap && child.name() == "Header" ? &header
+                                    : soap && child.name() == "Body" ? &body_element
+                                                                     : nullptr;
+        if (slot == nullptr)
+            throw malformed_envelope("an unexpected <" + child.name() + "> in the SOAP Envelope");
+        if (*slot != nullptr)
+            throw malformed_envelope("a second SOAP " + child.name() + " in the Envelope");
+        *slot = &child;
+    }
+    if (body_element == nullptr)
+        throw malformed_envelope("no SOAP Body in the Envelope");
+    const auto& soap_body = *body_element;
+    if (soap_body.children().size() > 1) {
+        throw malformed_envelope("a second <" + soap_body.children()[1].name() +
+                                 "> in the SOAP Body (after <" + soap_body.children()[0].name() +
+                                 ">): a Body holds exactly one element");
+    }
     if (const auto* fault = soap_body.find(ns::soap12, "Fault")) {
         throw to_error(parse_fault(*fault));
     }
@@ -144,15 +194,13 @@ Response parse_response(long http_status, std::string_view body, const xml::Limi
         throw Error(ErrorKind::Protocol, "the SOAP response has an empty Body",
                     "report this to the server's administrator; --verbose shows the response");
     }
+    // A fault may come from something in front of the service that writes no addressing
+    // headers; an answer from the service itself always has them.
+    if (header == nullptr)
+        throw malformed_envelope("no SOAP Header in the Envelope");
     Response response;
-    if (const auto* header = envelope.find(ns::soap12, "Header")) {
-        if (const auto* action = header->find(ns::addressing, "Action")) {
-            response.action = std::string(action->trimmed_text());
-        }
-        if (const auto* relates = header->find(ns::addressing, "RelatesTo")) {
-            response.relates_to = std::string(relates->trimmed_text());
-        }
-    }
+    response.action = single_header_text(*header, "Action");
+    response.relates_to = single_header_text(*header, "RelatesTo");
     // The payload is moved out of the parsed tree, not copied: a GetPolicies response can hold
     // thousands of elements, an RSTR a long base64 chain.
     const auto& children = envelope.children();

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "secret.hpp"
 #include "xml/xml.hpp"
 
 namespace certenroll::soap {
@@ -14,7 +15,7 @@ namespace certenroll::soap {
 /// WS-Security UsernameToken credentials; the password is never logged (see redact()).
 struct UsernameToken {
     std::string username;
-    std::string password;
+    SecretString password;
 };
 
 /// The header values of one request.

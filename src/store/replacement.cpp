@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
+#include "platform/trust.hpp"
 #include "store/atomic_file.hpp"
 #include "store/state.hpp"
 
@@ -40,7 +41,7 @@ fs::path journal_path(const fs::path& dir, const std::string& name) {
 }
 
 void run_journal(const fs::path& path) {
-    const auto text = read_file(path);
+    const auto text = platform::read_trusted_file(path, "replacement journal");
     if (!text)
         return;
     json journal;

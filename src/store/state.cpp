@@ -7,6 +7,7 @@
 
 #include "error.hpp"
 #include "platform/platform.hpp"
+#include "platform/trust.hpp"
 #include "store/atomic_file.hpp"
 
 namespace certenroll::store {
@@ -102,7 +103,7 @@ json parse_record_text(std::string_view text, const std::string& where) {
 }
 
 std::string read_record_text(const fs::path& path) {
-    auto text = read_file(path);
+    auto text = platform::read_trusted_file(path, "state record");
     if (!text) {
         throw Error(ErrorKind::Local, "state record " + path.string() + " disappeared");
     }
@@ -140,6 +141,7 @@ auto parse_record(std::string_view text, const std::string& where, Parse parse) 
 
 template <typename T, typename Parse>
 std::vector<T> load_all(const fs::path& dir, Parse parse) {
+    platform::require_trusted_directory(dir, "state directory", platform::DirectoryOwner::Us, true);
     std::vector<T> records;
     for (const auto& path : json_files(dir)) {
         records.push_back(parse_record(read_record_text(path), path.string(), parse));
@@ -209,8 +211,17 @@ fs::path StateDirectory::pending_path(const PendingRequest& request) const {
            (url_tag(request.endpoint.ces_url) + "-" + request.request_id + ".json");
 }
 
+void StateDirectory::require_trusted() const {
+    platform::require_trusted_directory(root_, "state directory", platform::DirectoryOwner::Us,
+                                        true);
+    for (const char* sub : {"pending", "certificates", "policy-cache", "keys", "journal", "live"})
+        platform::require_trusted_directory(root_ / sub, "state directory",
+                                            platform::DirectoryOwner::Us, true);
+}
+
 void StateDirectory::save_pending(const PendingRequest& p) const {
     check_record_name(p.request_id);
+    require_trusted();
     const json j = {{"name", p.name},
                     {"request_id", p.request_id},
                     {"template", p.template_name},
@@ -227,6 +238,7 @@ void StateDirectory::save_pending(const PendingRequest& p) const {
 }
 
 std::vector<PendingRequest> StateDirectory::list_pending() const {
+    require_trusted();
     return load_all<PendingRequest>(root_ / "pending", pending_from_json);
 }
 
@@ -250,6 +262,7 @@ void StateDirectory::remove_pending(const PendingRequest& request) const {
 
 void StateDirectory::save_certificate(const ManagedCertificate& c) const {
     check_record_name(c.name);
+    require_trusted();
     const json j = {{"name", c.name},
                     {"template", c.template_name},
                     {"endpoint", to_json(c.endpoint)},
@@ -266,13 +279,15 @@ void StateDirectory::save_certificate(const ManagedCertificate& c) const {
 }
 
 std::vector<ManagedCertificate> StateDirectory::list_certificates() const {
+    require_trusted();
     return load_all<ManagedCertificate>(root_ / "certificates", certificate_from_json);
 }
 
 std::optional<ManagedCertificate> StateDirectory::find_certificate(const std::string& name) const {
     check_record_name(name);
+    require_trusted();
     const fs::path path = root_ / "certificates" / (name + ".json");
-    const auto text = read_file(path);
+    const auto text = platform::read_trusted_file(path, "state record");
     if (!text) {
         return std::nullopt;
     }
@@ -280,6 +295,7 @@ std::optional<ManagedCertificate> StateDirectory::find_certificate(const std::st
 }
 
 std::vector<std::string> StateDirectory::certificate_names() const {
+    require_trusted();
     std::vector<std::string> names;
     for (const auto& path : json_files(root_ / "certificates")) {
         names.push_back(path.stem().string());

@@ -99,6 +99,11 @@ class StateDirectory {
     /// not hide the others).
     std::vector<std::string> certificate_names() const;
 
+    /// Refuses (local Error, exit 9) a state directory, or one of its subdirectories, that
+    /// another user owns or may write, and makes ours 0700 where others may only read them;
+    /// every reader and writer of records calls it first (see platform/trust.hpp).
+    void require_trusted() const;
+
   private:
     std::filesystem::path pending_path(const PendingRequest& request) const;
     std::filesystem::path root_;

@@ -5,7 +5,9 @@ import datetime
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -254,9 +256,25 @@ class AuditTest(cli.SandboxTest):
         pending = self.enroll("ApprovalRequired", "--cn", "p.example.test", "--name", "p")
         self.assertExit(pending, 3)
         self.sandbox.approve(pending.json["ca"], pending.json["request_id"])
-        # /dev/full opens, but every write fails: the outcome is reported, the run succeeds.
-        retrieved = self.audited("retrieve-pending", pending.json["request_id"], *self.user(),
-                                 "--ca-bundle", self.info["ca_bundle"], log="/dev/full")
+        # A full disk: the log (our own file, so it opens) holds 1 MiB and the process may not
+        # write past 1 MiB + 64 bytes, so every event's append fails with EFBIG while the
+        # certificate files (a few KB each) are written. (/dev/full, a device others may write,
+        # is refused as an audit log since issue 23.) The outcome is reported, the run succeeds.
+        log = os.path.join(self.tmp, "full.jsonl")
+        with open(log, "w") as f:
+            f.write("{}\n" * ((1 << 20) // 3 + 1))
+        limit = os.path.getsize(log) + 64
+
+        def full_disk():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        argv, env = cli._argv_env(["--state-dir", self.state, "--audit-log", log,
+                                   "retrieve-pending", pending.json["request_id"], *self.user(),
+                                   "--ca-bundle", self.info["ca_bundle"]], True, None)
+        retrieved = cli.Result(subprocess.run(argv, capture_output=True, text=True, env=env,
+                                              timeout=120, stdin=subprocess.DEVNULL,
+                                              preexec_fn=full_disk), True)
         self.assertExit(retrieved, 0)
         self.assertEqual(retrieved.json["status"], "issued")
         self.assertTrue(os.path.exists(retrieved.json["files"]["cert"]))

@@ -111,9 +111,16 @@ class TlsStub:
     further than the handshake, which is all a client that verifies the certificate should
     try."""
 
-    def __init__(self, chain_pem, key_pem, address="127.0.0.1"):
+    def __init__(self, chain_pem, key_pem, address="127.0.0.1", tls12_ciphers=None,
+                 dh_params=None):
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(chain_pem, key_pem)
+        if tls12_ciphers:  # a TLS 1.2 server offering only these suites (OpenSSL names)
+            self.context.maximum_version = ssl.TLSVersion.TLSv1_2
+            self.context.set_ciphers(tls12_ciphers)
+        if dh_params:
+            self.context.load_dh_params(dh_params)
+        self.ciphers = []  # the suite each completed handshake negotiated
         self.server = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
         self.server.bind((address, 0))
         self.server.listen(16)
@@ -131,6 +138,7 @@ class TlsStub:
             try:
                 with self.context.wrap_socket(client, server_side=True) as tls:
                     self.handshakes += 1
+                    self.ciphers.append(tls.cipher()[0])
                     tls.recv(1)
             except (OSError, ssl.SSLError):
                 pass
@@ -148,9 +156,10 @@ def expired_server_certificate(sandbox_state, directory):
 
 
 def server_certificate(sandbox_state, directory, name, expired=False,
-                       dns_names=("localhost",), addresses=("127.0.0.1",)):
+                       dns_names=("localhost",), addresses=("127.0.0.1",), alt_names=True):
     """A server certificate from the sandbox's own issuing CA (so the chain is trusted with the
     sandbox's --ca-bundle) for `dns_names` and `addresses`, current or expired yesterday;
+    without `alt_names`, the first DNS name is only the subject's CN (no subjectAltName);
     returns (chain path, key path)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -169,11 +178,12 @@ def server_certificate(sandbox_state, directory, name, expired=False,
             .issuer_name(ca_cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=30))
-            .not_valid_after(now + datetime.timedelta(days=-1 if expired else 30))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.DNSName(n) for n in dns_names] +
-                [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]),
-                critical=False)
+            .not_valid_after(now + datetime.timedelta(days=-1 if expired else 30)))
+    if alt_names:
+        cert = cert.add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(n) for n in dns_names] +
+            [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]), critical=False)
+    cert = (cert
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
@@ -719,8 +729,26 @@ class FaultMatrixTest(cli.SandboxTest):
 
     def test_response_with_4_million_empty_elements(self):
         """4,000,000 empty elements (16 MB, under the 16 MiB response cap): seconds and 500 MB
-        in tinyxml2; refused by the pre-scan after 200,000 nodes."""
-        self.hostile_response("manyelements", ["more than 200000 nodes", "malformed response"])
+        in tinyxml2; refused by the pre-scan after 120,000 nodes (the cap of a SOAP response)."""
+        self.hostile_response("manyelements", ["more than 120000 nodes", "malformed response"])
+
+    def test_response_with_100000_header_fields(self):
+        """Issue 23: 100,000 header fields (2 MB of head; 4 million once peaked at 288 MB and
+        were accepted): refused while the head arrives, at the 257th field."""
+        self.hostile_response("manyheaders", ["more than 256 header fields"])
+
+    def test_response_with_many_header_fields_and_4_million_elements(self):
+        """Issue 23: 240 header fields of 200 bytes (within the caps of 256 fields and 64 KiB)
+        and then the 4 million elements (together once 812 MB): the head is taken, the body
+        refused by the pre-scan; peak RSS under 64 MB."""
+        self.hostile_response("manyboth", ["more than 120000 nodes", "malformed response"])
+
+    def test_response_just_under_the_node_cap(self):
+        """Issue 23: 119,900 empty elements (480 KB), just under the cap of 120,000 nodes per
+        SOAP response, are parsed into a whole tree: the most memory one response can take
+        (199,000 under the former cap of 200,000 peaked at 72 MB). Refused by GetPolicies;
+        peak RSS under 64 MB."""
+        self.hostile_response("nearcap", [])
 
 
 if __name__ == "__main__":

@@ -33,7 +33,11 @@ int main(int argc, char**) {
     auto lock = p::FileLock::try_acquire("lock");
     (void)p::FileLock::holder("lock");
     (void)p::read_hidden_line("PIN: ");
-    (void)p::run_shell_command("echo", {{"K", "V"}});
+    (void)p::run_shell_command("echo", {{"K", "V"}}, [](std::string_view) { return false; });
+    (void)p::ownership_of("a", false);
+    p::make_owner_only("a");
+    (void)p::read_file_no_follow("a");
+    p::harden_process();
     (void)p::user_state_base();
     (void)p::user_config_base();
     (void)p::resolve_host("localhost");
@@ -41,6 +45,7 @@ int main(int argc, char**) {
     (void)p::parse_ip_address("::1");
     auto log = p::AppendFile::open("audit.jsonl", std::filesystem::perms::owner_read);
     log.append("{}\n");
+    (void)log.ownership();
     p::system_log("certenroll-cli", p::LogSeverity::Notice, "{}");
   }
   return p::system_state_dir().empty() || p::system_config_file().empty() ||
@@ -50,7 +55,8 @@ int main(int argc, char**) {
 }
 CPP
 "$cxx" -std=c++20 -Wall -Wextra -Werror -Isrc -o "$out/platform-check.exe" \
-  src/platform/windows.cpp src/error.cpp "$out/main.cpp" -ladvapi32 -lws2_32 -static
+  src/platform/windows.cpp src/platform/trust.cpp src/error.cpp "$out/main.cpp" -ladvapi32 \
+  -lws2_32 -static
 test -s "$out/platform-check.exe"
 echo "windows_platform: src/platform/windows.cpp cross-compiles and links with $cxx"
 

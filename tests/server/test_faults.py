@@ -69,6 +69,27 @@ class FaultTest(sbtest.SandboxCase):
         self.assertEqual([e["fault_injected"] for e in self.log()[-2:]],
                          ["manyattributes", "manyelements"])
 
+    def test_issue23_hostile_shapes(self):
+        """Duplicated envelope parts, a header flood within the client's caps, and terminal
+        escape sequences, each as the client under test will see it (`manyheaders`, past curl's
+        own cap on a response head, is seen only through certenroll-cli: tests/e2e)."""
+        self.inject("twobodies", match="CEP")
+        body = self.cep().body
+        self.assertEqual(body.count(b"<s:Body>"), 2)
+        self.inject("twopayloads", match="CEP")
+        body = self.cep().body
+        self.assertEqual(body.count(b"<GetPoliciesResponse "), 2)
+        self.assertEqual(body.count(b"<s:Body>"), 1)
+        self.inject("manyboth", match="CEP")
+        reply = self.cep()
+        self.assertEqual(reply.headers.count("X-Filler-"), 240)
+        self.assertLess(len(reply.headers), 64 * 1024)
+        self.assertEqual(reply.body.count(b"<a/>"), 4_000_000)
+        self.inject("escapes", match="CEP")
+        reply = self.cep()
+        self.assertEqual(reply.status, 500)
+        self.assertTrue(reply.body.startswith(b"\x1b]0;certenroll-pwned\x07\x1b[2J"))
+
     def test_hang_never_answers_and_the_server_keeps_serving(self):
         self.inject("hang", match="CEP")
         started = time.monotonic()

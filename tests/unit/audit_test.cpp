@@ -259,8 +259,45 @@ TEST_CASE("a log that cannot be opened is a local error naming it") {
 TEST_CASE("a write that fails is a local error (a full disk)") {
     if (!std::filesystem::exists("/dev/full"))
         return;
-    audit::FileSink sink("/dev/full");
-    CHECK_THROWS_AS(sink.write(full_event()), Error);
+    // The AppendFile under the sink: FileSink itself refuses a device others may write.
+    auto file = platform::AppendFile::open(
+        "/dev/full", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    CHECK_THROWS_AS(file.append(audit::to_json_line(full_event()) + "\n"), Error);
+    CHECK_THROWS_AS(audit::FileSink{"/dev/full"}, Error);
+}
+
+TEST_CASE("the audit log is never a symbolic link, nor a file or directory others may write") {
+    test::TempDir dir;
+    const auto target = dir.write("target", "precious\n");
+    const auto link = dir.path / "audit.jsonl";
+    std::filesystem::create_symlink(target, link);
+    CHECK_THROWS_AS(audit::FileSink{link}, Error);
+    CHECK(read_text(target) == "precious\n");
+    std::filesystem::remove(link);
+
+    const auto path = dir.write("open.jsonl", "");
+    ::chmod(path.c_str(), 0666);
+    try {
+        audit::FileSink sink(path);
+        FAIL("expected an Error");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::Local);
+        CHECK(e.message().find(path.string()) != std::string::npos);
+        CHECK(e.message().find("mode 0666") != std::string::npos);
+        CHECK(e.hint().find("chmod 600") != std::string::npos);
+    }
+    ::chmod(path.c_str(), 0600);
+    ::chmod(dir.path.c_str(), 0777);
+    try {
+        audit::FileSink sink(path);
+        FAIL("expected an Error");
+    } catch (const Error& e) {
+        CHECK(e.message().find(dir.path.string()) != std::string::npos);
+        CHECK(e.message().find("mode 0777") != std::string::npos);
+    }
+    ::chmod(dir.path.c_str(), 0700);
+    audit::FileSink sink(path);
+    sink.write(full_event());
 }
 
 TEST_CASE("the log stamps the origin; require throws, record warns and never throws") {

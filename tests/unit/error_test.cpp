@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <new>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "encoding/base64.hpp"
+#include "encoding/terminal_text.hpp"
 #include "encoding/time_text.hpp"
 #include "error.hpp"
+#include "secret.hpp"
 
 using namespace certenroll;
 
@@ -119,4 +122,62 @@ TEST_CASE("times are written in UTC") {
     const std::chrono::system_clock::time_point t(std::chrono::seconds(1764041400));
     CHECK(encoding::format_time_utc(t) == "2025-11-25 03:30:00 UTC");
     CHECK(encoding::format_iso8601(t) == "2025-11-25T03:30:00Z");
+}
+
+TEST_CASE("text for the terminal: control characters escaped, length capped") {
+    using encoding::terminal_safe;
+    CHECK(terminal_safe("plain text\n\tindented", 100) == "plain text\n\tindented");
+    // Window title, bell, screen clear, carriage return, DEL.
+    CHECK(terminal_safe("\x1b]0;pwned\x07\x1b[2J\rX\x7f", 100) ==
+          "\\x1b]0;pwned\\x07\\x1b[2J\\x0dX\\x7f");
+    // C1 controls: U+009B (CSI) in UTF-8, and a lone 8-bit CSI byte.
+    CHECK(terminal_safe("a\xc2\x9b"
+                        "31m",
+                        100) ==
+          "a\\xc2\\x9b"
+          "31m");
+    CHECK(terminal_safe("a\x9b"
+                        "31m",
+                        100) ==
+          "a\\x9b"
+          "31m");
+    // Printable UTF-8 (2, 3 and 4 bytes, continuation bytes in 0x80-0x9f included) is kept.
+    const std::string printable = "caf\xc3\xa9 \xe2\x80\x9cq\xe2\x80\x9d \xf0\x9f\x94\x92 \xc4\x81";
+    CHECK(terminal_safe(printable, 100) == printable);
+    CHECK(terminal_safe("\xff\xfe", 100) == "\\xff\\xfe");
+    // The cap counts input bytes and says how many were left out.
+    CHECK(terminal_safe(std::string(10, 'x'), 4) == "xxxx... 6 more bytes");
+    CHECK(terminal_safe("xxxx", 4) == "xxxx");
+    const std::string huge(16 * 1024 * 1024, '<');
+    const auto shown = terminal_safe(huge, 65536);
+    CHECK(shown.size() < 65536 + 64);
+    CHECK(shown.find("... 16711680 more bytes") != std::string::npos);
+}
+
+TEST_CASE("secrets are overwritten when cleansed, destroyed or moved from") {
+    // A long secret (on the heap): cleanse() zeroes the whole buffer it still owns.
+    std::string long_secret = "correct horse battery staple, far too long for the inline buffer";
+    const char* buffer = long_secret.data();
+    const std::size_t capacity = long_secret.capacity();
+    cleanse(long_secret);
+    CHECK(long_secret.empty());
+    CHECK(long_secret.data() == buffer);
+    CHECK(std::all_of(buffer, buffer + capacity, [](char c) { return c == 0; }));
+
+    // A short secret lives inside the object: after destruction its bytes are gone.
+    alignas(SecretString) unsigned char storage[sizeof(SecretString)];
+    auto* pin = new (storage) SecretString(std::string("4711"));
+    CHECK(*pin == "4711");
+    pin->~SecretString();
+    const std::string raw(reinterpret_cast<const char*>(storage), sizeof storage);
+    CHECK(raw.find("4711") == std::string::npos);
+
+    // Moved from: the source keeps nothing.
+    alignas(SecretString) unsigned char source_storage[sizeof(SecretString)];
+    auto* source = new (source_storage) SecretString("8812");
+    SecretString target = std::move(*source);
+    CHECK(target == "8812");
+    const std::string left(reinterpret_cast<const char*>(source_storage), sizeof source_storage);
+    CHECK(left.find("8812") == std::string::npos);
+    source->~SecretString();
 }

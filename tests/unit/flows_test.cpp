@@ -10,6 +10,7 @@
 #include "audit/log.hpp"
 #include "error.hpp"
 #include "flows/audit_events.hpp"
+#include "flows/deploy_hook.hpp"
 #include "flows/issuance.hpp"
 #include "flows/policy.hpp"
 #include "flows/renew.hpp"
@@ -688,4 +689,18 @@ TEST_CASE("a retrieved certificate completes its pending record, deploy hook inc
         CHECK(renewal.context.state.find_pending("17").has_value());
         CHECK(renewal.sink->events.back().type == audit::EventType::Failed);
     }
+}
+
+TEST_CASE("deploy hooks inherit none of the secrets the tool reads") {
+    using flows::is_scrubbed_from_hooks;
+    for (const char* secret : {"CERTENROLL_PASSWORD=pw", "CERTENROLL_PFX_PASSWORD=pfx",
+                               "CERTENROLL_PKCS11_PIN=1234", "CERTENROLL_PROXY_PASSWORD=p",
+                               "CERTENROLL_PASSWORD=", "https_proxy=http://u:p@proxy:3128",
+                               "HTTPS_PROXY=http://u:p@proxy:3128", "ALL_PROXY=socks5://u:p@h",
+                               "http_proxy=http://u@proxy:3128"})
+        CHECK_MESSAGE(is_scrubbed_from_hooks(secret), secret);
+    for (const char* kept : {"PATH=/usr/bin:/bin", "CERTENROLL_NAME=web", "HOME=/root",
+                             "https_proxy=http://proxy:3128", "KRB5CCNAME=FILE:/tmp/krb5cc_0",
+                             "CERTENROLL_PASSWORDLESS=1", "MY_CERTENROLL_PASSWORD=x"})
+        CHECK_FALSE_MESSAGE(is_scrubbed_from_hooks(kept), kept);
 }

@@ -260,6 +260,46 @@ TEST_CASE("non-SOAP responses") {
     CHECK(std::string(error.what()).find("empty Body") != std::string::npos);
 }
 
+TEST_CASE("an envelope has exactly one Header, one Body and one element in the Body") {
+    const std::string open =
+        R"(<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing">)";
+    const std::string header = R"(<s:Header><a:Action>urn:reply</a:Action></s:Header>)";
+    const std::string body = R"(<s:Body><Reply xmlns="urn:r">ok</Reply></s:Body>)";
+    const std::string close = "</s:Envelope>";
+    CHECK(soap::parse_response(200, open + header + body + close).payload.name() == "Reply");
+    const auto refused = [](const std::string& text, const std::string& words) {
+        const auto error = expect_error(200, text);
+        CHECK(error.kind() == ErrorKind::Protocol);
+        CHECK_MESSAGE(error.message().find(words) != std::string::npos, error.message());
+    };
+    refused(open + header + body + body + close, "a second SOAP Body");
+    refused(open + header + header + body + close, "a second SOAP Header");
+    refused(open + header + body + header + close, "a second SOAP Header");
+    refused(open + body + close, "no SOAP Header");
+    refused(open + header + close, "no SOAP Body");
+    refused(open + header + R"(<Extra xmlns="urn:x"/>)" + body + close, "an unexpected <Extra>");
+    refused(
+        open + header +
+            R"(<s:Body><Reply xmlns="urn:r">first</Reply><Reply xmlns="urn:r">second</Reply></s:Body>)" +
+            close,
+        "a second <Reply> in the SOAP Body");
+    refused(open +
+                R"(<s:Header><a:Action>urn:one</a:Action><a:Action>urn:two</a:Action></s:Header>)" +
+                body + close,
+            "a second WS-Addressing Action");
+    refused(
+        open +
+            R"(<s:Header><a:RelatesTo>urn:one</a:RelatesTo><a:RelatesTo>urn:two</a:RelatesTo></s:Header>)" +
+            body + close,
+        "a second WS-Addressing RelatesTo");
+    // A fault followed by a payload is not "a fault": the Body holds two elements.
+    refused(
+        open + header +
+            R"(<s:Body><s:Fault><s:Code><s:Value>s:Receiver</s:Value></s:Code></s:Fault><Reply xmlns="urn:r"/></s:Body>)" +
+            close,
+        "a second <Reply>");
+}
+
 TEST_CASE("redact hides passwords whatever the prefix, also in truncated text") {
     const std::string message =
         R"(<o:Username>alice</o:Username><o:Password Type="x">hunter2</o:Password><Password>pw2</Password><wsse:Password>tail-secret)";

@@ -314,3 +314,67 @@ TEST_CASE("a state record with an out-of-range time is refused, not overflowed")
         R"({"name": "web1", "request_id": "1", )" + endpoint + R"(, "submitted_at": 9223372036})");
     CHECK(state.list_pending().size() == 1);
 }
+
+TEST_CASE("records another user could have written are refused, never read") {
+    TempDir dir;
+    store::StateDirectory state(dir.path / "state");
+    store::ManagedCertificate managed;
+    managed.name = "web";
+    managed.deploy_hook = "systemctl reload nginx";
+    state.save_certificate(managed);
+    const fs::path record = dir.path / "state" / "certificates" / "web.json";
+    const auto refused = [&](const fs::path& path, const char* words) {
+        for (int call = 0; call < 3; ++call) {
+            try {
+                if (call == 0)
+                    state.list_certificates();
+                else if (call == 1)
+                    state.find_certificate("web");
+                else
+                    state.save_certificate(managed);
+                if (call < 2 || path != record)  // a write replaces the record: not refused
+                    FAIL("expected an Error");
+            } catch (const Error& e) {
+                CHECK(e.kind() == ErrorKind::Local);
+                CHECK_MESSAGE(e.message().find(path.string()) != std::string::npos, e.message());
+                CHECK_MESSAGE(e.message().find(words) != std::string::npos, e.message());
+                CHECK(e.message().find("owner") != std::string::npos);
+            }
+        }
+    };
+    ::chmod(record.c_str(), 0666);
+    refused(record, "mode 0666");
+    ::chmod(record.c_str(), 0620);
+    refused(record, "mode 0620");
+    state.save_certificate(managed);  // written anew, 0600
+    CHECK(mode_of(record) == 0600);
+    REQUIRE(state.find_certificate("web"));
+
+    const fs::path elsewhere = dir.path / "elsewhere.json";
+    fs::rename(record, elsewhere);
+    fs::create_symlink(elsewhere, record);
+    refused(record, "symbolic link");
+    fs::remove(record);
+    fs::rename(elsewhere, record);
+
+    ::chmod((dir.path / "state").c_str(), 0777);
+    refused(dir.path / "state", "mode 0777");
+    ::chmod((dir.path / "state").c_str(), 0700);
+    ::chmod((dir.path / "state" / "certificates").c_str(), 0730);
+    refused(dir.path / "state" / "certificates", "mode 0730");
+    ::chmod((dir.path / "state" / "certificates").c_str(), 0700);
+    CHECK(state.list_certificates().size() == 1);
+}
+
+TEST_CASE("state directories of ours that others may read are made private") {
+    TempDir dir;
+    store::StateDirectory state(dir.path / "state");
+    store::ManagedCertificate managed;
+    managed.name = "web";
+    state.save_certificate(managed);
+    ::chmod((dir.path / "state").c_str(), 0755);
+    ::chmod((dir.path / "state" / "certificates").c_str(), 0750);
+    CHECK(state.list_certificates().size() == 1);
+    CHECK(mode_of(dir.path / "state") == 0700);
+    CHECK(mode_of(dir.path / "state" / "certificates") == 0700);
+}

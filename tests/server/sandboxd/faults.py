@@ -7,13 +7,22 @@ import threading
 from dataclasses import dataclass
 
 MODES = ("http500", "cut", "truncate", "hang", "http401", "wrongkey", "manyattributes",
-         "manyelements", "badmutual", "partialpolicy", "requestid0")
+         "manyelements", "badmutual", "partialpolicy", "requestid0", "manyheaders", "manyboth",
+         "twobodies", "twopayloads", "escapes", "nearcap")
 # A hostile server (or whatever answers in its name) sending a response built to exhaust the
 # client's XML parser: well-formed SOAP, HTTP 200, whose body holds one element with 100,000
 # attributes (about 1 MB; quadratic in a parser that checks each new attribute against the
 # previous ones) or 4,000,000 empty elements (16 MB, under the client's 16 MiB response cap; a
 # node each in a DOM parser). Issue 21: one such response stalled a cron `renew --all`.
-HOSTILE_PAYLOADS = ("manyattributes", "manyelements")
+# Issue 23 adds: `manyheaders` (100,000 header fields, about 2 MB of head, over the client's caps
+# of 256 fields and 64 KiB), `manyboth` (240 header fields of 200 bytes, within those caps, then
+# the `manyelements` body), `twobodies` (an Envelope with a second s:Body) and `twopayloads` (a
+# Body with a second response element), and `escapes` (an HTTP 500 whose 1 MiB text body starts
+# with terminal escape sequences: window title, screen clear, an 8-bit CSI), and `nearcap`
+# (119,900 empty elements: just under the client's cap of 120,000 nodes per SOAP response, so the
+# whole tree is built: the most memory one response can take).
+HOSTILE_PAYLOADS = ("manyattributes", "manyelements", "manyheaders", "manyboth", "twobodies",
+                    "twopayloads", "escapes", "nearcap")
 MATCHES = ("CES", "CEP", "any")
 
 

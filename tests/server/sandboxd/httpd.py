@@ -169,10 +169,18 @@ class Handler(BaseHTTPRequestHandler):
             extra = {"Retry-After": injection.retry_after} if injection.retry_after else {}
             self._send(503, page, "text/html; charset=us-ascii", extra)
             return True
+        if mode == "escapes":
+            entry.update(outcome="fault", http_status=500)
+            self.sandbox.log.write(**entry)
+            page = (b"\x1b]0;certenroll-pwned\x07\x1b[2J\x1b[H\x9b31mserver text"
+                    + b"x" * (1 << 20))
+            self._send(500, page, "text/plain")
+            return True
         if mode in faults.HOSTILE_PAYLOADS:
             entry.update(outcome="fault", http_status=200)
             self.sandbox.log.write(**entry)
-            self._send(200, _hostile_response(mode, entry["endpoint"]), SOAP_CT)
+            self._send(200, _hostile_response(mode, entry["endpoint"]), SOAP_CT,
+                       _hostile_headers(mode))
             return True
         if mode == "http401":
             entry.update(outcome="unauthorized", http_status=401)
@@ -383,6 +391,15 @@ def _check_to(to: str | None, path: str) -> None:
                              "a:DestinationUnreachable")
 
 
+def _hostile_headers(mode: str) -> dict:
+    """The extra header fields of a faults.HOSTILE_PAYLOADS mode."""
+    if mode == "manyheaders":
+        return {f"X-Filler-{i}": "x" for i in range(100_000)}
+    if mode == "manyboth":
+        return {f"X-Filler-{i}": "x" * 200 for i in range(240)}
+    return {}
+
+
 def _hostile_response(mode: str, endpoint: str) -> bytes:
     """A GetPoliciesResponse (CEP) or RSTR collection (CES) whose first element carries the
     payload of a faults.HOSTILE_PAYLOADS mode."""
@@ -394,9 +411,19 @@ def _hostile_response(mode: str, endpoint: str) -> bytes:
         inner, ns = "RequestSecurityTokenResponse", soap.WST
     if mode == "manyattributes":
         payload = f"<{inner}" + "".join(f' a{i}="1"' for i in range(100_000)) + "/>"
-    else:
+    elif mode in ("manyelements", "manyboth"):
         payload = f"<{inner}>" + "<a/>" * 4_000_000 + f"</{inner}>"
-    return soap.envelope(action, None, f'<{outer} xmlns="{ns}">{payload}</{outer}>')
+    elif mode == "nearcap":
+        payload = f"<{inner}>" + "<a/>" * 119_900 + f"</{inner}>"
+    else:
+        payload = f"<{inner}/>"
+    element = f'<{outer} xmlns="{ns}">{payload}</{outer}>'
+    if mode == "twopayloads":
+        return soap.envelope(action, None, element + element)
+    if mode == "twobodies":
+        return soap.envelope(action, None, element).replace(
+            b"</s:Body>", b"</s:Body><s:Body>" + element.encode() + b"</s:Body>", 1)
+    return soap.envelope(action, None, element)
 
 
 def _sniff_request_type(body: bytes) -> str | None:
