@@ -26,9 +26,13 @@ struct GlobalOptions {
 /// What a subcommand produced: the same facts for people (text) and for scripts (json).
 struct Output {
     int exit_code = 0;
-    std::string text;                   ///< printed on stdout unless --json or --quiet
-    nlohmann::json json;                ///< printed on stdout with --json
+    std::string text;     ///< printed on stdout unless --json or --quiet (success only: see errors)
+    nlohmann::json json;  ///< printed on stdout with --json
     std::vector<std::string> warnings;  ///< printed on stderr, also with --json (and in it)
+    /// Failures reported inside a result (a certificate of renew, a request of
+    /// retrieve-pending --all, diagnose's root cause): printed on stderr in every mode, --quiet
+    /// and --json included (cron mails and journald logs stderr), one error_text each.
+    std::vector<std::string> errors;
 };
 
 struct Command {

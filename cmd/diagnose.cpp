@@ -3,6 +3,7 @@
 
 #include "diagnose/diagnose.hpp"
 #include "common_options.hpp"
+#include "render.hpp"
 #include "xcep/endpoints.hpp"
 
 namespace certenroll::cli {
@@ -109,6 +110,11 @@ Command add_diagnose(CLI::App& app, const GlobalOptions& global) {
                 output.text = diagnose::render_text(report);
                 output.json = diagnose::to_json(report);
                 output.exit_code = report.exit_code();
+                // The root cause also reaches stderr, so that --quiet runs are heard.
+                if (const auto* failure = report.first_failure(); failure && failure->kind) {
+                    output.errors.push_back(error_text(Error(
+                        *failure->kind, failure->title + ": " + failure->evidence, failure->fix)));
+                }
                 return output;
             }};
 }

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
     app.add_flag("--json", global.json, "Print one JSON document on stdout, errors included");
     app.add_flag("-v,--verbose", global.verbose,
                  "Explain each step on stderr; twice dumps the SOAP traffic (secrets redacted)");
-    app.add_flag("-q,--quiet", global.quiet, "Print nothing on success");
+    app.add_flag("-q,--quiet", global.quiet,
+                 "Print nothing on success (failures still go to stderr)");
     app.add_option("--audit-log", global.audit_log,
                    "Append one JSON line per enrollment event (policy fetched, request "
                    "submitted, issued, pending, denied, renewed, retrieved, failed) to this file "
@@ -89,7 +90,13 @@ int main(int argc, char** argv) {
         std::cout << app.help("", CLI::AppFormatMode::All);
         return 0;
     } catch (const CLI::CallForVersion& e) {
-        std::cout << e.what() << "\n";
+        if (json) {
+            std::cout << nlohmann::json{{"name", "certenroll-cli"}, {"version", CERTENROLL_VERSION}}
+                             .dump(2)
+                      << "\n";
+        } else {
+            std::cout << e.what() << "\n";
+        }
         return 0;
     } catch (const CLI::ParseError& e) {
         return cli::render_error(Error(ErrorKind::Usage, e.what(),

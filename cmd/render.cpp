@@ -10,6 +10,9 @@ int render_output(const Output& output, const GlobalOptions& global) {
     for (const auto& warning : output.warnings) {
         std::cerr << "certenroll-cli: warning: " << warning << "\n";
     }
+    for (const auto& error : output.errors) {
+        std::cerr << error;
+    }
     if (prints_json(global)) {
         std::cout << output.json.dump(2) << "\n";
     } else if (prints_text(global) && !output.text.empty()) {
@@ -46,21 +49,30 @@ nlohmann::json error_json(const Error& error) {
     return {{"status", "error"}, {"error", detail}, {"exit_code", exit_code(error.kind())}};
 }
 
+std::string error_text(const Error& error, const std::string& item) {
+    std::string text = "certenroll-cli: " + std::string(kind_name(error.kind())) + " error: ";
+    if (!item.empty()) {
+        text += item + ": ";
+    }
+    text += error.message();
+    // Once: a CES fault's message already names its HRESULT.
+    if (error.hresult() &&
+        error.message().find(format_hresult(*error.hresult())) == std::string::npos) {
+        text += " [" + format_hresult(*error.hresult()) + "]";
+    }
+    text += "\n";
+    if (!error.hint().empty()) {
+        text += "  hint: " + error.hint() + "\n";
+    }
+    return text;
+}
+
 int render_error(const Error& error, bool json) {
     if (json) {
         std::cout << error_json(error).dump(2) << "\n";
     }
-    // People read stderr, with or without --json.
-    std::cerr << "certenroll-cli: " << kind_name(error.kind()) << " error: " << error.message();
-    // Once: a CES fault's message already names its HRESULT.
-    if (error.hresult() &&
-        error.message().find(format_hresult(*error.hresult())) == std::string::npos) {
-        std::cerr << " [" << format_hresult(*error.hresult()) << "]";
-    }
-    std::cerr << "\n";
-    if (!error.hint().empty()) {
-        std::cerr << "  hint: " << error.hint() << "\n";
-    }
+    // People read stderr, with or without --json (and with --quiet).
+    std::cerr << error_text(error);
     return exit_code(error.kind());
 }
 

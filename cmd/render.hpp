@@ -14,6 +14,9 @@ int render_output(const Output& output, const GlobalOptions& global);
 /// --quiet). A command whose output grows with its input (renew --all) builds only that one.
 bool prints_json(const GlobalOptions& global);
 bool prints_text(const GlobalOptions& global);
+/// The error as printed on stderr: "certenroll-cli: <kind> error: [<item>: ]<message>", then the
+/// hint on a line of its own.
+std::string error_text(const Error& error, const std::string& item = "");
 /// Prints the error (stderr, or JSON on stdout with --json) and returns its exit code.
 int render_error(const Error& error, bool json);
 /// The exit-code table as help text.

@@ -108,16 +108,11 @@ nlohmann::json result_json(const flows::RenewResult& r) {
     return j;
 }
 
-// One line per certificate (and its error), then the counts.
+// One line per certificate, then the counts; errors and their hints go to stderr (render).
 std::string results_text(const std::vector<flows::RenewResult>& results, const int (&counts)[4]) {
     std::string text;
     for (const auto& r : results) {
         text += r.name + ": " + status_name(r.status) + " (" + r.detail + ")\n";
-        if (r.error && r.status != flows::RenewResult::Status::Failed) {
-            text += r.name + ": " + r.error->message() + "\n";
-        }
-        if (r.error && !r.error->hint().empty())
-            text += "  hint: " + r.error->hint() + "\n";
     }
     text += std::to_string(counts[0]) + " renewed, " + std::to_string(counts[1]) + " pending, " +
             std::to_string(counts[2]) + " not due, " + std::to_string(counts[3]) + " failed\n";
@@ -135,6 +130,9 @@ Output render(const std::vector<flows::RenewResult>& results,
         ++counts[static_cast<int>(r.status)];
         for (const auto& warning : r.warnings)
             output.warnings.push_back(r.name + ": " + warning);
+        // A failure is never silenced: not by --quiet, not by --json (which also carries it).
+        if (r.error)
+            output.errors.push_back(error_text(*r.error, r.name));
     }
     if (prints_json(global)) {
         nlohmann::json list = nlohmann::json::array();

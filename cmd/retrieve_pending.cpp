@@ -48,6 +48,7 @@ Output render_batch(const std::vector<flows::RetrieveResult>& results) {
             j["request_id"] = r.outcome.request_id;
             j["name"] = r.outcome.name;
             list.push_back(j);
+            output.errors.push_back(error_text(*r.error, "request " + r.outcome.request_id));
             text += "request " + r.outcome.request_id + " (" + r.outcome.name +
                     "): " + std::string(kind_name(r.error->kind())) + ": " + r.error->message() +
                     "\n";

@@ -13,7 +13,7 @@ complete -c certenroll-cli -n '__fish_use_subcommand' -l profile -r -f -d 'Profi
 complete -c certenroll-cli -n '__fish_use_subcommand' -l state-dir -r -a '(__fish_complete_directories)' -d 'State directory (pending requests, managed certificates, policy cache)'
 complete -c certenroll-cli -n '__fish_use_subcommand' -l json -f -d 'Print one JSON document on stdout, errors included'
 complete -c certenroll-cli -n '__fish_use_subcommand' -l verbose -s v -f -d 'Explain each step on stderr; twice dumps the SOAP traffic (secrets redacted)'
-complete -c certenroll-cli -n '__fish_use_subcommand' -l quiet -s q -f -d 'Print nothing on success'
+complete -c certenroll-cli -n '__fish_use_subcommand' -l quiet -s q -f -d 'Print nothing on success (failures still go to stderr)'
 complete -c certenroll-cli -n '__fish_use_subcommand' -l audit-log -r -F -d 'Append one JSON line per enrollment event (policy fetched, request submitted, issued, pending, denied, renewed, retrieved, failed) to this file (default: $CERTENROLL_AUDIT_LOG)'
 complete -c certenroll-cli -n '__fish_use_subcommand' -l audit-syslog -f -d 'Also send each audit event to syslog/journald (facility authpriv)'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from policy' -l help -s h -f -d 'Print this help message and exit'

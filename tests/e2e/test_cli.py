@@ -25,6 +25,13 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(result.code, 0)
         self.assertRegex(result.stdout, r"^certenroll-cli \d+\.\d+\.\d+")
 
+    def test_version_with_json_is_a_json_document(self):
+        text = cli.run("--version", json_mode=False).stdout.split()[1]
+        for args in (["--version"], ["--version", "--json"]):  # --json before and after
+            result = cli.run(*args)
+            self.assertEqual(result.code, 0, repr(result))
+            self.assertEqual(result.json, {"name": "certenroll-cli", "version": text})
+
     def test_unknown_option_is_a_usage_error_with_json(self):
         result = cli.run("policy", "--no-such-flag")
         self.assertEqual(result.code, 2, repr(result))

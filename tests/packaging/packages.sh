@@ -1,7 +1,9 @@
 #!/bin/sh
 # Builds the .deb and .rpm with CPack from BUILD_DIR, checks that their dependencies are the ones
-# generated from the binary, installs the .deb on this machine and checks the installed tool:
-# binary, man page, completion, systemd units; then removes it again.
+# generated from the binary, runs lintian on the .deb (findings: tests/packaging/README.md),
+# installs the .deb on this machine and checks the installed tool: binary, gzip'd man page,
+# completion, systemd units, DEP-5 copyright and changelog, /etc/certenroll with its example
+# configuration; then removes it again. Also: no placeholder URL in packaging/.
 # Usage: packages.sh BUILD_DIR   (needs root or sudo; CI runs it on a throwaway machine)
 set -eu
 build="$(realpath "$1")"
@@ -37,11 +39,79 @@ for pair in libssl.so.3=libssl3 libcrypto.so.3=libssl3 libp11.so.3=libp11-3 \
     { echo "$rpm: no generated requirement on $soname"; exit 1; }
 done
 
+# Debian conventions, as lintian checks them: every error and warning fails the test, except
+# those recorded with their reason in tests/packaging/README.md (lintian-allowed: lines).
+allowed="$(sed -n 's/^lintian-allowed: \([a-z0-9-]*\).*/\1/p' tests/packaging/README.md)"
+findings="$(lintian --tag-display-limit 0 "$deb" 2>&1 | grep -E '^[EW]: ' || true)"
+unexpected="$(printf '%s\n' "$findings" | while read -r level package tag rest; do
+  [ -n "$tag" ] || continue
+  printf '%s\n' "$allowed" | grep -qxF "$tag" || echo "$level $package $tag $rest"
+done)"
+[ -z "$unexpected" ] || { echo "lintian on $deb:"; echo "$unexpected"; exit 1; }
+# Files below /etc are conffiles, in both packages.
+dpkg-deb -I "$deb" conffiles | grep -qxF /etc/certenroll/README ||
+  { echo "$deb: /etc/certenroll/README is not a conffile"; exit 1; }
+rpm -qpc "$rpm" 2>/dev/null | grep -qxF /etc/certenroll/README ||
+  { echo "$rpm: /etc/certenroll/README is not %config"; exit 1; }
+rpm -qpl "$rpm" 2>/dev/null | grep -qxF /usr/share/man/man1/certenroll-cli.1.gz ||
+  { echo "$rpm: no gzip'd man page"; exit 1; }
+
 $sudo dpkg -i "$deb" >/dev/null
-trap '$sudo dpkg -r certenroll-cli >/dev/null' EXIT
+trap '$sudo dpkg -P certenroll-cli >/dev/null' EXIT
 /usr/bin/certenroll-cli --version | grep -q "^certenroll-cli [0-9]"
-man -w certenroll-cli | grep -q certenroll-cli.1
+# The man page: gzip'd without a name or time stamp (-9n), the page of the source tree.
+page="$(man -w certenroll-cli)"
+[ "$page" = /usr/share/man/man1/certenroll-cli.1.gz ] || { echo "man page at $page"; exit 1; }
+[ "$(od -An -tx1 -j3 -N5 "$page" | tr -d ' ')" = 0000000000 ] ||
+  { echo "$page: gzip header keeps a name or time stamp"; exit 1; }
+gzip -dc "$page" | cmp -s - man/certenroll-cli.1 || { echo "$page differs from man/"; exit 1; }
+# copyright (DEP-5) and changelog, the latter for the packaged version.
+doc=/usr/share/doc/certenroll-cli
+head -1 "$doc/copyright" |
+  grep -qxF 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' ||
+  { echo "$doc/copyright is not machine-readable (DEP-5)"; exit 1; }
+grep -q '^Files: \*$' "$doc/copyright" && grep -q '^License: ' "$doc/copyright" ||
+  { echo "$doc/copyright: no Files: * stanza with a License"; exit 1; }
+version="$(dpkg-deb -f "$deb" Version)"
+gzip -dc "$doc/changelog.Debian.gz" | head -1 | grep -q "^certenroll-cli ($version) " ||
+  { echo "$doc/changelog.Debian.gz does not start with version $version"; exit 1; }
+# /etc/certenroll: a README whose example configuration, between its two dashed lines, is JSON
+# whose keys are all options of the installed binary, and which the binary loads.
+readme=/etc/certenroll/README
+[ ! -e /etc/certenroll/config.json ] || { echo "the package ships a config.json"; exit 1; }
+work="$(mktemp -d)"
+trap '$sudo dpkg -P certenroll-cli >/dev/null; rm -rf "$work"' EXIT
+awk '/^-----/ { inside = !inside; next } inside' "$readme" > "$work/config.json"
+/usr/bin/python3 - "$work/config.json" /usr/bin/certenroll-cli <<'PY'
+import json, re, subprocess, sys
+config = json.load(open(sys.argv[1]))
+options = set()
+for sub in ["", "policy", "enroll", "renew", "retrieve-pending", "diagnose"]:
+    out = subprocess.run([sys.argv[2], *sub.split(), "--help"], capture_output=True,
+                         text=True).stdout
+    options |= set(re.findall(r"--([a-z0-9-]+)", out))
+unknown = [key for profile in config["profiles"].values() for key in profile if key not in options]
+if unknown or config["default_profile"] not in config["profiles"]:
+    sys.exit("/etc/certenroll/README: example keys that are no options: %s" % unknown)
+PY
+profiles="$(/usr/bin/python3 -c 'import json, sys; print(*json.load(sys.stdin)["profiles"])' \
+             < "$work/config.json")"
+for profile in $profiles; do
+  # Loaded and parsed: the usage error is the subcommand's own (no NAME), not the profile's.
+  out="$(/usr/bin/certenroll-cli --config "$work/config.json" --profile "$profile" renew 2>&1)" &&
+    { echo "renew without NAME succeeded"; exit 1; }
+  printf '%s' "$out" | grep -q 'give one of NAME' ||
+    { echo "example profile $profile: $out"; exit 1; }
+done
 bash -c 'source /usr/share/bash-completion/completions/certenroll-cli && complete -p certenroll-cli' >/dev/null
 systemd-analyze verify /usr/lib/systemd/system/certenroll-renew.service \
   /usr/lib/systemd/system/certenroll-renew.timer
+# No placeholder left in packaging/ (the Homebrew formula once pointed at example.invalid with an
+# all-zero sha256), and every packaging/ file the README names exists.
+if grep -rlE 'example\.invalid|sha256 "0{64}"' packaging/; then
+  echo "placeholder URL or checksum in packaging/"; exit 1
+fi
+for path in $(grep -oE 'packaging/[A-Za-z0-9_./-]*[A-Za-z0-9_]' README.md | sort -u); do
+  [ -e "$path" ] || { echo "README.md names $path, which does not exist"; exit 1; }
+done
 echo "packages OK: $(basename "$deb") ($depends), $(basename "$rpm")"
