@@ -116,7 +116,13 @@ def ces_requests(sandbox, since=0):
     return [r for r in sandbox.requests()[since:] if r.get("endpoint") == "CES"]
 
 
-class CustomSandboxTest(unittest.TestCase):
+class KeyAssertions(unittest.TestCase):
+    def assertKeyMatches(self, certificate, key, inform="PEM"):
+        """The certificate carries the public key of the private key file."""
+        self.assertEqual(public_key_of_certificate(certificate, inform), public_key_of_key(key))
+
+
+class CustomSandboxTest(KeyAssertions):
     """One sandbox per test class, started with a modified copy of tests/server/templates.json:
     subclasses override configure(config) and may set `port`."""
 
@@ -146,7 +152,7 @@ class CustomSandboxTest(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
 
-class SandboxTest(unittest.TestCase):
+class SandboxTest(KeyAssertions):
     """One sandbox per test class; a fresh state directory per test."""
 
     sandbox = None

@@ -9,13 +9,10 @@ import tempfile
 import unittest
 
 import cli
+from cli import openssl
 
 AUTH = 5
 USAGE = 2
-
-
-def openssl(*args):
-    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=True).stdout
 
 
 class KerberosTest(cli.SandboxTest):

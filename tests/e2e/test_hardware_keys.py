@@ -227,7 +227,7 @@ class HardwareKeyTest(cli.SandboxTest):
         self.assertExit(bad, 5)
         self.assertIn("PIN for token 'e2e' is wrong", bad.json["error"]["message"])
         self.assertNotIn("0000000", bad.stdout + bad.stderr)
-        ces = [r for r in self.sandbox.requests()[before:] if r.get("endpoint") == "CES"]
+        ces = cli.ces_requests(self.sandbox, before)
         self.assertEqual(ces, [])
 
     def test_tpm_enroll_rsa_and_ec_renew_and_client_auth(self):

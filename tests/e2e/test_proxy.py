@@ -99,7 +99,7 @@ class ProxyTest(cli.SandboxTest):
         self.assertEqual(result.json["error"]["category"], "network")
 
     def ces_requests_since(self, before):
-        return [r for r in self.sandbox.requests()[before:] if r.get("endpoint") == "CES"]
+        return cli.ces_requests(self.sandbox, before)
 
     def test_proxy_option_tunnels_to_the_server(self):
         """Expected: enroll with --proxy http://127.0.0.1:PORT issues the certificate, and the
