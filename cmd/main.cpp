@@ -12,12 +12,18 @@
 #include "platform/platform.hpp"
 #include "profile_args.hpp"
 #include "render.hpp"
+#ifdef CERTENROLL_TEST_SEAMS
+#include "test_seams.hpp"
+#endif
 
 using namespace certenroll;
 
 int main(int argc, char** argv) {
     // First, before any secret is read: no core dump, not dumpable, for the whole run.
     platform::harden_process();
+#ifdef CERTENROLL_TEST_SEAMS
+    cli::install_test_seams();
+#endif
     CLI::App app{
         "certenroll-cli: enroll for and renew certificates through Microsoft AD CS web enrollment\n"
         "(CEP policy service, MS-XCEP; CES enrollment service, MS-WSTEP).",

@@ -468,6 +468,31 @@ RenewResult failed(const std::string& name, const Error& error) {
     return result;
 }
 
+// What a killed run left beside the outputs goes first, whether or not the certificate is due:
+// temporaries of write_file_atomic, and `.new` files staged for a replacement that never got its
+// journal (interrupted journals are completed before this). A copy of a key may be among them.
+// While a request for the certificate is pending, its staged files wait for retrieve-pending.
+void remove_leftovers(const Context& context, const store::ManagedCertificate& record) {
+    const auto& outputs = record.outputs;
+    std::vector<fs::path> dirs;
+    bool pending = false;
+    for (const auto& request : context.state.list_pending())
+        pending = pending || request.name == record.name;
+    for (const fs::path& file : {outputs.key, outputs.certificate, outputs.chain, outputs.fullchain,
+                                 outputs.pfx, outputs.certificate_der}) {
+        if (file.empty())
+            continue;
+        std::error_code ignored;
+        if (!pending)
+            fs::remove(fs::path(file).concat(".new"), ignored);
+        const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+        if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) {
+            dirs.push_back(dir);
+            store::remove_stale_temporaries(dir);
+        }
+    }
+}
+
 // Due check first (no traffic), then the renewal; errors are isolated into the result.
 RenewResult renew_record(const Context& context, const store::ManagedCertificate& record,
                          const RenewOptions& options, bool delay_first) {
@@ -482,6 +507,7 @@ RenewResult renew_record(const Context& context, const store::ManagedCertificate
         return result;
     };
     try {
+        remove_leftovers(context, record);
         // A certificate kept only in a PFX cannot be read without its password; until it is due,
         // the validity the record saved at install time is enough to say so, so cron runs
         // without the password stay quiet.

@@ -20,16 +20,19 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <utility>
 
 #include "error.hpp"
 #include "platform/platform.hpp"
+#include "platform/process.hpp"
 
 extern char** environ;
 
@@ -360,6 +363,12 @@ std::string host_name() {
 
 std::uint64_t process_id() {
     return static_cast<std::uint64_t>(::getpid());
+}
+
+bool process_running(std::uint64_t pid) {
+    if (pid == 0 || pid > static_cast<std::uint64_t>(std::numeric_limits<pid_t>::max()))
+        return false;
+    return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
 }
 
 bool stdin_is_terminal() {

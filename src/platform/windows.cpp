@@ -24,6 +24,7 @@
 
 #include "error.hpp"
 #include "platform/platform.hpp"
+#include "platform/process.hpp"
 
 namespace certenroll::platform {
 
@@ -254,6 +255,17 @@ std::string host_name() {
 
 std::uint64_t process_id() {
     return GetCurrentProcessId();
+}
+
+bool process_running(std::uint64_t pid) {
+    if (pid > MAXDWORD)
+        return false;
+    HANDLE process = OpenProcess(SYNCHRONIZE, FALSE, static_cast<DWORD>(pid));
+    if (process == nullptr)  // no such process, unless we may merely not open it
+        return GetLastError() != ERROR_INVALID_PARAMETER;
+    const bool running = WaitForSingleObject(process, 0) == WAIT_TIMEOUT;
+    CloseHandle(process);
+    return running;
 }
 
 bool stdin_is_terminal() {

@@ -1,6 +1,7 @@
 #pragma once
 /// Files that must never be seen half-written: keys, certificates, state records.
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -21,5 +22,18 @@ void create_private_directories(const std::filesystem::path& dir);
 
 /// The whole file, or nullopt when it does not exist; other failures throw a local Error.
 std::optional<std::string> read_file(const std::filesystem::path& path);
+
+/// Removes the temporaries write_file_atomic() left in `dir` when the process writing them died
+/// (`<file>.tmp.<pid>.<hex>` whose PID no longer runs, e.g. after kill -9): they may hold a
+/// private key. Temporaries of running processes stay. Best effort; returns how many went.
+std::size_t remove_stale_temporaries(const std::filesystem::path& dir);
+
+/// Test seam: `observer` is called at each step of writing files ("temporary-written" before a
+/// rename, "journaled", "switched-in", "replaced", ...), so a test build can stop the process
+/// at any one of them (cmd/test_seams.cpp). Nothing sets it in the shipped binary.
+using WriteStepObserver = void (*)(std::string_view step);
+void set_write_step_observer(WriteStepObserver observer);
+/// Reports `step` to the observer, if any.
+void write_step(std::string_view step);
 
 }  // namespace certenroll::store

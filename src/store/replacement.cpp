@@ -1,5 +1,6 @@
 #include "store/replacement.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
@@ -34,6 +35,7 @@ void switch_in(const fs::path& staged, const fs::path& path) {
             "cannot move " + staged.string() + " to " + path.string() + ": " + ec.message(),
             "fix the permissions; the next run completes the replacement from " + staged.string());
     }
+    write_step("switched-in");
 }
 
 fs::path journal_path(const fs::path& dir, const std::string& name) {
@@ -57,6 +59,7 @@ void run_journal(const fs::path& path) {
     }
     std::error_code ec;
     fs::remove(path, ec);
+    write_step("journal-removed");
 }
 
 }  // namespace
@@ -78,9 +81,16 @@ void FileSetReplacement::stage(const fs::path& path, std::string_view data, fs::
     if (path.empty())
         return;
     const fs::path staged = fs::path(path).concat(".new");
+    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    // Before writing beside them: temporaries an earlier, killed run left there (keys among them).
+    if (std::find(swept_.begin(), swept_.end(), dir) == swept_.end()) {
+        remove_stale_temporaries(dir);
+        swept_.push_back(dir);
+    }
     write_file_atomic(staged, data, mode);
     written_.push_back(staged);
     staged_.emplace_back(staged, path);
+    write_step("staged");
 }
 
 void FileSetReplacement::stage_existing(const fs::path& staged, const fs::path& path) {
@@ -96,14 +106,17 @@ void FileSetReplacement::commit() {
     for (const auto& [staged, path] : staged_)
         renames.push_back({staged.string(), path.string()});
     const fs::path journal = journal_path(journal_dir_, name_);
+    remove_stale_temporaries(journal_dir_);
     write_file_atomic(journal, json{{"renames", renames}}.dump(2) + "\n");
     journaled_ = true;
+    write_step("journaled");
     run_journal(journal);
     staged_.clear();
 }
 
 std::vector<std::string> complete_interrupted_replacements(const fs::path& journal_dir) {
     std::vector<std::string> completed;
+    remove_stale_temporaries(journal_dir);  // a journal whose writing was interrupted
     std::error_code ec;
     std::vector<fs::path> journals;
     for (fs::directory_iterator it(journal_dir, ec), end; !ec && it != end; it.increment(ec)) {

@@ -42,10 +42,12 @@ class FileSetReplacement {
     std::vector<std::pair<std::filesystem::path, std::filesystem::path>>
         staged_;                                  // (staged, final)
     std::vector<std::filesystem::path> written_;  // the `.new` files stage() wrote
+    std::vector<std::filesystem::path> swept_;    // directories cleared of stale temporaries
     bool journaled_ = false;  // from then on the next run rolls forward: keep the files
 };
 
-/// Rolls forward replacements a crash interrupted; returns the names of the sets completed.
+/// Rolls forward replacements a crash interrupted (and removes journals a crash left half-written);
+/// returns the names of the sets completed.
 std::vector<std::string> complete_interrupted_replacements(
     const std::filesystem::path& journal_dir);
 

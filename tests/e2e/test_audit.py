@@ -15,14 +15,11 @@ import tempfile
 import unittest
 
 import cli
+from cli import openssl
 
 EVENT_TYPES = {"policy_fetched", "request_submitted", "issued", "pending", "denied", "renewed",
                "retrieved", "failed"}
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def openssl(*args):
-    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=True).stdout
 
 
 def openssl_time(text):
@@ -76,7 +73,7 @@ class AuditTest(cli.SandboxTest):
         return [s for s in found if s]
 
     def ces_requests(self):
-        return [r for r in self.sandbox.requests() if r.get("endpoint") == "CES"]
+        return cli.ces_requests(self.sandbox)
 
     def assertCommonFields(self, event, subcommand):
         self.assertIn(event["event"], EVENT_TYPES)

@@ -2,15 +2,10 @@
 
 import os
 import stat
-import subprocess
 import unittest
 
 import cli
-
-
-def openssl(*args, input=None):
-    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=True,
-                          input=input).stdout
+from cli import openssl
 
 
 class EnrollTest(cli.SandboxTest):
@@ -38,9 +33,7 @@ class EnrollTest(cli.SandboxTest):
         self.assertIn("DNS:www.example.test", text)
         self.assertIn("IP Address:192.0.2.7", text)
         # The certificate is for the key we saved.
-        cert_pub = openssl("x509", "-in", files["cert"], "-noout", "-pubkey")
-        key_pub = openssl("pkey", "-in", files["key"], "-pubout")
-        self.assertEqual(cert_pub, key_pub)
+        self.assertKeyMatches(files["cert"], files["key"])
         # fullchain = leaf + chain
         with open(files["fullchain"]) as f:
             leaf_and_chain = f.read().count("BEGIN CERTIFICATE")
@@ -101,8 +94,7 @@ class EnrollTest(cli.SandboxTest):
         self.assertExit(done, 0)
         self.assertEqual(done.json["status"], "issued")
         self.assertVerifies(done.json["files"])
-        cert_pub = openssl("x509", "-in", done.json["files"]["cert"], "-noout", "-pubkey")
-        self.assertEqual(cert_pub, openssl("pkey", "-in", doc["files"]["key"], "-pubout"))
+        self.assertKeyMatches(done.json["files"]["cert"], doc["files"]["key"])
         # The pending record became a managed certificate.
         again = self.cli("retrieve-pending", request_id, *self.user(), "--ca-bundle",
                          self.info["ca_bundle"])

@@ -7,10 +7,7 @@ import subprocess
 import unittest
 
 import cli
-
-
-def openssl(*args):
-    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=True).stdout
+from cli import openssl
 
 
 class OutputsTest(cli.SandboxTest):

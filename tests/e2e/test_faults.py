@@ -33,10 +33,7 @@ import threading
 import time
 
 import cli
-
-
-def openssl(*args):
-    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=True).stdout
+from cli import openssl
 
 
 def read_bytes(path):
@@ -272,8 +269,7 @@ class FaultMatrixTest(cli.SandboxTest):
         result = self.enroll(name, "--key", key, *extra)
         self.assertExit(result, 0)
         cert = result.json["files"]["cert"]
-        self.assertEqual(openssl("x509", "-in", cert, "-noout", "-pubkey"),
-                         openssl("pkey", "-in", key, "-pubout"))
+        self.assertKeyMatches(cert, key)
         self.assertEqual(read_bytes(key), before)
         return result
 
@@ -320,8 +316,7 @@ class FaultMatrixTest(cli.SandboxTest):
         again = self.renew(name)
         self.assertExit(again, 0)
         self.assertEqual(read_bytes(os.path.join(live, "cert.pem.prev")), before["cert.pem"])
-        self.assertEqual(openssl("x509", "-in", os.path.join(live, "cert.pem"), "-noout", "-pubkey"),
-                         openssl("pkey", "-in", os.path.join(live, "key.pem"), "-pubout"))
+        self.assertKeyMatches(os.path.join(live, "cert.pem"), os.path.join(live, "key.pem"))
         self.assertNoPartialFiles()
 
     # 1. Connection cut mid-response.
@@ -574,8 +569,7 @@ class FaultMatrixTest(cli.SandboxTest):
         ces = self.requests_since(mark, "CES")
         self.assertEqual([(r["request_type"], r["http_status"]) for r in ces],
                          [("QueryTokenStatus", 503), ("QueryTokenStatus", 200)])
-        self.assertEqual(openssl("x509", "-in", done.json["files"]["cert"], "-noout", "-pubkey"),
-                         openssl("pkey", "-in", pending.json["files"]["key"], "-pubout"))
+        self.assertKeyMatches(done.json["files"]["cert"], pending.json["files"]["key"])
 
     # 9. Unwritable output directory, full disk.
     def test_output_directory_under_a_regular_file(self):
@@ -683,8 +677,7 @@ class FaultMatrixTest(cli.SandboxTest):
         entry = retrieved.json["requests"][0] if "requests" in retrieved.json else retrieved.json
         self.assertEqual(entry["status"], "issued", repr(retrieved))
         cert = os.path.join(self.state, "live", "reboot", "cert.pem")
-        self.assertEqual(openssl("x509", "-in", cert, "-noout", "-pubkey"),
-                         openssl("pkey", "-in", key, "-pubout"))
+        self.assertKeyMatches(cert, key)
         self.assertEqual(read_bytes(key), key_before)
         self.assertKeyKept(key)
         self.assertEqual(os.listdir(pending_dir), [])

@@ -3,8 +3,10 @@ software TPM (swtpm), both set up here. Enroll, renew and TLS client authenticat
 and proof that no private key material of those keys is in any file the tool writes."""
 
 import glob
+import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -12,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 import cli
 
@@ -168,12 +171,10 @@ class HardwareKeyTest(cli.SandboxTest):
             self.assertNotIn(PIN.encode(), data, path)
 
     def requireSoftHsm(self):
-        if not self.devices.softhsm:
-            self.skipTest("SoftHSM2 is not installed")
+        cli.require(self, self.devices.softhsm, "SoftHSM2 (softhsm2)")
 
     def requireTpm(self):
-        if not self.devices.swtpm_pid:
-            self.skipTest("swtpm is not installed")
+        cli.require(self, self.devices.swtpm_pid, "swtpm (swtpm, swtpm-tools)")
 
     def test_pkcs11_enroll_rsa_and_ec_renew_and_store_on_token(self):
         self.requireSoftHsm()
@@ -248,7 +249,7 @@ class HardwareKeyTest(cli.SandboxTest):
         self.assertExit(bad, 5)
         self.assertIn("PIN for token 'e2e' is wrong", bad.json["error"]["message"])
         self.assertNotIn("0000000", bad.stdout + bad.stderr)
-        ces = [r for r in self.sandbox.requests()[before:] if r.get("endpoint") == "CES"]
+        ces = cli.ces_requests(self.sandbox, before)
         self.assertEqual(ces, [])
 
     def test_tpm_enroll_rsa_and_ec_renew_and_client_auth(self):
@@ -273,6 +274,70 @@ class HardwareKeyTest(cli.SandboxTest):
         self.assertExit(policy, 0)
         self.assertEqual(self.sandbox.requests()[-1]["identity"], "alice")
         self.assertNoPrivateKeyIn(self.state)
+
+    # The issued certificate carries the device's key: a new key at each renewal, the same one
+    # with --reuse-key.
+
+    def token_public_key(self, reference):
+        """The PEM public key of the token object that `reference` (a pkcs11: URI) names by id."""
+        key_id = urllib.parse.unquote_to_bytes(
+            re.search(r";id=([^;]+)", reference).group(1)).hex()
+        der = os.path.join(self.tmp, "token-pubkey.der")
+        subprocess.run(["pkcs11-tool", "--module", SOFTHSM_MODULE, "--login", "--pin", PIN,
+                        "--read-object", "--type", "pubkey", "--id", key_id, "-o", der],
+                       env=dict(os.environ, **self.devices.env), check=True, capture_output=True)
+        return cli.openssl("pkey", "-pubin", "-inform", "DER", "-in", der, "-pubout")
+
+    def tpm_public_key(self, key_file):
+        """The PEM public key of a TSS2 key file, read through the TPM (tpm2-openssl)."""
+        return cli.openssl("pkey", "-provider", "tpm2", "-provider", "default", "-in", key_file,
+                           "-pubout", env=dict(os.environ, **self.devices.env,
+                                               TPM2OPENSSL_TCTI=self.devices.tcti))
+
+    def record(self, name):
+        with open(os.path.join(self.state, "certificates", name + ".json")) as f:
+            return json.load(f)
+
+    def renew_device(self, name, *flags):
+        renewed = self.run_cli("renew", name, "--force", "--ca-bundle", self.info["ca_bundle"],
+                               *self.user(), *flags)
+        self.assertExit(renewed, 0)
+        return renewed
+
+    def test_pkcs11_certificate_carries_the_token_key_renewal_replaces_or_reuses_it(self):
+        self.requireSoftHsm()
+        enrolled = self.enroll("ECWebServer", "tok-pub", *self.devices.pkcs11_flags(),
+                               extra=["--cn", "tok-pub.example.test"])
+        self.assertExit(enrolled, 0)
+        cert = enrolled.json["files"]["cert"]
+        first = self.token_public_key(enrolled.json["key_reference"])
+        self.assertEqual(cli.public_key_of_certificate(cert), first)
+        flags = ["--pin-file", self.devices.pin_file, "--pkcs11-module", SOFTHSM_MODULE]
+        self.renew_device("tok-pub", *flags)
+        reference = self.record("tok-pub")["key_reference"]
+        self.assertNotEqual(reference, enrolled.json["key_reference"])
+        second = self.token_public_key(reference)
+        self.assertNotEqual(second, first)
+        self.assertEqual(cli.public_key_of_certificate(cert), second)
+        self.renew_device("tok-pub", "--reuse-key", *flags)
+        self.assertEqual(self.record("tok-pub")["key_reference"], reference)
+        self.assertEqual(cli.public_key_of_certificate(cert), second)
+
+    def test_tpm_certificate_carries_the_tpm_key_renewal_replaces_or_reuses_it(self):
+        self.requireTpm()
+        enrolled = self.enroll("ECWebServer", "tpm-pub", *self.devices.tpm_flags(),
+                               extra=["--cn", "tpm-pub.example.test"])
+        self.assertExit(enrolled, 0)
+        cert, key = enrolled.json["files"]["cert"], enrolled.json["files"]["key"]
+        first = self.tpm_public_key(key)
+        self.assertEqual(cli.public_key_of_certificate(cert), first)
+        self.renew_device("tpm-pub", "--tpm-tcti", self.devices.tcti)
+        second = self.tpm_public_key(key)
+        self.assertNotEqual(second, first)
+        self.assertEqual(cli.public_key_of_certificate(cert), second)
+        self.renew_device("tpm-pub", "--reuse-key", "--tpm-tcti", self.devices.tcti)
+        self.assertEqual(self.tpm_public_key(key), second)
+        self.assertEqual(cli.public_key_of_certificate(cert), second)
 
     # diagnose --key-backend: the device is checked for real, and nothing is left on it.
 

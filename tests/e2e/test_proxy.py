@@ -99,7 +99,7 @@ class ProxyTest(cli.SandboxTest):
         self.assertEqual(result.json["error"]["category"], "network")
 
     def ces_requests_since(self, before):
-        return [r for r in self.sandbox.requests()[before:] if r.get("endpoint") == "CES"]
+        return cli.ces_requests(self.sandbox, before)
 
     def test_proxy_option_tunnels_to_the_server(self):
         """Expected: enroll with --proxy http://127.0.0.1:PORT issues the certificate, and the
@@ -123,6 +123,26 @@ class ProxyTest(cli.SandboxTest):
         endpoints = {r.get("endpoint") for r in self.sandbox.requests()[before:]}
         self.assertEqual(endpoints, {"CES"})
         self.assertTunnelled(proxy)
+
+    def test_certificate_for_another_dns_name_through_the_proxy(self):
+        """Through a CONNECT proxy the name checked is still the URL's host: a CES reached as
+        localhost whose certificate (from the trusted sandbox CA) names only other.sandbox.test.
+        Expected: exit 6 (tls), "does not match the name localhost", after the proxy carried
+        CONNECT localhost:PORT."""
+        from test_faults import TlsStub, server_certificate
+        chain, key_path = server_certificate(self.sandbox.state_dir, self.tmp, "other-host",
+                                             dns_names=("other.sandbox.test",), addresses=())
+        stub = TlsStub(chain, key_path)
+        self.addCleanup(stub.close)
+        proxy = self.start_proxy()
+        ces = f"https://localhost:{stub.port}/Sandbox-RSA-CA_CES_UsernamePassword/service.svc/CES"
+        result = self.enroll("proxyotherdns", "--ces-url", ces, "--proxy", proxy.url())
+        self.assertExit(result, 6)
+        self.assertEqual(result.json["error"]["category"], "tls")
+        self.assertIn("does not match the name localhost", result.json["error"]["message"])
+        tunnels = [r for r in proxy.records() if r.target == f"localhost:{stub.port}"]
+        self.assertTrue(tunnels and all(r.status == 200 and r.bytes_up > 0 for r in tunnels),
+                        proxy.records())
 
     def test_https_proxy_environment_variable(self):
         """Expected: without --proxy, the proxy named by https_proxy (or HTTPS_PROXY) is used
@@ -351,8 +371,7 @@ class ProxyTest(cli.SandboxTest):
         KDC, no user name, no password): issued, and the proxy saw alice's principal. Without a
         ticket: exit 7, the 407 named."""
         kerberos = self.info.get("kerberos")
-        if not kerberos:
-            self.skipTest("the sandbox runs without Kerberos (krb5-kdc not installed)")
+        cli.require(self, kerberos, "the sandbox's Kerberos KDC (krb5-kdc, krb5-admin-server)")
         # The proxy accepts as HTTP/localhost, the principal the sandbox's KDC has a keytab for.
         os.environ["KRB5_CONFIG"] = kerberos["krb5_conf"]
         os.environ["KRB5RCACHEDIR"] = self.tmp

@@ -10,14 +10,9 @@ import base64
 import os
 import re
 import stat
-import subprocess
 
 import cli
-
-
-def openssl(*args, input=None):
-    return subprocess.run(["openssl", *args], capture_output=True, text=True, check=True,
-                          input=input).stdout
+from cli import openssl
 
 
 def read_bytes(path):

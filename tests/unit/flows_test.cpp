@@ -15,6 +15,8 @@
 #include "flows/policy.hpp"
 #include "flows/renew.hpp"
 #include "flows/template_rules.hpp"
+#include "keys/software_key.hpp"
+#include "platform/platform.hpp"
 #include "temp_dir.hpp"
 #include "test_pki.hpp"
 #include "xcep/endpoints.hpp"
@@ -313,6 +315,114 @@ TEST_CASE("renewal is due by --renew-before, else the renewal period, else 2/3 o
     CHECK(duration_cast<seconds>(due - start) == lifetime * 2 / 3);
     CHECK(flows::renewal_due_at(start, forever, 0, seconds(86400)) <= forever - hours(24));
     CHECK(flows::renewal_due_at(start, forever, 0, seconds(86400)) > forever - hours(25));
+}
+
+TEST_CASE(
+    "due-time boundaries: a renewal period equal to, one second below and above the lifetime") {
+    using namespace std::chrono;
+    const system_clock::time_point start(seconds(1700000000));
+    const seconds lifetime(630);
+    const auto end = start + lifetime;
+    const auto two_thirds = start + seconds(420);
+    // Equal to the lifetime: the certificate would be due the moment it is issued; 2/3 instead.
+    CHECK(flows::renewal_due_at(start, end, lifetime.count(), std::nullopt) == two_thirds);
+    CHECK(flows::renewal_due_at(start, end, lifetime.count() + 1, std::nullopt) == two_thirds);
+    CHECK(flows::renewal_due_at(start, end, lifetime.count() - 1, std::nullopt) ==
+          start + seconds(1));
+    // --renew-before is taken as given, even at the whole lifetime.
+    CHECK(flows::renewal_due_at(start, end, 0, lifetime) == start);
+}
+
+namespace {
+
+// A managed certificate "web" (software key on disk) valid 1000 s from `start`, renewal period
+// 100 s: due at start + 900 s. The transport fails, so a due renewal stops after its delay.
+struct ManagedFixture {
+    test::TempDir dir;
+    flows::TimePoint start = flows::TimePoint(std::chrono::seconds(1800000000));
+    flows::TimePoint now = start;
+    std::vector<std::chrono::milliseconds> sleeps;
+    flows::Context context{store::StateDirectory(dir.path / "state"),
+                           [](const http::Settings&) -> std::unique_ptr<http::Transport> {
+                               throw Error(ErrorKind::Network, "no network in this test", "none");
+                           },
+                           [this] { return now; },
+                           {}};
+
+    ManagedFixture() {
+        context.sleep = [this](std::chrono::milliseconds d) { sleeps.push_back(d); };
+        std::filesystem::create_directories(dir.path / "live");
+        const auto key = test::make_key();
+        test::CertOptions validity;
+        validity.ca = false;
+        validity.not_before = std::chrono::system_clock::to_time_t(start);
+        validity.not_after = validity.not_before + 1000;
+        const auto cert =
+            test::issue("CN=web.example.com", key.get(), nullptr, key.get(), validity);
+        store::ManagedCertificate record;
+        record.name = "web";
+        record.template_name = "WebServer";
+        record.endpoint.ces_url = "https://ces.example.test/pw";
+        record.key_backend = "software";
+        record.outputs.key = dir.write("live/key.pem", keys::private_key_to_pem(key.get(), ""));
+        record.outputs.certificate = dir.write("live/cert.pem", cert.to_pem());
+        record.key_reference = record.outputs.key.string();
+        record.renewal_period_seconds = 100;
+        record.not_before = cert.not_before();
+        record.not_after = cert.not_after();
+        context.state.save_certificate(record);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("renew: skipped one second before the due time, renewed at it; --random-delay sleeps") {
+    using std::chrono::seconds;
+    ManagedFixture managed;
+    const auto due = managed.start + seconds(900);
+    flows::RenewOptions options;
+    options.random_delay = std::chrono::minutes(5);
+    options.lock_wait = std::chrono::milliseconds(0);
+
+    managed.now = due - seconds(1);
+    const auto early = flows::renew_all(managed.context, options);
+    REQUIRE(early.size() == 1);
+    CHECK(early[0].status == flows::RenewResult::Status::Skipped);
+    CHECK(early[0].due_at == due);
+    CHECK(managed.sleeps.empty());  // nothing due: no wait
+
+    managed.now = due;
+    const auto at_due = flows::renew_one(managed.context, "web", options);
+    // Due: the delay comes first, through the injected sleep, then the (failing) request.
+    CHECK(at_due.status == flows::RenewResult::Status::Failed);
+    REQUIRE(at_due.error.has_value());
+    CHECK(at_due.error->kind() == ErrorKind::Network);
+    REQUIRE(managed.sleeps.size() == 1);
+    CHECK(managed.sleeps[0] >= std::chrono::milliseconds(0));
+    CHECK(managed.sleeps[0] <= options.random_delay);
+
+    options.random_delay = std::chrono::milliseconds(0);
+    managed.sleeps.clear();
+    flows::renew_one(managed.context, "web", options);
+    CHECK(managed.sleeps.empty());  // no --random-delay: no wait
+}
+
+TEST_CASE("a stale temporary (its writer's PID gone) beside a managed certificate is removed") {
+    ManagedFixture managed;
+    const auto live = managed.dir.path / "live";
+    // PID 2^22 + 1 is above Linux's pid_max limit: no process has it. Our own PID's stays.
+    const auto stale = managed.dir.write("live/key.pem.new.tmp.4194305.1a2b3c", "private key");
+    const auto ours = managed.dir.write(
+        "live/key.pem.new.tmp." + std::to_string(platform::process_id()) + ".9f", "in flight");
+    const auto unrelated = managed.dir.write("live/notes.tmp.txt", "not ours");
+    flows::RenewOptions options;
+    managed.now = managed.start;  // not due: the sweep needs no renewal
+    const auto results = flows::renew_all(managed.context, options);
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].status == flows::RenewResult::Status::Skipped);
+    CHECK_FALSE(std::filesystem::exists(stale));
+    CHECK(std::filesystem::exists(ours));
+    CHECK(std::filesystem::exists(unrelated));
 }
 
 TEST_CASE("default output paths per place and format") {

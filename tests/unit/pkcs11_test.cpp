@@ -9,10 +9,12 @@
 #include <string>
 
 #include "crypto/csr.hpp"
+#include "csr_check.hpp"
 #include "error.hpp"
 #include "keys/pkcs11_key.hpp"
 #include "keys/pkcs11_uri.hpp"
 #include "keys/software_key.hpp"
+#include "skip.hpp"
 #include "temp_dir.hpp"
 
 using namespace certenroll;
@@ -142,10 +144,8 @@ TEST_CASE("PKCS#11 URIs parse and print per RFC 7512") {
 
 TEST_CASE("keys generated on a SoftHSM2 token sign there and never leave it") {
     SoftHsm hsm;
-    if (!hsm.available) {
-        MESSAGE("SoftHSM2 not installed: skipped");
-        return;
-    }
+    if (!hsm.available)
+        return test::skip("SoftHSM2 is not installed or its token cannot be initialised");
     Pkcs11KeyBackend backend(hsm.settings());
     for (const char* type : {"rsa:2048", "ec:P-256", "ec:P-384"}) {
         CAPTURE(type);
@@ -160,10 +160,10 @@ TEST_CASE("keys generated on a SoftHSM2 token sign there and never leave it") {
               std::string("pkcs11:token=unit;").size() + 16 * 3 + 3);
         CHECK(reference.ends_with(";type=private"));
         CHECK(describe(spec_of(key.get())) == describe(spec));
-        // A CSR signed on the token verifies with its public key.
+        // A CSR signed on the token carries its public key and verifies with it.
         crypto::CsrSpec csr;
         csr.subject = "CN=token.example.test";
-        CHECK_FALSE(crypto::build_csr(csr, key.get()).empty());
+        CHECK(test::csr_signed_by(crypto::build_csr(csr, key.get()), key.get()));
         // The private key cannot be exported.
         CHECK_THROWS_AS(private_key_to_pem(key.get(), ""), Error);
         // The reference finds the same key again.
@@ -174,10 +174,8 @@ TEST_CASE("keys generated on a SoftHSM2 token sign there and never leave it") {
 
 TEST_CASE("PKCS#11 failures are named: wrong PIN, unknown token, unknown key") {
     SoftHsm hsm;
-    if (!hsm.available) {
-        MESSAGE("SoftHSM2 not installed: skipped");
-        return;
-    }
+    if (!hsm.available)
+        return test::skip("SoftHSM2 is not installed or its token cannot be initialised");
     {
         Pkcs11KeyBackend wrong_pin(hsm.settings("9999"));
         const Error error = error_of([&] { wrong_pin.generate(parse_key_type("ec")); });
@@ -194,10 +192,8 @@ TEST_CASE("PKCS#11 failures are named: wrong PIN, unknown token, unknown key") {
 
 TEST_CASE("probe() finds the token and logs in without creating anything on it") {
     SoftHsm hsm;
-    if (!hsm.available) {
-        MESSAGE("SoftHSM2 not installed: skipped");
-        return;
-    }
+    if (!hsm.available)
+        return test::skip("SoftHSM2 is not installed or its token cannot be initialised");
     // SoftHSM2 keeps each token object in a file of the token directory.
     const auto files = [&] {
         std::size_t count = 0;

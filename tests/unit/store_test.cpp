@@ -5,6 +5,9 @@
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "error.hpp"
 #include "store/atomic_file.hpp"
@@ -261,6 +264,67 @@ TEST_CASE("an interrupted replacement is rolled forward on the next run") {
     CHECK(*store::read_file(dir.path / "key.pem") == "new key");
     CHECK(*store::read_file(dir.path / "key.pem.prev") == "old key");
     CHECK_FALSE(std::filesystem::exists(journal / "web1.json"));
+}
+
+TEST_CASE("stale temporaries (their writer's PID gone) are removed, nothing else") {
+    TempDir dir;
+    // 4194305 is above Linux's largest pid_max (2^22): no process has it. PID 1 always runs.
+    const auto stale = dir.write("key.pem.new.tmp.4194305.1a2b3c", "private key");
+    const auto stale_journal = dir.write("web1.json.tmp.4194305.ff", "{}");
+    const std::string own = std::to_string(::getpid());
+    const auto ours = dir.write("cert.pem.new.tmp." + own + ".9f", "being written");
+    const auto running = dir.write("cert.pem.tmp.1.9f", "another process's");
+    const std::vector<fs::path> unrelated = {dir.write("notes.tmp.txt", "x"),
+                                             dir.write("cert.pem.tmp.4194305", "x"),
+                                             dir.write("cert.pem.tmp.4194305.xyz", "x"),
+                                             dir.write("cert.pem.tmp..1f", "x"),
+                                             dir.write("key.pem", "x"),
+                                             dir.write("cert.pem.tmp.4194305.", "x")};
+    fs::create_directory(dir.path / "sub.tmp.4194305.1f");
+
+    CHECK(store::remove_stale_temporaries(dir.path) == 2);
+    CHECK_FALSE(fs::exists(stale));
+    CHECK_FALSE(fs::exists(stale_journal));
+    CHECK(fs::exists(ours));
+    CHECK(fs::exists(running));
+    for (const auto& path : unrelated)
+        CHECK_MESSAGE(fs::exists(path), path);
+    CHECK(fs::is_directory(dir.path / "sub.tmp.4194305.1f"));
+    CHECK(store::remove_stale_temporaries(dir.path / "absent") == 0);
+}
+
+namespace {
+
+std::vector<std::string> observed_steps;
+
+void record_step(std::string_view step) {
+    observed_steps.emplace_back(step);
+}
+
+}  // namespace
+
+TEST_CASE("a file set clears stale temporaries beside it, and reports each write step") {
+    TempDir dir;
+    const auto journal = dir.path / "journal";
+    const auto stale = dir.write("key.pem.new.tmp.4194305.1a2b3c", "private key");
+    fs::create_directories(journal);
+    const auto stale_journal = dir.write("journal/web1.json.tmp.4194305.1", "{}");
+    store::write_file_atomic(dir.path / "key.pem.next", "new key");
+    observed_steps.clear();
+    store::set_write_step_observer(record_step);
+    {
+        store::FileSetReplacement set(journal, "web1");
+        set.stage(dir.path / "cert.pem", "new cert", fs::perms::owner_read);
+        CHECK_FALSE(fs::exists(stale));
+        set.stage_existing(dir.path / "key.pem.next", dir.path / "key.pem");
+        set.commit();
+    }
+    store::set_write_step_observer(nullptr);
+    CHECK_FALSE(fs::exists(stale_journal));
+    // Each step a crash can interrupt, in order: the test build kills at each of them.
+    CHECK(observed_steps ==
+          std::vector<std::string>{"temporary-written", "staged", "temporary-written", "journaled",
+                                   "switched-in", "switched-in", "journal-removed"});
 }
 
 // Regression (tests/fuzz, fuzz_state): a time or period beyond what the clock can hold
