@@ -534,23 +534,4 @@ SharedLibrary::~SharedLibrary() {
         ::dlclose(handle_);
 }
 
-std::string ip_address_text(const std::vector<std::uint8_t>& bytes) {
-    char text[INET6_ADDRSTRLEN] = {};
-    const int family = bytes.size() == 4 ? AF_INET : bytes.size() == 16 ? AF_INET6 : 0;
-    if (family == 0 || ::inet_ntop(family, bytes.data(), text, sizeof text) == nullptr)
-        return {};
-    return text;
-}
-
-std::optional<std::vector<std::uint8_t>> parse_ip_address(const std::string& text) {
-    std::vector<std::uint8_t> bytes(16);
-    if (::inet_pton(AF_INET, text.c_str(), bytes.data()) == 1) {
-        bytes.resize(4);
-        return bytes;
-    }
-    if (::inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1)
-        return bytes;
-    return std::nullopt;
-}
-
 }  // namespace certenroll::platform

@@ -55,7 +55,8 @@ int main(int argc, char**) {
 }
 CPP
 "$cxx" -std=c++20 -Wall -Wextra -Werror -Isrc -o "$out/platform-check.exe" \
-  src/platform/windows.cpp src/platform/trust.cpp src/error.cpp "$out/main.cpp" -ladvapi32 \
+  src/platform/windows.cpp src/platform/trust.cpp src/platform/ip_address.cpp src/error.cpp \
+  "$out/main.cpp" -ladvapi32 \
   -lws2_32 -static
 test -s "$out/platform-check.exe"
 echo "windows_platform: src/platform/windows.cpp cross-compiles and links with $cxx"
