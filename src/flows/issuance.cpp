@@ -149,11 +149,14 @@ void check_trusted_chain(const IssuedChain& issued, const std::string& ca_bundle
 }
 
 // Certificate, chain, fullchain, DER and PFX written beside their targets, then switched in
-// together with `staged_key` (a new key already on disk) over outputs.key.
-void install_certificate(const store::StateDirectory& state, const std::string& name,
-                         const store::OutputPaths& outputs, const IssuedChain& issued,
+// together with `staged_key` (a new key already on disk) over outputs.key and with the managed
+// record describing them: a crash leaves the old set and record or, rolled forward, the new ones.
+void install_certificate(const store::StateDirectory& state,
+                         const store::ManagedCertificate& managed, const IssuedChain& issued,
                          evp_pkey_st* key, const std::string& pfx_password,
                          const fs::path& staged_key) {
+    const std::string& name = managed.name;
+    const store::OutputPaths& outputs = managed.outputs;
     constexpr auto public_mode = fs::perms::owner_read | fs::perms::owner_write |
                                  fs::perms::group_read | fs::perms::others_read;
     store::FileSetReplacement replacement(state.journal_dir(), name);
@@ -172,6 +175,7 @@ void install_certificate(const store::StateDirectory& state, const std::string& 
     }
     replacement.stage(outputs.certificate, issued.leaf.to_pem(), public_mode);
     replacement.stage_existing(staged_key, outputs.key);
+    state.save_certificate(managed, &replacement);
     replacement.commit();
 }
 
@@ -295,11 +299,10 @@ IssuedChain install_issued(const Context& context, const wstep::SubmitResult& re
                     "so it was installed");
             }
         }
-        install_certificate(context.state, record.name, record.outputs, *issued, key.get(),
-                            installation.pfx_password, record.staged_key);
+        install_certificate(context.state, managed_record(record, issued->leaf, context.clock()),
+                            *issued, key.get(), installation.pfx_password, record.staged_key);
         if (installation.store_on_token)
             context.keys->store_on_token(key, issued->leaf.x509());
-        context.state.save_certificate(managed_record(record, issued->leaf, context.clock()));
         if (installation.answered != nullptr)
             context.state.remove_pending(*installation.answered);
     } catch (const Error& error) {

@@ -24,7 +24,8 @@ WriteStepObserver step_observer = nullptr;
 
 }  // namespace
 
-void write_file_atomic(const fs::path& path, std::string_view data, fs::perms mode) {
+void write_file_atomic_unsynced_directory(const fs::path& path, std::string_view data,
+                                          fs::perms mode) {
     const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
     std::error_code ec;
     if (!fs::exists(parent, ec))
@@ -38,7 +39,11 @@ void write_file_atomic(const fs::path& path, std::string_view data, fs::perms mo
         fs::remove(temporary, ec);
         throw;
     }
-    platform::sync_directory(parent);
+}
+
+void write_file_atomic(const fs::path& path, std::string_view data, fs::perms mode) {
+    write_file_atomic_unsynced_directory(path, data, mode);
+    platform::sync_directory(path.has_parent_path() ? path.parent_path() : fs::path("."));
 }
 
 namespace {

@@ -16,6 +16,14 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view data,
                        std::filesystem::perms mode = std::filesystem::perms::owner_read |
                                                      std::filesystem::perms::owner_write);
 
+/// write_file_atomic() without the directory fsync: the new name is durable only once the caller
+/// has called platform::sync_directory() on the parent. Lets a set of files written into one
+/// directory share one directory sync (each fsync costs the kernel a journal commit).
+void write_file_atomic_unsynced_directory(
+    const std::filesystem::path& path, std::string_view data,
+    std::filesystem::perms mode = std::filesystem::perms::owner_read |
+                                  std::filesystem::perms::owner_write);
+
 /// Creates `dir` and its missing parents, each new one 0700 (private keys live below the state
 /// directory); directories that already exist keep their mode. Throws a local Error.
 void create_private_directories(const std::filesystem::path& dir);

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.hpp"
+#include "platform/platform.hpp"
 #include "platform/trust.hpp"
 #include "store/atomic_file.hpp"
 #include "store/state.hpp"
@@ -83,11 +84,11 @@ void FileSetReplacement::stage(const fs::path& path, std::string_view data, fs::
     const fs::path staged = fs::path(path).concat(".new");
     const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
     // Before writing beside them: temporaries an earlier, killed run left there (keys among them).
-    if (std::find(swept_.begin(), swept_.end(), dir) == swept_.end()) {
+    if (std::find(directories_.begin(), directories_.end(), dir) == directories_.end()) {
         remove_stale_temporaries(dir);
-        swept_.push_back(dir);
+        directories_.push_back(dir);
     }
-    write_file_atomic(staged, data, mode);
+    write_file_atomic_unsynced_directory(staged, data, mode);
     written_.push_back(staged);
     staged_.emplace_back(staged, path);
     write_step("staged");
@@ -105,6 +106,8 @@ void FileSetReplacement::commit() {
     json renames = json::array();
     for (const auto& [staged, path] : staged_)
         renames.push_back({staged.string(), path.string()});
+    for (const auto& dir : directories_)
+        platform::sync_directory(dir);
     const fs::path journal = journal_path(journal_dir_, name_);
     remove_stale_temporaries(journal_dir_);
     write_file_atomic(journal, json{{"renames", renames}}.dump(2) + "\n");

@@ -42,7 +42,9 @@ class FileSetReplacement {
     std::vector<std::pair<std::filesystem::path, std::filesystem::path>>
         staged_;                                  // (staged, final)
     std::vector<std::filesystem::path> written_;  // the `.new` files stage() wrote
-    std::vector<std::filesystem::path> swept_;    // directories cleared of stale temporaries
+    // Directories stage() wrote into: cleared of stale temporaries before the first write, and
+    // synced once each by commit() (not once per file) before the journal names their files.
+    std::vector<std::filesystem::path> directories_;
     bool journaled_ = false;  // from then on the next run rolls forward: keep the files
 };
 

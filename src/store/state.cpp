@@ -9,6 +9,7 @@
 #include "platform/platform.hpp"
 #include "platform/trust.hpp"
 #include "store/atomic_file.hpp"
+#include "store/replacement.hpp"
 
 namespace certenroll::store {
 
@@ -260,7 +261,8 @@ void StateDirectory::remove_pending(const PendingRequest& request) const {
     }
 }
 
-void StateDirectory::save_certificate(const ManagedCertificate& c) const {
+void StateDirectory::save_certificate(const ManagedCertificate& c,
+                                      FileSetReplacement* replacement) const {
     check_record_name(c.name);
     require_trusted();
     const json j = {{"name", c.name},
@@ -275,7 +277,12 @@ void StateDirectory::save_certificate(const ManagedCertificate& c) const {
                     {"renewal_period_seconds", c.renewal_period_seconds},
                     {"updated_at", to_unix(c.updated_at)},
                     {"deploy_hook", c.deploy_hook}};
-    write_file_atomic(root_ / "certificates" / (c.name + ".json"), j.dump(2) + "\n");
+    const fs::path path = root_ / "certificates" / (c.name + ".json");
+    if (replacement != nullptr) {
+        replacement->stage(path, j.dump(2) + "\n", fs::perms::owner_read | fs::perms::owner_write);
+        return;
+    }
+    write_file_atomic(path, j.dump(2) + "\n");
 }
 
 std::vector<ManagedCertificate> StateDirectory::list_certificates() const {

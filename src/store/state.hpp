@@ -11,6 +11,8 @@
 
 namespace certenroll::store {
 
+class FileSetReplacement;
+
 using TimePoint = std::chrono::system_clock::time_point;
 
 /// Where the files of one certificate live. Empty paths are not written.
@@ -92,7 +94,10 @@ class StateDirectory {
     std::optional<PendingRequest> find_pending(const std::string& request_id) const;
     void remove_pending(const PendingRequest& request) const;
 
-    void save_certificate(const ManagedCertificate& record) const;
+    /// Writes the record; with `replacement`, stages it there instead, so it is switched in
+    /// together with the certificate files it describes (one journal, one roll-forward).
+    void save_certificate(const ManagedCertificate& record,
+                          FileSetReplacement* replacement = nullptr) const;
     std::vector<ManagedCertificate> list_certificates() const;
     std::optional<ManagedCertificate> find_certificate(const std::string& name) const;
     /// Names of all managed-certificate records, without reading them (a corrupt record must

@@ -11,7 +11,13 @@
 // subject, a DNS SAN equal to CN and the template name extension, one RequestSecurityToken
 // (Issue) with a UsernameToken, the issued certificate checked against the key and its chain
 // (the response's PKCS#7 certificates) against CA_BUNDLE, as certenroll-cli checks what it is
-// given, then written as PEM. policy: one GetPolicies, parsed, the number of templates printed.
+// given, then written as PEM: cert.pem, chain.pem and fullchain.pem. Files are written as any
+// client that promises not to lose a key or leave half a file must write them (and as the
+// project's standards require): a temporary file, fsync, rename, and an fsync of the directory
+// before the name is relied on (the key's before the request leaves; one for the three outputs).
+// What certenroll-cli does on top (its state record, the replacement journal that makes a
+// renewal's switch crash-safe, the audit log) is not in the floor: that is its own cost.
+// policy: one GetPolicies, parsed, the number of templates printed.
 // Exit 0 on success.
 
 #include <curl/curl.h>
@@ -50,6 +56,33 @@ std::string read_file(const std::string& path) {
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
         text.pop_back();
     return text;
+}
+
+// A complete file under `path` or none: temporary, fsync, rename (the directory is synced by
+// the caller, once for the files it writes together).
+void write_durably(const std::string& path, const std::string& data, mode_t mode) {
+    const std::string temporary = path + ".tmp";
+    const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0 || write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()) ||
+        fsync(fd) != 0 || close(fd) != 0 || rename(temporary.c_str(), path.c_str()) != 0)
+        fail("cannot write " + path);
+}
+
+void sync_directory(const std::string& dir) {
+    const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0 || close(fd) != 0)
+        fail("cannot sync " + dir);
+}
+
+std::string pem_of(X509* cert) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    if (bio == nullptr || PEM_write_bio_X509(bio, cert) != 1)
+        fail("cannot encode a certificate");
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio, &data);
+    std::string pem(data, static_cast<std::size_t>(size));
+    BIO_free(bio);
+    return pem;
 }
 
 std::string base64(const unsigned char* data, std::size_t size) {
@@ -215,14 +248,16 @@ int enroll(char** argv) {
                                   : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
     if (key == nullptr)
         fail("key generation failed");
-    const std::string key_path = out + "/key.pem";
-    const int fd = open(key_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    FILE* key_file = fd >= 0 ? fdopen(fd, "w") : nullptr;
-    if (key_file == nullptr ||
-        PEM_write_PrivateKey(key_file, key, nullptr, nullptr, 0, nullptr, nullptr) != 1 ||
-        fflush(key_file) != 0 || fsync(fd) != 0)
-        fail("cannot write " + key_path);
-    std::fclose(key_file);
+    BIO* key_pem = BIO_new(BIO_s_mem());
+    if (key_pem == nullptr ||
+        PEM_write_bio_PrivateKey(key_pem, key, nullptr, nullptr, 0, nullptr, nullptr) != 1)
+        fail("cannot encode the key");
+    char* key_data = nullptr;
+    const long key_size = BIO_get_mem_data(key_pem, &key_data);
+    write_durably(out + "/key.pem", std::string(key_data, static_cast<std::size_t>(key_size)),
+                  0600);
+    BIO_free(key_pem);
+    sync_directory(out);
 
     X509_REQ* req = X509_REQ_new();
     X509_NAME* subject = X509_REQ_get_subject_name(req);
@@ -298,12 +333,18 @@ int enroll(char** argv) {
         fail("the issued certificate's chain does not verify against the CA bundle");
     X509_STORE_CTX_free(verify);
     X509_STORE_free(store);
+    std::string chain_pem;
+    for (int i = 0; i < sk_X509_num(p7->d.sign->cert); ++i) {
+        X509* member = sk_X509_value(p7->d.sign->cert, i);
+        if (X509_cmp(member, cert) != 0)
+            chain_pem += pem_of(member);
+    }
     PKCS7_free(p7);
-    const std::string cert_path = out + "/cert.pem";
-    FILE* cert_file = std::fopen(cert_path.c_str(), "w");
-    if (cert_file == nullptr || PEM_write_X509(cert_file, cert) != 1)
-        fail("cannot write " + cert_path);
-    std::fclose(cert_file);
+    const std::string cert_pem = pem_of(cert);
+    write_durably(out + "/chain.pem", chain_pem, 0644);
+    write_durably(out + "/fullchain.pem", cert_pem + chain_pem, 0644);
+    write_durably(out + "/cert.pem", cert_pem, 0644);
+    sync_directory(out);
 
     X509_free(cert);
     OPENSSL_free(csr);

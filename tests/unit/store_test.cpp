@@ -266,6 +266,35 @@ TEST_CASE("an interrupted replacement is rolled forward on the next run") {
     CHECK_FALSE(std::filesystem::exists(journal / "web1.json"));
 }
 
+TEST_CASE("a managed record staged with its files switches in with them, not before") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    store::ManagedCertificate old_record;
+    old_record.name = "web1";
+    old_record.serial = "01";
+    state.save_certificate(old_record);
+    store::ManagedCertificate new_record = old_record;
+    new_record.serial = "02";
+    {
+        store::FileSetReplacement set(state.journal_dir(), "web1");
+        set.stage(dir.path / "cert.pem", "new cert", std::filesystem::perms::owner_read);
+        state.save_certificate(new_record, &set);
+        // Staged only: readers still see the record that describes the files in place.
+        CHECK(state.find_certificate("web1")->serial == "01");
+        CHECK(state.certificate_names() == std::vector<std::string>{"web1"});
+        set.commit();
+    }
+    CHECK(state.find_certificate("web1")->serial == "02");
+    CHECK(*store::read_file(dir.path / "cert.pem") == "new cert");
+    {
+        store::FileSetReplacement abandoned(state.journal_dir(), "web1");
+        new_record.serial = "03";
+        state.save_certificate(new_record, &abandoned);
+    }  // no commit: e.g. a later write failed
+    CHECK(state.find_certificate("web1")->serial == "02");
+    CHECK_FALSE(std::filesystem::exists(dir.path / "certificates" / "web1.json.new"));
+}
+
 TEST_CASE("stale temporaries (their writer's PID gone) are removed, nothing else") {
     TempDir dir;
     // 4194305 is above Linux's largest pid_max (2^22): no process has it. PID 1 always runs.
