@@ -54,8 +54,9 @@ platform::AppendFile open_trusted(const std::filesystem::path& path) {
     platform::require_trusted_directory(parent, "the audit log's directory",
                                         platform::DirectoryOwner::UsOrRoot);
     auto file = platform::AppendFile::open(path, owner_only);
-    const auto found = file.ownership();
-    if (!found.regular_or_directory || !found.owned_by_us || found.writable_by_others) {
+    if (const auto ownership = file.ownership();
+        !ownership.regular_or_directory || !ownership.owned_by_us || ownership.writable_by_others) {
+        const auto found = platform::with_user_names(ownership);
         const std::string shown = "'" + path.string() + "'";
         throw Error(ErrorKind::Local,
                     "refusing the audit log " + shown + ": owner " + found.owner + ", mode " +

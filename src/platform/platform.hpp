@@ -82,11 +82,18 @@ struct Ownership {
     bool writable_by_others = false;   ///< its group or everybody may write it
     bool readable_by_others = false;   ///< its group or everybody may read or enter it
     bool regular_or_directory = true;  ///< not a symbolic link, device, FIFO or socket
-    std::string owner;                 ///< "nobody (uid 65534)"
-    std::string mode;                  ///< "0777"
-    std::string current_user;          ///< this process's user, same form
-    std::string current_uid;           ///< "0", for the chown in a hint
+    /// "nobody (uid 65534)"; this and current_user are empty until with_user_names(): looking
+    /// names up reads the user database, and only a refusal shows them.
+    std::string owner;
+    std::string mode;          ///< "0777"
+    std::string current_user;  ///< this process's user, same form as owner
+    std::string current_uid;   ///< "0", for the chown in a hint
+    std::uint64_t owner_uid = 0;
+    std::uint64_t effective_uid = 0;
 };
+
+/// `found` with owner and current_user filled in (for a message).
+Ownership with_user_names(Ownership found);
 
 /// The ownership of `path` (a final symbolic link not followed when `follow_link` is false);
 /// nullopt when it does not exist. On Windows, where ACLs decide, everything is reported as ours.

@@ -9,8 +9,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-[[noreturn]] void refuse(const fs::path& path, std::string_view what, const Ownership& found,
+[[noreturn]] void refuse(const fs::path& path, std::string_view what, const Ownership& ownership,
                          std::string_view expected_kind, DirectoryOwner owner) {
+    const Ownership found = with_user_names(ownership);
     const std::string shown = "'" + path.string() + "'";
     const bool root_too = owner == DirectoryOwner::UsOrRoot && found.current_uid != "0";
     const std::string owners = root_too ? found.current_user + " or root" : found.current_user;

@@ -213,11 +213,14 @@ fs::path StateDirectory::pending_path(const PendingRequest& request) const {
 }
 
 void StateDirectory::require_trusted() const {
+    if (trusted_)
+        return;
     platform::require_trusted_directory(root_, "state directory", platform::DirectoryOwner::Us,
                                         true);
     for (const char* sub : {"pending", "certificates", "policy-cache", "keys", "journal", "live"})
         platform::require_trusted_directory(root_ / sub, "state directory",
                                             platform::DirectoryOwner::Us, true);
+    trusted_ = true;
 }
 
 void StateDirectory::save_pending(const PendingRequest& p) const {

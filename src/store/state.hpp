@@ -106,12 +106,16 @@ class StateDirectory {
 
     /// Refuses (local Error, exit 9) a state directory, or one of its subdirectories, that
     /// another user owns or may write, and makes ours 0700 where others may only read them;
-    /// every reader and writer of records calls it first (see platform/trust.hpp).
+    /// every reader and writer of records calls it first (see platform/trust.hpp). Checked once
+    /// per StateDirectory: a directory found to be ours and closed to others can afterwards be
+    /// changed only by us or root (and a missing one created only by us, inside it), while a
+    /// cron run over 1,000 records had repeated the seven checks for each record.
     void require_trusted() const;
 
   private:
     std::filesystem::path pending_path(const PendingRequest& request) const;
     std::filesystem::path root_;
+    mutable bool trusted_ = false;  // require_trusted() passed
 };
 
 /// A record's JSON text to its struct, without touching the file system (what the StateDirectory

@@ -276,8 +276,11 @@ class ConnectProxy:
                         record.bytes_down += len(data)
 
 
-def unused_port():
-    """A loopback TCP port where nothing listens (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def refusing_port(test):
+    """A loopback TCP port that refuses connections until `test` ends: bound (so no other
+    process can take it meanwhile, as one could a port bound and released) but never
+    listening. Returns the port number."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    test.addCleanup(s.close)
+    return s.getsockname()[1]

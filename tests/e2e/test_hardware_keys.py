@@ -70,15 +70,26 @@ class Devices:
                            check=True, capture_output=True)
         self.swtpm_pid = None
         if shutil.which("swtpm"):
-            port = port_pair()
             state = os.path.join(self.dir, "tpm")
             os.makedirs(state)
             pid_file = os.path.join(self.dir, "swtpm.pid")
-            subprocess.run(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}",
-                            "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
-                            "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
-                            "--flags", "not-need-init,startup-clear", "--daemon",
-                            "--pid", f"file={pid_file}"], check=True)
+            # swtpm must be told its ports (the swtpm TCTI expects the control channel at the
+            # server's port + 1; handing swtpm sockets bound here with fd= did not give a TPM the
+            # TCTI could reach), so a port pair is picked, and picked again when another process
+            # took one of them before swtpm bound it (swtpm then exits non-zero, before
+            # daemonising).
+            for attempt in range(5):
+                port = port_pair()
+                started = subprocess.run(
+                    ["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}",
+                     "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
+                     "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
+                     "--flags", "not-need-init,startup-clear", "--daemon",
+                     "--pid", f"file={pid_file}"], capture_output=True, text=True)
+                if started.returncode == 0:
+                    break
+            else:
+                raise RuntimeError(f"swtpm did not start: {started.stderr.strip()}")
             for _ in range(100):
                 if os.path.exists(pid_file) and read(pid_file).strip():
                     break

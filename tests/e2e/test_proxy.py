@@ -23,7 +23,7 @@ import urllib.parse
 from unittest import mock
 
 import cli
-from connect_proxy import ConnectProxy, unused_port
+from connect_proxy import ConnectProxy, refusing_port
 from socks_proxy import Socks5Proxy
 
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
@@ -271,8 +271,8 @@ class ProxyTest(cli.SandboxTest):
         """Expected: exit 7, category network (not a crash, not another category), and nothing
         reached the server."""
         before = len(self.sandbox.requests())
-        result = self.enroll("deadproxy", "--proxy", f"http://127.0.0.1:{unused_port()}",
-                             "--connect-timeout", "5")
+        dead = f"http://127.0.0.1:{refusing_port(self)}"
+        result = self.enroll("deadproxy", "--proxy", dead, "--connect-timeout", "5")
         self.assertNetworkError(result)
         self.assertEqual(self.sandbox.requests()[before:], [])
 
@@ -281,7 +281,7 @@ class ProxyTest(cli.SandboxTest):
         the command fails with exit 7, category network; the 502 is the proxy's, not a server
         response to parse."""
         proxy = self.start_proxy()
-        dead = f"127.0.0.1:{unused_port()}"
+        dead = f"127.0.0.1:{refusing_port(self)}"
         url = urllib.parse.urlsplit(self.info["cep"]["password"])._replace(netloc=dead).geturl()
         result = self.cli("enroll", "--url", url, "--ca-bundle", self.info["ca_bundle"],
                           *self.user(), "--template", "WebServer", "--cn", "gw.example.test",
@@ -356,7 +356,7 @@ class ProxyTest(cli.SandboxTest):
         """Expected: the SOCKS proxy answers "connection refused" for a target where nothing
         listens: exit 7, category network, a message naming the proxy."""
         proxy = self.start_proxy(Socks5Proxy)
-        dead = f"localhost:{unused_port()}"
+        dead = f"localhost:{refusing_port(self)}"
         url = urllib.parse.urlsplit(self.info["cep"]["password"])._replace(netloc=dead).geturl()
         result = self.cli("enroll", "--url", url, "--ca-bundle", self.info["ca_bundle"],
                           *self.user(), "--template", "WebServer", "--cn", "sgw.example.test",

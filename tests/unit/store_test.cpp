@@ -450,13 +450,27 @@ TEST_CASE("records another user could have written are refused, never read") {
     fs::remove(record);
     fs::rename(elsewhere, record);
 
+    // Directories are checked once per StateDirectory (once per run): a new one sees the change.
     ::chmod((dir.path / "state").c_str(), 0777);
-    refused(dir.path / "state", "mode 0777");
+    CHECK(state.list_certificates().size() == 1);  // this run checked them already
+    const auto refused_directory = [&](const fs::path& path, const char* words) {
+        store::StateDirectory run(dir.path / "state");
+        try {
+            run.list_certificates();
+            FAIL("expected an Error");
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::Local);
+            CHECK_MESSAGE(e.message().find(path.string()) != std::string::npos, e.message());
+            CHECK_MESSAGE(e.message().find(words) != std::string::npos, e.message());
+            CHECK(e.message().find("owner") != std::string::npos);
+        }
+    };
+    refused_directory(dir.path / "state", "mode 0777");
     ::chmod((dir.path / "state").c_str(), 0700);
     ::chmod((dir.path / "state" / "certificates").c_str(), 0730);
-    refused(dir.path / "state" / "certificates", "mode 0730");
+    refused_directory(dir.path / "state" / "certificates", "mode 0730");
     ::chmod((dir.path / "state" / "certificates").c_str(), 0700);
-    CHECK(state.list_certificates().size() == 1);
+    CHECK(store::StateDirectory(dir.path / "state").list_certificates().size() == 1);
 }
 
 TEST_CASE("state directories of ours that others may read are made private") {
@@ -467,7 +481,8 @@ TEST_CASE("state directories of ours that others may read are made private") {
     state.save_certificate(managed);
     ::chmod((dir.path / "state").c_str(), 0755);
     ::chmod((dir.path / "state" / "certificates").c_str(), 0750);
-    CHECK(state.list_certificates().size() == 1);
+    store::StateDirectory next_run(dir.path / "state");  // directories are checked once per run
+    CHECK(next_run.list_certificates().size() == 1);
     CHECK(mode_of(dir.path / "state") == 0700);
     CHECK(mode_of(dir.path / "state" / "certificates") == 0700);
 }

@@ -57,16 +57,21 @@ struct SoftwareTpm {
     SoftwareTpm() {
         if (std::system("command -v swtpm >/dev/null 2>&1") != 0)
             return;
-        const int port = free_port_pair();
-        const int control = port + 1;
-        const std::string command =
-            "swtpm socket --tpm2 --tpmstate dir=" + dir.path.string() +
-            " --server type=tcp,port=" + std::to_string(port) +
-            ",bindaddr=127.0.0.1 --ctrl type=tcp,port=" + std::to_string(control) +
-            ",bindaddr=127.0.0.1 --flags not-need-init,startup-clear --daemon --pid file=" +
-            (dir.path / "swtpm.pid").string();
-        available = std::system(command.c_str()) == 0;
-        tcti = "swtpm:host=127.0.0.1,port=" + std::to_string(port);
+        // swtpm must be told its ports (the TCTI expects the control channel at port + 1): a
+        // pair another process took between the check and swtpm's bind makes swtpm exit
+        // non-zero before it daemonises, and another pair is tried.
+        for (int attempt = 0; attempt < 5 && !available; ++attempt) {
+            const int port = free_port_pair();
+            const int control = port + 1;
+            const std::string command =
+                "swtpm socket --tpm2 --tpmstate dir=" + dir.path.string() +
+                " --server type=tcp,port=" + std::to_string(port) +
+                ",bindaddr=127.0.0.1 --ctrl type=tcp,port=" + std::to_string(control) +
+                ",bindaddr=127.0.0.1 --flags not-need-init,startup-clear --daemon --pid file=" +
+                (dir.path / "swtpm.pid").string() + " 2>/dev/null";
+            available = std::system(command.c_str()) == 0;
+            tcti = "swtpm:host=127.0.0.1,port=" + std::to_string(port);
+        }
     }
     ~SoftwareTpm() {
         std::ifstream pid_file(dir.path / "swtpm.pid");
