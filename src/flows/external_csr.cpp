@@ -65,8 +65,10 @@ CsrSubmission submit_csr(const Context& context, const CsrSubmitRequest& request
     if (request.csr.template_name.empty() && request.csr.template_id.oid.empty()) {
         // The request names no template and cannot be changed: the CA reads the template from
         // this request attribute instead (MS-WCCE "CertificateTemplate", as certreq -attrib).
-        issue.context.push_back(
-            {"CertificateTemplate", out.tmpl ? out.tmpl->common_name : request.template_name});
+        const std::string name = out.tmpl ? out.tmpl->common_name : request.template_name;
+        context.diagnostics.step("the CSR names no template; naming '" + name +
+                                 "' in the CertificateTemplate request attribute");
+        issue.context.push_back({"CertificateTemplate", name});
     }
     audit_key(event, key);
     audit_request(event, requested(request.csr));
