@@ -31,7 +31,7 @@ struct SubcommandInfo {
 const std::map<std::string, std::vector<std::string>>& choices_by_option() {
     static const std::map<std::string, std::vector<std::string>> choices = {
         {"auth", {"auto", "kerberos", "password", "certificate", "anonymous"}},
-        {"format", {"pem", "der", "pfx"}},
+        {"format", {"pem", "der", "pfx", "p7b", "p7b-der"}},
         {"key-type", {"rsa", "rsa:3072", "rsa:4096", "ec", "ec:P-384", "ec:P-521"}},
         {"key-backend", {"software", "pkcs11", "tpm"}},
         {"proxy-auth", {"basic", "ntlm", "negotiate", "any"}},
@@ -47,8 +47,9 @@ ValueKind kind_of(const CLI::Option& option, const std::string& name) {
         return ValueKind::Choice;
     if (name == "state-dir" || name == "out-dir")
         return ValueKind::Directory;
-    static const char* const files[] = {"config",     "cert",      "key",    "client-cert",
-                                        "client-key", "ca-bundle", "keytab", "audit-log"};
+    static const char* const files[] = {"config",      "cert",       "key",
+                                        "client-cert", "client-key", "ca-bundle",
+                                        "keytab",      "audit-log",  "csr"};
     for (const char* file : files) {
         if (name == file)
             return ValueKind::File;

@@ -1,7 +1,13 @@
 // `enroll`: a template name in, a key and an issued certificate on disk out.
 
-#include "flows/enroll.hpp"
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
 #include "common_options.hpp"
+#include "crypto/csr_file.hpp"
+#include "flows/enroll.hpp"
+#include "flows/external_csr.hpp"
 #include "render_outcome.hpp"
 
 namespace certenroll::cli {
@@ -22,6 +28,8 @@ struct EnrollOptions {
     std::vector<std::string> dns, ip, email, upn, uri;
     std::string key_out, cert_out, chain_out, fullchain_out, pfx_out;
     std::string pfx_password_file;
+    bool pfx_legacy = false;
+    std::string csr_file;
     std::string out_dir;
     std::vector<std::string> formats;
     bool refresh = false;
@@ -40,9 +48,13 @@ flows::OutputFormats parse_formats(const std::vector<std::string>& names, bool p
             formats.der = true;
         } else if (name == "pfx") {
             formats.pfx = true;
+        } else if (name == "p7b") {
+            formats.p7b = true;
+        } else if (name == "p7b-der") {
+            formats.p7b_der = true;
         } else {
             throw Error(ErrorKind::Usage, "unknown --format '" + name + "'",
-                        "use pem, der or pfx (repeat --format for several)");
+                        "use pem, der, pfx, p7b or p7b-der (repeat --format for several)");
         }
     }
     return formats;
@@ -70,7 +82,8 @@ flows::EnrollRequest make_request(const EnrollOptions& o) {
     request.sans = {o.dns, o.ip, o.email, o.upn, o.uri};
     request.outputs = {o.key_out, o.cert_out, o.chain_out, o.fullchain_out, o.pfx_out, {}};
     request.out_dir = o.out_dir;
-    request.formats = parse_formats(o.formats, !o.pfx_out.empty());
+    request.formats = parse_formats(o.formats, !o.pfx_out.empty() || o.pfx_legacy);
+    request.outputs.pfx_legacy = o.pfx_legacy;
     request.dry_run = o.dry_run;
     // A device key cannot go into a PFX: the flow says so, without asking for a password first.
     if (request.formats.pfx && !o.dry_run && !keys::is_hardware_backend(request.key_backend)) {
@@ -79,6 +92,72 @@ flows::EnrollRequest make_request(const EnrollOptions& o) {
     }
     request.refresh_policy = o.refresh;
     request.force = o.force;
+    return request;
+}
+
+// A CSR is a few KiB; anything much larger is not one.
+constexpr std::size_t kMaxCsrBytes = 1024 * 1024;
+
+encoding::Bytes read_csr_input(const std::string& file) {
+    const bool from_stdin = file == "-";
+    std::ifstream stream;
+    if (!from_stdin) {
+        stream.open(file, std::ios::binary);
+        if (!stream) {
+            throw Error(ErrorKind::Usage, "cannot read the CSR file " + file,
+                        "pass the path of a PEM or DER PKCS#10 request, or - for standard input");
+        }
+    }
+    std::istream& in = from_stdin ? std::cin : stream;
+    encoding::Bytes data;
+    for (std::istreambuf_iterator<char> it(in), end; it != end; ++it) {
+        if (data.size() == kMaxCsrBytes) {
+            throw Error(ErrorKind::Usage,
+                        (from_stdin ? std::string("standard input") : file) +
+                            " is larger than 1 MiB, which no certificate request is",
+                        "pass the PKCS#10 request file");
+        }
+        data.push_back(static_cast<std::uint8_t>(*it));
+    }
+    return data;
+}
+
+// enroll --csr: the key is not ours, so the options that make or describe one do not apply.
+flows::CsrEnrollRequest make_csr_request(const EnrollOptions& o) {
+    const std::vector<std::pair<bool, const char*>> conflicts = {
+        {!o.key_type.empty(), "--key-type"},
+        {o.key_backend != "software", "--key-backend"},
+        {o.store_on_token, "--store-on-token"},
+        {!o.subject.empty() || !o.common_name.empty(), "--subject/--cn"},
+        {!o.dns.empty() || !o.ip.empty() || !o.email.empty() || !o.upn.empty() || !o.uri.empty(),
+         "--dns/--ip/--email/--upn/--uri"},
+        {!o.key_out.empty(), "--key-out"},
+        {!o.pfx_out.empty() || o.pfx_legacy, "--pfx-out/--pfx-legacy"},
+        {o.dry_run, "--dry-run"}};
+    for (const auto& [given, flag] : conflicts) {
+        if (given) {
+            throw Error(ErrorKind::Usage, std::string(flag) + " does not apply with --csr",
+                        "the request is made already: its key, subject and SANs are in the CSR "
+                        "file, and no key or PFX is written");
+        }
+    }
+    flows::CsrEnrollRequest request;
+    auto& submit = request.submit;
+    submit.connection = make_connection(o.connection);
+    submit.template_name = o.template_name;
+    submit.csr = crypto::read_csr(read_csr_input(o.csr_file),
+                                  o.csr_file == "-" ? "the CSR on standard input" : o.csr_file);
+    submit.refresh_policy = o.refresh;
+    submit.force = o.force;
+    request.name = o.name;
+    request.key_reference = o.existing_key;
+    if (!o.key_passphrase_file.empty()) {
+        request.key_passphrase =
+            read_secret(o.key_passphrase_file, nullptr, "", "--key-passphrase-file");
+    }
+    request.outputs = {{}, o.cert_out, o.chain_out, o.fullchain_out, {}, {}};
+    request.out_dir = o.out_dir;
+    request.formats = parse_formats(o.formats, false);
     return request;
 }
 
@@ -105,6 +184,10 @@ void declare_options(CLI::App* sub, const std::shared_ptr<EnrollOptions>& o) {
     sub->add_flag("--refresh-policy", o->refresh, "Fetch the policy even if the cache is fresh")
         ->group(request);
     sub->add_flag("--force", o->force, "Submit even if the policy says enrollment is not permitted")
+        ->group(request);
+    sub->add_option("--csr", o->csr_file,
+                    "Submit this PKCS#10 request (PEM or DER; - for standard input) made "
+                    "elsewhere instead of generating a key; no key or PFX is written")
         ->group(request);
     sub->add_flag("--dry-run", o->dry_run,
                   "Print the CSR and the request that would be sent; send and write nothing")
@@ -140,8 +223,12 @@ void declare_options(CLI::App* sub, const std::shared_ptr<EnrollOptions>& o) {
                     "Write the files here as NAME.key.pem, NAME.cert.pem, ... instead")
         ->group(out);
     sub->add_option("--format", o->formats,
-                    "pem (key, cert, chain, fullchain), der (certificate) or pfx; repeatable "
-                    "(default: pem)")
+                    "pem (key, cert, chain, fullchain), der (certificate), pfx, p7b (certificate "
+                    "and chain as PKCS#7, PEM) or p7b-der; repeatable (default: pem)")
+        ->group(out);
+    sub->add_flag("--pfx-legacy", o->pfx_legacy,
+                  "Write the PFX with 3DES and a SHA-1 MAC (weaker) for importers that cannot "
+                  "read AES PFX files (Windows Server 2016 and older); implies --format pfx")
         ->group(out);
     sub->add_option("--pfx-password-file", o->pfx_password_file,
                     "File holding the PFX password (else $CERTENROLL_PFX_PASSWORD, else a prompt)")
@@ -157,6 +244,8 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global) {
     return {sub, [sub, o]() { declare_options(sub, o); },
             [o, &global]() {
                 const auto context = make_context(global, o->connection, "enroll");
+                if (!o->csr_file.empty())
+                    return render_enroll_outcome(flows::enroll_csr(context, make_csr_request(*o)));
                 return render_enroll_outcome(flows::enroll(context, make_request(*o)));
             }};
 }

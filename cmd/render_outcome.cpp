@@ -20,6 +20,8 @@ nlohmann::json files_json(const store::OutputPaths& files) {
     put("fullchain", files.fullchain);
     put("pfx", files.pfx);
     put("der", files.certificate_der);
+    put("p7b", files.p7b);
+    put("p7b_der", files.p7b_der);
     return j;
 }
 
@@ -78,7 +80,8 @@ Output render_enroll_outcome(const flows::EnrollOutcome& o) {
         output.json["exit_code"] = output.exit_code;
         text += "Request " + o.request_id + " for template " + o.template_name +
                 " is pending CA manager approval (CA " + o.ca_name + ").\n";
-        text += "The key is saved in " + o.key_reference + ".\n";
+        if (!o.key_reference.empty())
+            text += "The key is saved in " + o.key_reference + ".\n";
         text += "Retrieve the certificate once approved: certenroll-cli retrieve-pending " +
                 o.request_id + "\n";
         output.text = text;
@@ -87,7 +90,10 @@ Output render_enroll_outcome(const flows::EnrollOutcome& o) {
     text += "Issued certificate for " + o.certificate->subject + " (serial " +
             o.certificate->serial + "), valid until " + format_time(o.certificate->not_after) +
             "\n";
-    text += "  key:         " + o.key_reference + " (" + o.key_description + ")\n";
+    text += "  key:         " +
+            (o.key_reference.empty() ? std::string("(the CSR's, not held by certenroll-cli)")
+                                     : o.key_reference) +
+            " (" + o.key_description + ")\n";
     if (!o.files.certificate.empty()) {
         text += "  certificate: " + o.files.certificate.string() + "\n";
     }
@@ -101,8 +107,13 @@ Output render_enroll_outcome(const flows::EnrollOutcome& o) {
         text += "  fullchain:   " + o.files.fullchain.string() + "\n";
     }
     if (!o.files.pfx.empty()) {
-        text += "  pfx:         " + o.files.pfx.string() + "\n";
+        text += "  pfx:         " + o.files.pfx.string() +
+                (o.files.pfx_legacy ? " (legacy 3DES/SHA-1)" : "") + "\n";
     }
+    if (!o.files.p7b.empty())
+        text += "  p7b:         " + o.files.p7b.string() + "\n";
+    if (!o.files.p7b_der.empty())
+        text += "  p7b (DER):   " + o.files.p7b_der.string() + "\n";
     output.text = text;
     return output;
 }

@@ -23,10 +23,11 @@ _certenroll_cli() {
         --cn) return;;
         --config) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --connect-timeout) return;;
+        --csr) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --deploy-hook) return;;
         --dns) return;;
         --email) return;;
-        --format) COMPREPLY=($(compgen -W 'pem der pfx' -- "$cur")); return;;
+        --format) COMPREPLY=($(compgen -W 'pem der pfx p7b p7b-der' -- "$cur")); return;;
         --fullchain-out) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --ip) return;;
         --key) COMPREPLY=($(compgen -f -- "$cur")); return;;
@@ -65,7 +66,7 @@ _certenroll_cli() {
     esac
     case "$sub" in
         policy) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template --refresh' -- "$cur"));;
-        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --dry-run --key-type --key-backend --key --store-on-token --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-password-file' -- "$cur"));;
+        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --csr --dry-run --key-type --key-backend --key --store-on-token --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-legacy --pfx-password-file' -- "$cur"));;
         renew) COMPREPLY=($(compgen -W '--help -h --all --cert --key --template --name --renew-before --force --reuse-key --key-based --key-type --key-passphrase-file --key-backend --store-on-token --pfx-password-file --deploy-hook --random-delay --lock-wait --refresh-policy --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout' -- "$cur"));;
         retrieve-pending) COMPREPLY=($(compgen -W '--help -h --all --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --key-passphrase-file --pfx-password-file' -- "$cur"));;
         diagnose) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template --key-backend' -- "$cur"));;

@@ -22,7 +22,7 @@ std::string c_string(std::string_view text, std::string_view what) {
 
 encoding::Bytes build_pfx(EVP_PKEY* key, const Certificate& cert,
                           const std::vector<Certificate>& chain, std::string_view password,
-                          std::string_view friendly_name) {
+                          std::string_view friendly_name, PfxEncryption encryption) {
     if (!cert.matches_key(key)) {
         throw Error(ErrorKind::Internal, "the PFX key does not belong to " + cert.subject());
     }
@@ -37,17 +37,21 @@ encoding::Bytes build_pfx(EVP_PKEY* key, const Certificate& cert,
             throw_openssl(ErrorKind::Internal, "cannot collect the PFX chain");
         }
     }
+    // The legacy PBE needs no legacy provider: its PKCS12KDF and DES-EDE3-CBC are in OpenSSL 3's
+    // default provider (only RC2, RC4 and single DES moved to the legacy one).
+    const bool legacy = encryption == PfxEncryption::Legacy3Des;
+    const int pbe = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
     // mac_iter -1: no MAC here, so that the MAC digest can be chosen explicitly below.
     Pkcs12Ptr pfx(PKCS12_create_ex(pass.c_str(), name.empty() ? nullptr : name.data(), key,
-                                   cert.x509(), cas.get(), NID_aes_256_cbc, NID_aes_256_cbc,
-                                   PKCS12_DEFAULT_ITER, -1, 0, nullptr, nullptr));
+                                   cert.x509(), cas.get(), pbe, pbe, PKCS12_DEFAULT_ITER, -1, 0,
+                                   nullptr, nullptr));
     if (!pfx) {
         throw_openssl(ErrorKind::Local, "cannot build the PFX",
                       "keys that cannot leave their token or TPM cannot go into a PFX; drop "
                       "the PFX output");
     }
     if (PKCS12_set_mac(pfx.get(), pass.c_str(), -1, nullptr, 0, PKCS12_DEFAULT_ITER,
-                       EVP_sha256()) != 1) {
+                       legacy ? EVP_sha1() : EVP_sha256()) != 1) {
         throw_openssl(ErrorKind::Internal, "cannot add the PFX MAC");
     }
     return der_of(pfx.get(), i2d_PKCS12);

@@ -14,12 +14,24 @@ struct evp_pkey_st;
 
 namespace certenroll::crypto {
 
-/// A DER PFX holding `key`, `cert` (with `friendly_name`) and `chain`, encrypted with
-/// AES-256-CBC under PBKDF2-HMAC-SHA256 and MACed with HMAC-SHA256 (OpenSSL 3 defaults, set
-/// explicitly). The key must be exportable: provider keys on a token or TPM are a local Error.
+/// How a PFX is protected.
+enum class PfxEncryption {
+    /// AES-256-CBC under PBKDF2-HMAC-SHA256, HMAC-SHA256 MAC (OpenSSL 3 defaults, set
+    /// explicitly).
+    Aes256,
+    /// pbeWithSHAAnd3-KeyTripleDES-CBC for key and certificates, HMAC-SHA1 MAC: weaker, for
+    /// importers that cannot read the above (Windows Server 2016 and older, older Java and
+    /// appliances). Opt-in only (--pfx-legacy).
+    Legacy3Des,
+};
+
+/// A DER PFX holding `key`, `cert` (with `friendly_name`) and `chain`, protected as
+/// `encryption` says. The key must be exportable: provider keys on a token or TPM are a local
+/// Error.
 encoding::Bytes build_pfx(evp_pkey_st* key, const Certificate& cert,
                           const std::vector<Certificate>& chain, std::string_view password,
-                          std::string_view friendly_name);
+                          std::string_view friendly_name,
+                          PfxEncryption encryption = PfxEncryption::Aes256);
 
 /// What a PFX holds.
 struct PfxContents {

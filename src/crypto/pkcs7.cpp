@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
 
 #include "crypto/ossl.hpp"
 
@@ -36,6 +38,40 @@ std::vector<Certificate> certificates_from_pkcs7(const encoding::Bytes& der) {
         certificates.emplace_back(sk_X509_shift(stack.get()));
     }
     return certificates;
+}
+
+namespace {
+
+using Pkcs7Ptr = OsslPtr<PKCS7, PKCS7_free>;
+
+Pkcs7Ptr certs_only(const std::vector<Certificate>& certificates) {
+    // The PKCS7 (not CMS) API: its PEM writer uses the "PKCS7" label that importers expect.
+    Pkcs7Ptr p7(PKCS7_new());
+    if (!p7 || PKCS7_set_type(p7.get(), NID_pkcs7_signed) != 1 ||
+        PKCS7_content_new(p7.get(), NID_pkcs7_data) != 1) {
+        throw_openssl(ErrorKind::Internal, "cannot build a PKCS#7 certificate bundle");
+    }
+    for (const auto& certificate : certificates) {
+        if (PKCS7_add_certificate(p7.get(), certificate.x509()) != 1)
+            throw_openssl(ErrorKind::Internal, "cannot add a certificate to a PKCS#7 bundle");
+    }
+    return p7;
+}
+
+}  // namespace
+
+encoding::Bytes certs_only_pkcs7_der(const std::vector<Certificate>& certificates) {
+    return der_of(certs_only(certificates).get(), i2d_PKCS7);
+}
+
+std::string certs_only_pkcs7_pem(const std::vector<Certificate>& certificates) {
+    const auto p7 = certs_only(certificates);
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio_PKCS7(bio.get(), p7.get()) != 1) {
+        throw_openssl(ErrorKind::Internal, "cannot encode a PKCS#7 bundle as PEM");
+    }
+    const Bytes text = bio_contents(bio.get());
+    return std::string(text.begin(), text.end());
 }
 
 }  // namespace certenroll::crypto

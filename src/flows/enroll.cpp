@@ -25,34 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<CesTarget> ces_targets(const Connection& connection, const xcep::Policy* policy,
-                                   const xcep::Template* tmpl) {
-    if (!connection.ces_url.empty()) {
-        return {{connection.ces_url, connection.ca_name}};
-    }
-    std::vector<CesTarget> targets;
-    for (const auto& endpoint :
-         xcep::select_ces_endpoints(*policy, *tmpl, connection.credentials.mode, false)) {
-        if (connection.ca_name.empty() || endpoint.ca_name == connection.ca_name) {
-            targets.push_back({endpoint.uri, endpoint.ca_name});
-        }
-    }
-    return targets;
-}
-
-// Remembered so that a later key-based renewal needs nothing but the certificate.
-std::string key_based_renewal_url(const xcep::Policy& policy, const xcep::Template& tmpl,
-                                  const std::string& ca_name) {
-    for (const auto& endpoint : xcep::select_key_based_renewal_endpoints(policy, tmpl)) {
-        // A certificate CES that is not renewal-only is most likely the ordinary one, which wants
-        // a certificate mapped to an account.
-        if (endpoint.ca_name == ca_name &&
-            (endpoint.renewal_only || endpoint.auth == xcep::AuthMode::Anonymous))
-            return endpoint.uri;
-    }
-    return {};
-}
-
 // The key is generated (or reused) and on disk before any request leaves, so that a pending or
 // failed request can always be completed or retried with the same key.
 // A token key stays on the token: its reference is its URI, and no key file is written.

@@ -16,9 +16,11 @@ namespace certenroll::flows {
 
 /// Which files to write besides the key.
 struct OutputFormats {
-    bool pem = true;   ///< certificate, chain and fullchain PEM
-    bool der = false;  ///< certificate DER
-    bool pfx = false;  ///< PKCS#12 with key, certificate and chain
+    bool pem = true;       ///< certificate, chain and fullchain PEM
+    bool der = false;      ///< certificate DER
+    bool pfx = false;      ///< PKCS#12 with key, certificate and chain
+    bool p7b = false;      ///< certificate and chain as a certs-only PKCS#7, PEM (cert.p7b)
+    bool p7b_der = false;  ///< the same in DER (cert.der.p7b)
 };
 
 struct EnrollRequest {

@@ -15,6 +15,7 @@
 #include "store/atomic_file.hpp"
 #include "store/replacement.hpp"
 #include "wstep/client.hpp"
+#include "xcep/endpoints.hpp"
 
 namespace certenroll::flows {
 
@@ -66,6 +67,34 @@ Submission submit_in_order(const Context& context, const Connection& connection,
 }
 
 }  // namespace
+
+std::vector<CesTarget> ces_targets(const Connection& connection, const xcep::Policy* policy,
+                                   const xcep::Template* tmpl) {
+    if (!connection.ces_url.empty()) {
+        return {{connection.ces_url, connection.ca_name}};
+    }
+    std::vector<CesTarget> targets;
+    for (const auto& endpoint :
+         xcep::select_ces_endpoints(*policy, *tmpl, connection.credentials.mode, false)) {
+        if (connection.ca_name.empty() || endpoint.ca_name == connection.ca_name) {
+            targets.push_back({endpoint.uri, endpoint.ca_name});
+        }
+    }
+    return targets;
+}
+
+// Remembered so that a later key-based renewal needs nothing but the certificate.
+std::string key_based_renewal_url(const xcep::Policy& policy, const xcep::Template& tmpl,
+                                  const std::string& ca_name) {
+    for (const auto& endpoint : xcep::select_key_based_renewal_endpoints(policy, tmpl)) {
+        // A certificate CES that is not renewal-only is most likely the ordinary one, which wants
+        // a certificate mapped to an account.
+        if (endpoint.ca_name == ca_name &&
+            (endpoint.renewal_only || endpoint.auth == xcep::AuthMode::Anonymous))
+            return endpoint.uri;
+    }
+    return {};
+}
 
 Submission submit_with_failover(const Context& context, const Connection& connection,
                                 const std::vector<CesTarget>& targets,
@@ -163,8 +192,20 @@ void install_certificate(const store::StateDirectory& state,
     // Everything is written before anything is switched in.
     replacement.stage(outputs.chain, pem_of(issued.chain), public_mode);
     replacement.stage(outputs.fullchain, issued.leaf.to_pem() + pem_of(issued.chain), public_mode);
+    if (!outputs.p7b.empty() || !outputs.p7b_der.empty()) {
+        std::vector<crypto::Certificate> bundle{issued.leaf};
+        bundle.insert(bundle.end(), issued.chain.begin(), issued.chain.end());
+        if (!outputs.p7b.empty())
+            replacement.stage(outputs.p7b, crypto::certs_only_pkcs7_pem(bundle), public_mode);
+        if (!outputs.p7b_der.empty()) {
+            const auto der = crypto::certs_only_pkcs7_der(bundle);
+            replacement.stage(outputs.p7b_der, std::string(der.begin(), der.end()), public_mode);
+        }
+    }
     if (!outputs.pfx.empty()) {
-        const auto pfx = crypto::build_pfx(key, issued.leaf, issued.chain, pfx_password, name);
+        const auto pfx = crypto::build_pfx(
+            key, issued.leaf, issued.chain, pfx_password, name,
+            outputs.pfx_legacy ? crypto::PfxEncryption::Legacy3Des : crypto::PfxEncryption::Aes256);
         replacement.stage(outputs.pfx, std::string(pfx.begin(), pfx.end()),
                           fs::perms::owner_read | fs::perms::owner_write);
     }
@@ -207,9 +248,14 @@ store::OutputPaths default_outputs(const store::StateDirectory& state, const std
         fill(outputs.certificate_der, "cert.der", ".cert.der");
     if (formats.pfx)
         fill(outputs.pfx, "cert.pfx", ".pfx");
-    if (outputs.certificate.empty() && outputs.certificate_der.empty() && outputs.pfx.empty()) {
+    if (formats.p7b)
+        fill(outputs.p7b, "cert.p7b", ".p7b");
+    if (formats.p7b_der)
+        fill(outputs.p7b_der, "cert.der.p7b", ".der.p7b");
+    if (outputs.certificate.empty() && outputs.certificate_der.empty() && outputs.pfx.empty() &&
+        outputs.p7b.empty() && outputs.p7b_der.empty()) {
         throw Error(ErrorKind::Usage, "no output file for the certificate",
-                    "use --format pem|der|pfx or --cert-out/--pfx-out");
+                    "use --format pem|der|pfx|p7b|p7b-der or --cert-out/--pfx-out");
     }
     return outputs;
 }
@@ -251,6 +297,7 @@ store::ManagedCertificate managed_record(const RequestRecord& request,
     record.renewal_period_seconds = request.renewal_period_seconds;
     record.updated_at = now;
     record.deploy_hook = request.deploy_hook;
+    record.renewable = request.renewable;
     return record;
 }
 
@@ -272,6 +319,8 @@ void save_pending(const Context& context, const Submission& submission,
     pending.submitted_at = context.clock();
     pending.deploy_hook = request.deploy_hook;
     pending.renewal = request.renewal;
+    pending.public_key = request.public_key;
+    pending.renewable = request.renewable;
     context.state.save_pending(pending);
     audit_record(context, audit::EventType::Pending, std::move(event));
 }

@@ -32,6 +32,16 @@ struct Submission {
     CesTarget target;
 };
 
+/// Where a request for `tmpl` goes: --ces-url when given, else the policy's CES URLs for the
+/// connection's auth mode (narrowed to --ca when given), in the policy's order.
+std::vector<CesTarget> ces_targets(const Connection& connection, const xcep::Policy* policy,
+                                   const xcep::Template* tmpl);
+
+/// The CA's key-based renewal CES URL for `tmpl`, remembered so that a later key-based renewal
+/// needs nothing but the certificate; "" when the policy offers none.
+std::string key_based_renewal_url(const xcep::Policy& policy, const xcep::Template& tmpl,
+                                  const std::string& ca_name);
+
 /// Sends the request to each target in order. Moves to the next only on network errors: a denial
 /// or an authentication failure would be the same at the next URL, and resubmitting could
 /// create duplicate requests at the CA. Each attempt is first recorded in the audit log as
@@ -87,6 +97,10 @@ struct RequestRecord {
     long long renewal_period_seconds = 0;
     std::string deploy_hook;
     bool renewal = false;  ///< a renewal of the managed certificate `name`
+    /// A CSR made elsewhere (flows/external_csr.hpp): its public key (PEM) when no key
+    /// certenroll-cli can load goes with it, and whether renew can renew it.
+    std::string public_key{};
+    bool renewable = true;
 };
 
 /// How an issued certificate is checked, put in place and recorded.

@@ -357,6 +357,9 @@ void remove_leftovers(const Context& context, const store::ManagedCertificate& r
 }
 
 // Due check first (no traffic), then the renewal; errors are isolated into the result.
+constexpr std::string_view kNotRenewable =
+    "not renewable by certenroll-cli: enrolled from a CSR made elsewhere, without its key";
+
 RenewResult renew_record(const Context& context, const store::ManagedCertificate& record,
                          const RenewOptions& options, bool delay_first) {
     const auto skipped = [&](TimePoint due_at, TimePoint not_after) {
@@ -369,6 +372,14 @@ RenewResult renew_record(const Context& context, const store::ManagedCertificate
         result.detail = "not due until " + format_time_utc(due_at);
         return result;
     };
+    if (!record.renewable) {
+        RenewResult result;
+        result.name = record.name;
+        result.status = RenewResult::Status::Skipped;
+        result.old_not_after = record.not_after;
+        result.detail = std::string(kNotRenewable);
+        return result;
+    }
     try {
         remove_leftovers(context, record);
         // A certificate kept only in a PFX cannot be read without its password; until it is due,
@@ -448,6 +459,11 @@ RenewResult renew_one(const Context& context, const std::string& name,
             "no managed certificate named '" + name + "' in " + context.state.root().string(),
             "list them with 'certenroll-cli renew --all --dry-run', or renew files with "
             "--cert FILE --key FILE");
+    }
+    if (!record->renewable) {
+        throw Error(ErrorKind::Usage, "'" + name + "' is " + std::string(kNotRenewable),
+                    "make a new CSR where its key is and run 'certenroll-cli enroll --csr' "
+                    "again, or pass --key with the CSR's key to have it renewed");
     }
     return renew_record(context, *record, options, true);
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "crypto/csr_file.hpp"
 #include "error.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
@@ -77,7 +78,14 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
     // From here on the CA has issued a certificate: a failure is recorded with its facts.
     std::optional<keys::Key> key;
     try {
-        key = context.keys->load(pending.key_reference, request.key_passphrase);
+        // A CSR made elsewhere (enroll --csr without --key) has only its public key here,
+        // which is all it takes to check that the certificate is for that request.
+        key = pending.key_reference.empty() && !pending.public_key.empty()
+                  ? keys::Key(crypto::public_key_from_pem(
+                                  pending.public_key,
+                                  "the pending record of request " + pending.request_id),
+                              "none", "")
+                  : context.keys->load(pending.key_reference, request.key_passphrase);
         audit_key(event, *key);
         outcome.key_description = keys::describe(keys::spec_of(key->get()));
     } catch (const Error& error) {
@@ -100,7 +108,9 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
         .outputs = pending.outputs,
         .renewal_period_seconds = pending.renewal_period_seconds,
         .deploy_hook = pending.deploy_hook,
-        .renewal = pending.renewal};
+        .renewal = pending.renewal,
+        .public_key = pending.public_key,
+        .renewable = pending.renewable};
     const Installation installation{.event = audit::EventType::Retrieved,
                                     .policy = nullptr,
                                     .tmpl = nullptr,

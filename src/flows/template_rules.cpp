@@ -257,6 +257,77 @@ void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl
     check_spec(keys::spec_of(key.get()), *tmpl, "the key given with --key,");
 }
 
+void check_csr_against_template(const crypto::CsrFile& csr, const xcep::Template& tmpl,
+                                std::vector<std::string>& warnings) {
+    refuse_unsupported(tmpl);
+    const std::string fix_csr = "make the request again with ";
+    keys::KeySpec spec;
+    try {
+        spec = keys::spec_of(csr.public_key.get());
+    } catch (const Error& error) {
+        throw Error(ErrorKind::Usage,
+                    "template '" + tmpl.common_name + "' requires " + xcep::key_requirement(tmpl) +
+                        "; the CSR's key is not one (" + error.message() + ")",
+                    fix_csr + "a " + keys::describe(default_key_spec(tmpl)) + " key");
+    }
+    try {
+        check_spec(spec, tmpl, "the CSR's key,");
+    } catch (const Error& error) {
+        // The key is not ours to change: the fix is a new request, not --key-type.
+        throw Error(ErrorKind::Usage, error.message(),
+                    fix_csr + "a " + keys::describe(default_key_spec(tmpl)) + " key (" +
+                        xcep::key_requirement(tmpl) + ")");
+    }
+    // A template extension cannot be added (the request is signed with a key that is not ours),
+    // so one naming another template is refused here rather than by the CA (0x80094802).
+    const auto same_name = [](const std::string& a, const std::string& b) {
+        return a.size() == b.size() &&
+               std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                   return std::tolower(static_cast<unsigned char>(x)) ==
+                          std::tolower(static_cast<unsigned char>(y));
+               });
+    };
+    if (!csr.template_name.empty() && !same_name(csr.template_name, tmpl.common_name)) {
+        throw Error(
+            ErrorKind::Usage,
+            "the CSR names template '" + csr.template_name + "', not '" + tmpl.common_name + "'",
+            "pass --template " + csr.template_name +
+                ", or make the request again without a template extension");
+    }
+    const std::string oid = xcep::template_oid(tmpl);
+    if (!csr.template_id.oid.empty() && !oid.empty() && csr.template_id.oid != oid) {
+        throw Error(ErrorKind::Usage,
+                    "the CSR's template extension names template OID " + csr.template_id.oid +
+                        ", not the OID " + oid + " of '" + tmpl.common_name + "'",
+                    "pass the --template that OID belongs to (see 'certenroll-cli policy'), or "
+                    "make the request again without a template extension");
+    }
+    const bool flags_known = xcep::subject_name_flags(tmpl).has_value();
+    if (!flags_known)
+        return;  // the policy does not say who builds the subject: the CA decides
+    if (xcep::enrollee_supplies_subject(tmpl)) {
+        if (csr.subject.empty() && csr.sans.empty()) {
+            throw Error(ErrorKind::Usage,
+                        "template '" + tmpl.common_name +
+                            "' takes the subject from the request, and the CSR has neither a "
+                            "subject nor subject alternative names",
+                        fix_csr + "a subject (e.g. openssl req -subj '/CN=NAME') and SANs");
+        }
+        return;
+    }
+    if (!csr.subject.empty()) {
+        warnings.push_back("template '" + tmpl.common_name +
+                           "' has the CA build the subject from the directory; the CA will "
+                           "ignore the CSR's subject '" +
+                           csr.subject + "'");
+    }
+    if (!csr.sans.empty() && !xcep::enrollee_supplies_subject_alt_name(tmpl)) {
+        warnings.push_back("template '" + tmpl.common_name +
+                           "' has the CA build the subject alternative names; the CA will "
+                           "ignore those in the CSR");
+    }
+}
+
 std::vector<std::string> why_unusable(const xcep::Policy& policy, const xcep::Template& tmpl,
                                       xcep::AuthMode mode) {
     std::vector<std::string> reasons = policy_faults(policy, tmpl);

@@ -8,6 +8,7 @@
 
 #include "crypto/certificate.hpp"
 #include "crypto/csr.hpp"
+#include "crypto/csr_file.hpp"
 #include "keys/key_backend.hpp"
 #include "xcep/policy.hpp"
 
@@ -37,6 +38,14 @@ RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template
 
 /// An existing key (--key) must meet the template's algorithm and size too.
 void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl);
+
+/// A request made elsewhere (enroll --csr), checked against `tmpl` before anything is sent
+/// (usage Errors): the template is one a PKCS#10 request can be made for, the CSR's key has the
+/// template's algorithm, curve and minimum size, a template extension in it names this template,
+/// and the subject or SANs a template that takes them from the request needs are there. What the
+/// CA will ignore (a subject it builds itself) goes to `warnings`.
+void check_csr_against_template(const crypto::CsrFile& csr, const xcep::Template& tmpl,
+                                std::vector<std::string>& warnings);
 
 /// Why this identity cannot use `tmpl` with auth `mode` (empty when it can): what the policy
 /// response got wrong about it (alone, when anything), no permission, no CES URL for the mode

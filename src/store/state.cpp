@@ -63,7 +63,9 @@ TimePoint time_field(const json& j, const char* key) {
 json to_json(const OutputPaths& o) {
     return {{"key", o.key.string()},     {"certificate", o.certificate.string()},
             {"chain", o.chain.string()}, {"fullchain", o.fullchain.string()},
-            {"pfx", o.pfx.string()},     {"certificate_der", o.certificate_der.string()}};
+            {"pfx", o.pfx.string()},     {"certificate_der", o.certificate_der.string()},
+            {"p7b", o.p7b.string()},     {"p7b_der", o.p7b_der.string()},
+            {"pfx_legacy", o.pfx_legacy}};
 }
 
 OutputPaths outputs_from_json(const json& j) {
@@ -74,6 +76,9 @@ OutputPaths outputs_from_json(const json& j) {
     o.fullchain = j.value("fullchain", "");
     o.pfx = j.value("pfx", "");
     o.certificate_der = j.value("certificate_der", "");
+    o.p7b = j.value("p7b", "");
+    o.p7b_der = j.value("p7b_der", "");
+    o.pfx_legacy = j.value("pfx_legacy", false);
     return o;
 }
 
@@ -164,6 +169,8 @@ PendingRequest pending_from_json(const json& j) {
     p.deploy_hook = j.value("deploy_hook", "");
     p.renewal = j.value("renewal", false);
     p.denied = j.value("denied", "");
+    p.public_key = j.value("public_key", "");
+    p.renewable = j.value("renewable", true);
     return p;
 }
 
@@ -181,6 +188,7 @@ ManagedCertificate certificate_from_json(const json& j) {
     c.renewal_period_seconds = seconds_field(j, "renewal_period_seconds");
     c.updated_at = time_field(j, "updated_at");
     c.deploy_hook = j.value("deploy_hook", "");
+    c.renewable = j.value("renewable", true);
     return c;
 }
 
@@ -237,7 +245,9 @@ void StateDirectory::save_pending(const PendingRequest& p) const {
                     {"submitted_at", to_unix(p.submitted_at)},
                     {"deploy_hook", p.deploy_hook},
                     {"renewal", p.renewal},
-                    {"denied", p.denied}};
+                    {"denied", p.denied},
+                    {"public_key", p.public_key},
+                    {"renewable", p.renewable}};
     write_file_atomic(pending_path(p), j.dump(2) + "\n");
 }
 
@@ -279,7 +289,8 @@ void StateDirectory::save_certificate(const ManagedCertificate& c,
                     {"not_after", to_unix(c.not_after)},
                     {"renewal_period_seconds", c.renewal_period_seconds},
                     {"updated_at", to_unix(c.updated_at)},
-                    {"deploy_hook", c.deploy_hook}};
+                    {"deploy_hook", c.deploy_hook},
+                    {"renewable", c.renewable}};
     const fs::path path = root_ / "certificates" / (c.name + ".json");
     if (replacement != nullptr) {
         replacement->stage(path, j.dump(2) + "\n", fs::perms::owner_read | fs::perms::owner_write);

@@ -23,6 +23,10 @@ struct OutputPaths {
     std::filesystem::path fullchain;  ///< leaf followed by the chain
     std::filesystem::path pfx;
     std::filesystem::path certificate_der;  ///< the certificate in DER (--format der)
+    std::filesystem::path p7b{};            ///< certificate and chain, certs-only PKCS#7, PEM
+    std::filesystem::path p7b_der{};        ///< the same in DER
+    /// The PFX protected with 3DES and a SHA-1 MAC (--pfx-legacy) instead of AES-256/PBKDF2.
+    bool pfx_legacy = false;
 };
 
 /// How to reach the servers again for this certificate (renewal, retrieval).
@@ -58,6 +62,10 @@ struct PendingRequest {
     std::string deploy_hook;  ///< carried over to the managed record
     bool renewal = false;     ///< a renewal of the managed certificate `name`
     std::string denied;       ///< the CA's reason once denied; the record is then final
+    /// A request made elsewhere (enroll --csr) without a key certenroll-cli holds: its public key
+    /// (PEM), which the issued certificate must carry; key_reference is then empty.
+    std::string public_key{};
+    bool renewable = true;  ///< false: see ManagedCertificate::renewable
 };
 
 /// A certificate this tool issued and keeps renewed.
@@ -74,6 +82,10 @@ struct ManagedCertificate {
     long long renewal_period_seconds = 0;  ///< from the template; 0 = unknown
     TimePoint updated_at{};
     std::string deploy_hook;  ///< shell command run after each renewal (renew --deploy-hook)
+    /// false: enrolled from a CSR made elsewhere (enroll --csr) without --key, so there is no
+    /// key to renew with; renew leaves it alone and it is shown as "not renewable by
+    /// certenroll-cli".
+    bool renewable = true;
 };
 
 class StateDirectory {

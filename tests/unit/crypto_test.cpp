@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include <algorithm>
 #include <chrono>
@@ -245,7 +246,73 @@ TEST_CASE("certificates_from_pkcs7 reads a CMC-like response and a certs-only PK
     }
 }
 
+TEST_CASE("certs-only PKCS#7 written in DER and PEM reads back in the same order") {
+    TestPki pki;
+    const std::vector<Certificate> bundle{pki.leaf, pki.inter2, pki.inter1, pki.root};
+    const Bytes der = certs_only_pkcs7_der(bundle);
+    CHECK(thumbprints(certificates_from_pkcs7(der)) == thumbprints(bundle));
+    const std::string pem = certs_only_pkcs7_pem(bundle);
+    CHECK(pem.starts_with("-----BEGIN PKCS7-----\n"));
+    const BioPtr bio = memory_bio(pem.data(), pem.size());
+    OsslPtr<PKCS7, PKCS7_free> p7(PEM_read_bio_PKCS7(bio.get(), nullptr, nullptr, nullptr));
+    REQUIRE(p7);
+    CHECK(der_of(p7.get(), i2d_PKCS7) == der);
+    // No signers: a chain file, not a signature over anything.
+    CHECK(sk_PKCS7_SIGNER_INFO_num(PKCS7_get_signer_info(p7.get())) == 0);
+}
+
 // ---- PKCS#12 ----------------------------------------------------------------------------------
+
+TEST_CASE("build_pfx legacy: 3DES for both bags and a SHA-1 MAC, still readable") {
+    TestPki pki;
+    const Bytes pfx = build_pfx(pki.leaf_key.get(), pki.leaf, {pki.inter2}, "s3cret", "web1",
+                                PfxEncryption::Legacy3Des);
+    const PfxContents contents = read_pfx(pfx, "s3cret");
+    REQUIRE(contents.key);
+    CHECK(EVP_PKEY_eq(contents.key.get(), pki.leaf_key.get()) == 1);
+    CHECK(*contents.certificate == pki.leaf);
+    CHECK(thumbprints(contents.chain) == thumbprints({pki.inter2}));
+
+    const unsigned char* cursor = pfx.data();
+    Pkcs12Ptr parsed(d2i_PKCS12(nullptr, &cursor, static_cast<long>(pfx.size())));
+    REQUIRE(parsed);
+    const X509_ALGOR* mac_algorithm = nullptr;
+    PKCS12_get0_mac(nullptr, &mac_algorithm, nullptr, nullptr, parsed.get());
+    REQUIRE(mac_algorithm != nullptr);
+    const ASN1_OBJECT* mac_oid = nullptr;
+    X509_ALGOR_get0(&mac_oid, nullptr, nullptr, mac_algorithm);
+    CHECK(OBJ_obj2nid(mac_oid) == NID_sha1);
+    STACK_OF(PKCS7)* safes = PKCS12_unpack_authsafes(parsed.get());
+    REQUIRE(safes != nullptr);
+    std::vector<int> schemes;
+    for (int i = 0; i < sk_PKCS7_num(safes); ++i) {
+        PKCS7* safe = sk_PKCS7_value(safes, i);
+        if (OBJ_obj2nid(safe->type) == NID_pkcs7_encrypted) {
+            const ASN1_OBJECT* algorithm_oid = nullptr;
+            X509_ALGOR_get0(&algorithm_oid, nullptr, nullptr,
+                            safe->d.encrypted->enc_data->algorithm);
+            schemes.push_back(OBJ_obj2nid(algorithm_oid));
+        } else if (OBJ_obj2nid(safe->type) == NID_pkcs7_data) {
+            STACK_OF(PKCS12_SAFEBAG)* bags = PKCS12_unpack_p7data(safe);
+            REQUIRE(bags != nullptr);
+            for (int j = 0; j < sk_PKCS12_SAFEBAG_num(bags); ++j) {
+                const PKCS12_SAFEBAG* bag = sk_PKCS12_SAFEBAG_value(bags, j);
+                if (PKCS12_SAFEBAG_get_nid(bag) == NID_pkcs8ShroudedKeyBag) {
+                    const X509_ALGOR* key_algorithm = nullptr;
+                    X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &key_algorithm, nullptr);
+                    const ASN1_OBJECT* key_oid = nullptr;
+                    X509_ALGOR_get0(&key_oid, nullptr, nullptr, key_algorithm);
+                    schemes.push_back(OBJ_obj2nid(key_oid));
+                }
+            }
+            sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+        }
+    }
+    sk_PKCS7_pop_free(safes, PKCS7_free);
+    // The certificates' encrypted bag and the shrouded key bag.
+    CHECK(schemes == std::vector<int>{NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+                                      NID_pbe_WithSHA1And3_Key_TripleDES_CBC});
+}
 
 TEST_CASE("build_pfx round trip with AES-256 and a SHA-256 MAC") {
     TestPki pki;

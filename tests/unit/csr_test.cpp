@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "crypto/certificate.hpp"
 #include "crypto/cms.hpp"
 #include "crypto/csr.hpp"
+#include "crypto/csr_file.hpp"
 #include "crypto/ossl.hpp"
 #include "error.hpp"
 #include "test_pki.hpp"
@@ -385,4 +387,75 @@ TEST_CASE("sign_renewal_request: SignedData over the CSR, signed by the old key"
           ErrorKind::Usage);
     CHECK(kind_of([&] { sign_renewal_request(csr, pki.leaf, pki.leaf_key.get(), "MD4"); }) ==
           ErrorKind::Usage);
+}
+
+TEST_CASE("read_csr: a request made elsewhere, PEM or DER, its facts and its signature") {
+    const PkeyPtr key = make_key(true);
+    CsrSpec spec;
+    spec.subject = "CN=app.example.com,O=Example";
+    spec.sans.dns = {"app.example.com"};
+    spec.sans.ip = {"192.0.2.9"};
+    spec.template_name = "WebServer";
+    spec.template_oid = "1.3.6.1.4.1.311.21.8.1.2";
+    spec.template_major = 100;
+    const Bytes der = build_csr(spec, key.get());
+
+    const CsrFile from_der = read_csr(der, "app.csr");
+    CHECK(from_der.der == der);
+    CHECK(EVP_PKEY_eq(from_der.public_key.get(), key.get()) == 1);
+    CHECK(from_der.subject == "CN=app.example.com,O=Example");
+    CHECK(from_der.sans.dns == std::vector<std::string>{"app.example.com"});
+    CHECK(from_der.sans.ip == std::vector<std::string>{"192.0.2.9"});
+    CHECK(from_der.template_name == "WebServer");
+    CHECK(from_der.template_id.oid == "1.3.6.1.4.1.311.21.8.1.2");
+    CHECK(from_der.template_id.major == 100);
+    CHECK(from_der.signature_algorithm == "sha256WithRSAEncryption");
+
+    // PEM, and the "NEW CERTIFICATE REQUEST" label older tools write.
+    const std::string pem = from_der.pem();
+    CHECK(pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n"));
+    CHECK(read_csr(Bytes(pem.begin(), pem.end()), "app.csr").der == der);
+    std::string old_label = pem;
+    old_label.replace(old_label.find("BEGIN "), 6, "BEGIN NEW ");
+    old_label.replace(old_label.find("END "), 4, "END NEW ");
+    CHECK(read_csr(Bytes(old_label.begin(), old_label.end()), "app.csr").der == der);
+
+    // The public key survives a round trip through its PEM (the pending record's form).
+    const auto back = public_key_from_pem(public_key_pem(key.get()), "record");
+    CHECK(EVP_PKEY_eq(back.get(), key.get()) == 1);
+    CHECK(kind_of([] { public_key_from_pem("junk", "record"); }) == ErrorKind::Local);
+
+    // A minimal request: no subject, no extensions.
+    const PkeyPtr ec = make_key();
+    const CsrFile bare = read_csr(build_csr(CsrSpec{}, ec.get()), "bare.csr");
+    CHECK(bare.subject.empty());
+    CHECK(bare.sans.empty());
+    CHECK(bare.template_name.empty());
+    CHECK(bare.template_id.oid.empty());
+}
+
+TEST_CASE("read_csr refuses what is not a request, or one changed after signing") {
+    const PkeyPtr key = make_key();
+    CsrSpec spec;
+    spec.subject = "CN=app.example.com";
+    Bytes der = build_csr(spec, key.get());
+    CHECK(kind_of([] { read_csr({}, "empty.csr"); }) == ErrorKind::Usage);
+    CHECK(kind_of([] { read_csr({0x30, 0x03, 0x02, 0x01, 0x00}, "x.csr"); }) == ErrorKind::Usage);
+    const std::string text = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    CHECK(kind_of([&] { read_csr(Bytes(text.begin(), text.end()), "x.csr"); }) == ErrorKind::Usage);
+    Bytes trailing = der;
+    trailing.push_back(0);
+    CHECK(kind_of([&] { read_csr(trailing, "x.csr"); }) == ErrorKind::Usage);
+    // One letter of the subject changed: the DER still parses, the signature fails.
+    const std::string cn = "app.example.com";
+    const auto at = std::search(der.begin(), der.end(), cn.begin(), cn.end());
+    REQUIRE(at != der.end());
+    *at = 'b';
+    try {
+        read_csr(der, "changed.csr");
+        FAIL("a changed request was accepted");
+    } catch (const Error& error) {
+        CHECK(error.kind() == ErrorKind::Usage);
+        CHECK(error.message().find("does not verify") != std::string::npos);
+    }
 }

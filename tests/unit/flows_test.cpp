@@ -123,6 +123,63 @@ TEST_CASE("a key the template would refuse is refused with the fix") {
     CHECK(archival.message().find("key archival") != std::string::npos);
 }
 
+TEST_CASE("a CSR made elsewhere is checked against the template, with fixes for the CSR") {
+    const auto policy = sample_policy();
+    const auto& web = policy.templates[0];  // RSA >= 3072, the request supplies the subject
+    const auto csr_of = [](const crypto::CsrSpec& spec, const char* key_type) {
+        auto key = keys::SoftwareKeyBackend().generate(keys::parse_key_type(key_type));
+        return crypto::read_csr(crypto::build_csr(spec, key.get()), "test.csr");
+    };
+    crypto::CsrSpec named;
+    named.subject = "CN=app.example.test";
+    std::vector<std::string> warnings;
+    flows::check_csr_against_template(csr_of(named, "rsa:3072"), web, warnings);
+    CHECK(warnings.empty());
+
+    auto small = error_of(
+        [&] { flows::check_csr_against_template(csr_of(named, "rsa:2048"), web, warnings); });
+    CHECK(small.kind() == ErrorKind::Usage);
+    CHECK(small.message().find("at least 3072") != std::string::npos);
+    CHECK(small.hint().find("make the request again") != std::string::npos);
+    CHECK(small.hint().find("--key-type") == std::string::npos);  // not ours to make
+    auto ec = error_of([&] {
+        flows::check_csr_against_template(csr_of(named, "ec:P-256"), policy.templates[1], warnings);
+    });
+    CHECK(ec.message().find("at least 384") != std::string::npos);
+
+    crypto::CsrSpec other = named;
+    other.template_name = "Machine";
+    auto wrong_name = error_of(
+        [&] { flows::check_csr_against_template(csr_of(other, "rsa:3072"), web, warnings); });
+    CHECK(wrong_name.message().find("names template 'Machine'") != std::string::npos);
+    other.template_name = "webserver";  // template names compare without case, as AD CS does
+    flows::check_csr_against_template(csr_of(other, "rsa:3072"), web, warnings);
+    other.template_name = "";
+    other.template_oid = "1.3.6.1.4.1.311.21.8.9.9";
+    auto wrong_oid = error_of(
+        [&] { flows::check_csr_against_template(csr_of(other, "rsa:3072"), web, warnings); });
+    CHECK(wrong_oid.message().find("1.3.6.1.4.1.311.21.8.9.9") != std::string::npos);
+
+    auto empty = error_of([&] {
+        flows::check_csr_against_template(csr_of(crypto::CsrSpec{}, "rsa:3072"), web, warnings);
+    });
+    CHECK(empty.message().find("neither a subject nor") != std::string::npos);
+    CHECK(warnings.empty());
+
+    // The CA builds Machine's subject and SANs: the CSR's are only warned about.
+    crypto::CsrSpec with_sans = named;
+    with_sans.sans.dns = {"app.example.test"};
+    flows::check_csr_against_template(csr_of(with_sans, "rsa:2048"), policy.templates[2], warnings);
+    REQUIRE(warnings.size() == 2);
+    CHECK(warnings[0].find("ignore the CSR's subject 'CN=app.example.test'") != std::string::npos);
+    CHECK(warnings[1].find("ignore those in the CSR") != std::string::npos);
+
+    auto archival = error_of([&] {
+        flows::check_csr_against_template(csr_of(named, "rsa:3072"), policy.templates[3], warnings);
+    });
+    CHECK(archival.message().find("key archival") != std::string::npos);
+}
+
 TEST_CASE("subject rules: required when the request supplies it, warned when the CA builds it") {
     const auto policy = sample_policy();
     std::vector<std::string> warnings;

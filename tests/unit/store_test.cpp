@@ -151,6 +151,44 @@ TEST_CASE("pending and managed records round-trip through the state directory") 
     CHECK(state.list_certificates().size() == 1);
 }
 
+TEST_CASE("records of a CSR made elsewhere: public key, renewable, p7b and legacy PFX outputs") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    store::PendingRequest pending;
+    pending.name = "appliance";
+    pending.request_id = "7";
+    pending.endpoint.ces_url = "https://ces/CES";
+    pending.public_key = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+    pending.renewable = false;
+    pending.outputs.p7b = dir.path / "cert.p7b";
+    pending.outputs.p7b_der = dir.path / "cert.der.p7b";
+    pending.outputs.pfx_legacy = true;
+    state.save_pending(pending);
+    const auto found = state.find_pending("7");
+    REQUIRE(found);
+    CHECK(found->public_key == pending.public_key);
+    CHECK_FALSE(found->renewable);
+    CHECK(found->key_reference.empty());
+    CHECK(found->outputs.p7b == dir.path / "cert.p7b");
+    CHECK(found->outputs.p7b_der == dir.path / "cert.der.p7b");
+    CHECK(found->outputs.pfx_legacy);
+
+    store::ManagedCertificate managed;
+    managed.name = "appliance";
+    managed.renewable = false;
+    state.save_certificate(managed);
+    CHECK_FALSE(state.find_certificate("appliance")->renewable);
+    managed.name = "ours";
+    managed.renewable = true;
+    state.save_certificate(managed);
+    CHECK(state.find_certificate("ours")->renewable);
+    // Records written before these fields existed are renewable, with AES PFX files.
+    const auto old = store::parse_certificate_record(
+        R"({"name": "old", "endpoint": {}, "outputs": {"pfx": "/x.pfx"}})", "old.json");
+    CHECK(old.renewable);
+    CHECK_FALSE(old.outputs.pfx_legacy);
+}
+
 TEST_CASE("record names cannot escape the state directory") {
     TempDir dir;
     store::StateDirectory state(dir.path);
