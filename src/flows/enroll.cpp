@@ -28,13 +28,21 @@ namespace {
 std::vector<CesTarget> ces_targets(const Connection& connection, const xcep::Policy* policy,
                                    const xcep::Template* tmpl) {
     if (!connection.ces_url.empty()) {
-        return {{connection.ces_url, connection.ca_name}};
+        CesTarget given{connection.ces_url, connection.ca_name};
+        if (tmpl != nullptr) {
+            given.policy_grants_enroll = tmpl->permission_enroll;
+            given.template_name = tmpl->common_name;
+        }
+        return {given};
     }
     std::vector<CesTarget> targets;
     for (const auto& endpoint :
          xcep::select_ces_endpoints(*policy, *tmpl, connection.credentials.mode, false)) {
         if (connection.ca_name.empty() || endpoint.ca_name == connection.ca_name) {
             targets.push_back({endpoint.uri, endpoint.ca_name});
+            targets.back().policy_lists_template_at_ca = true;
+            targets.back().policy_grants_enroll = tmpl->permission_enroll;
+            targets.back().template_name = tmpl->common_name;
         }
     }
     return targets;
