@@ -46,6 +46,10 @@ nlohmann::json error_json(const Error& error) {
     if (!error.request_id().empty()) {
         detail["request_id"] = error.request_id();
     }
+    if (!error.diagnosis().empty()) {
+        detail["diagnosis"] = error.diagnosis();
+        detail["likely_causes"] = error.likely_causes();
+    }
     return {{"status", "error"}, {"error", detail}, {"exit_code", exit_code(error.kind())}};
 }
 

@@ -17,7 +17,8 @@ constexpr std::array<ExitCodeRow, 9> kExitCodes{{
     {ErrorKind::Denied, 4, "denied", "the CA or the template denied the request"},
     {ErrorKind::Auth, 5, "auth", "authentication failed (Kerberos, password, client certificate)"},
     {ErrorKind::Tls, 6, "tls", "TLS failed: server certificate untrusted, expired or wrong host"},
-    {ErrorKind::Network, 7, "network", "DNS, connection, timeout, proxy or HTTP error"},
+    {ErrorKind::Network, 7, "network",
+     "DNS, connection, timeout, proxy or HTTP error, or CES cannot reach or act at the CA"},
     {ErrorKind::Protocol, 8, "protocol", "malformed or unexpected response from CEP/CES"},
     {ErrorKind::Local, 9, "local",
      "local files, permissions, key backend, state directory or lock"},
@@ -56,6 +57,12 @@ Error& Error::with_hresult(std::uint32_t hresult) {
 
 Error& Error::with_request_id(std::string request_id) {
     request_id_ = std::move(request_id);
+    return *this;
+}
+
+Error& Error::with_diagnosis(std::string id, std::vector<std::string> likely_causes) {
+    diagnosis_ = std::move(id);
+    likely_causes_ = std::move(likely_causes);
     return *this;
 }
 

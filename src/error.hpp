@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace certenroll {
 
@@ -50,9 +51,14 @@ class Error : public std::exception {
     const std::string& hint() const { return hint_; }
     std::optional<std::uint32_t> hresult() const { return hresult_; }
     const std::string& request_id() const { return request_id_; }
+    /// What a server's fault was found to mean (wstep::explain_ces_fault), as a stable id such
+    /// as "ces-cannot-reach-ca", and its likely causes, most likely first; empty otherwise.
+    const std::string& diagnosis() const { return diagnosis_; }
+    const std::vector<std::string>& likely_causes() const { return likely_causes_; }
 
     Error& with_hresult(std::uint32_t hresult);
     Error& with_request_id(std::string request_id);
+    Error& with_diagnosis(std::string id, std::vector<std::string> likely_causes);
 
     const char* what() const noexcept override { return message_.c_str(); }
 
@@ -62,6 +68,8 @@ class Error : public std::exception {
     std::string hint_;
     std::optional<std::uint32_t> hresult_;
     std::string request_id_;
+    std::string diagnosis_;
+    std::vector<std::string> likely_causes_;
 };
 
 /// "0x80094012": how HRESULTs are shown to users and in --json.

@@ -5,9 +5,11 @@
 #include <cctype>
 #include <utility>
 
+#include "diagnose/diagnose.hpp"
 #include "encoding/time_text.hpp"
 #include "soap/fault.hpp"
 #include "soap/namespaces.hpp"
+#include "wstep/server_fault.hpp"
 #include "xcep/endpoints.hpp"
 #include "xml/xml.hpp"
 
@@ -559,6 +561,37 @@ Finding assess_cache(const CacheFacts& facts, TimePoint now) {
     if (facts.live_known && differs(facts))
         evidence += "; meanwhile " + differences;
     return warned(id, title, evidence, refresh);
+}
+
+Finding assess_ca_reach(const std::string& where, const std::optional<Error>& fault,
+                        std::chrono::milliseconds answer_time, const std::string& ca_name) {
+    const std::string id = "ces-ca";
+    const std::string title = "CES reaches the CA";
+    if (!fault)
+        return passed(id, title, where + ": the CA answered the status query");
+    const auto hresult = fault->hresult().value_or(0);
+    const auto* info = soap::find_hresult(hresult);
+    const std::string named =
+        (info ? std::string(info->name) + " " : std::string()) + format_hresult(hresult);
+    if (hresult == wstep::property_empty) {
+        return passed(id, title,
+                      where + ": the CA answered that it has no request " +
+                          std::string(probe_request_id) + " (" + named + ", as expected)");
+    }
+    if (hresult == wstep::rpc_server_unavailable || hresult == wstep::access_denied) {
+        wstep::FaultContext facts;
+        facts.call = wstep::CesCall::Probe;
+        facts.answer_time = answer_time;
+        facts.ca_name = ca_name;
+        const Error explained = wstep::explain_ces_fault(*fault, facts);
+        Finding finding = failed(id, title, explained);
+        finding.evidence = where + ": " + finding.evidence;
+        return finding;
+    }
+    return warned(id, title,
+                  where + ": CES answered the status query with " + named +
+                      ", which does not tell whether it reached the CA",
+                  "if enrollment fails, ask the CES administrators what this fault means");
 }
 
 }  // namespace certenroll::diagnose

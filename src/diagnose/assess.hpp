@@ -101,4 +101,15 @@ void compare_policies(const xcep::Policy& cached, const xcep::Policy& live, Cach
 /// it stays fresh (the "new template not visible yet" case).
 Finding assess_cache(const CacheFacts& facts, TimePoint now);
 
+/// The "CES reaches the CA" step for one CES URL (`where` names it), from its answer to
+/// QueryTokenStatus for a request ID that cannot exist (diagnose.hpp's probe_request_id), after
+/// the client authenticated. `fault`: the CES fault the answer was (with an HRESULT); nullopt for
+/// a status reply, which only the CA could have given. The CA was reached when it answered
+/// CERTSRV_E_PROPERTY_EMPTY 0x80094004 (the CA found no such request: [MS-WCCE] 3.2.1.4.3.1.2);
+/// RPC_S_SERVER_UNAVAILABLE 0x800706BA and E_ACCESSDENIED 0x80070005 fail as
+/// wstep::explain_ces_fault explains them (the answer time orders the causes); any other HRESULT
+/// warns that whether CES reached the CA is unknown.
+Finding assess_ca_reach(const std::string& where, const std::optional<Error>& fault,
+                        std::chrono::milliseconds answer_time, const std::string& ca_name);
+
 }  // namespace certenroll::diagnose

@@ -309,8 +309,10 @@ void PolicyChecks::ces() {
     const std::string title = "CES endpoint";
     std::string reason;
     const auto endpoints = ces_endpoints(reason);
+    const std::string ca_title = "CES reaches the CA";
     if (endpoints.empty()) {
         add(skipped("ces", title, reason.empty() ? "no CES URL to check" : reason));
+        add(skipped("ces-ca", ca_title, after("ces")));
         return;
     }
     reason = credential_blocker();
@@ -318,6 +320,7 @@ void PolicyChecks::ces() {
         reason = blocked_by({"tls", "http-auth"});
     if (!reason.empty()) {
         add(skipped("ces", title, reason));
+        add(skipped("ces-ca", ca_title, after("ces")));
         return;
     }
     std::unique_ptr<http::Transport> transport;
@@ -325,10 +328,14 @@ void PolicyChecks::ces() {
         transport = flows::open_transport(context_, request_.connection);
     } catch (const Error& error) {
         add(failed("ces", title, error));
+        add(skipped("ces-ca", ca_title, after("ces")));
         return;
     }
-    const std::size_t first = report_.findings.size();
-    std::size_t working = 0;
+    // Each URL gets a "ces" finding (reachable, authenticated); each that passes, a "ces-ca"
+    // finding from the same answer (the CA behind it reached). Both groups go to the report in
+    // that order.
+    std::vector<Finding> endpoint_findings;
+    std::vector<Finding> ca_findings;
     for (std::size_t i = 0; i < endpoints.size() && i < 8; ++i) {
         const auto& endpoint = endpoints[i];
         const std::string where =
@@ -337,43 +344,62 @@ void PolicyChecks::ces() {
                                      std::to_string(*endpoint.priority) + ")"
                                : std::string(endpoint.ca_name.empty() ? "" : ")"));
         const auto start = steady_clock::now();
+        const auto answer_time = [&] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() -
+                                                                         start);
+        };
         try {
             wstep::query_token_status(*transport, endpoint.uri, probe_request_id, now(),
                                       flows::call_options(context_, credentials_));
-            ++working;
-            add(passed("ces", title,
-                       where + ": authenticated; it answered QueryTokenStatus in " +
-                           elapsed_text(steady_clock::now() - start)));
+            endpoint_findings.push_back(passed("ces", title,
+                                               where +
+                                                   ": authenticated; it answered QueryTokenStatus "
+                                                   "in " +
+                                                   elapsed_text(steady_clock::now() - start)));
+            ca_findings.push_back(
+                assess_ca_reach(where, std::nullopt, answer_time(), endpoint.ca_name));
         } catch (const Error& error) {
             if (error.hresult()) {
-                // The CA itself answered about the (unused) request ID: the request got
-                // through TLS and authentication.
-                ++working;
+                // A CES fault carrying an HRESULT comes from the CES service code, past TLS and
+                // authentication; what it says about the CA is the next finding's business.
+                const auto elapsed = answer_time();
                 const auto* info = soap::find_hresult(*error.hresult());
-                add(passed("ces", title,
-                           where + ": authenticated; the CA answered in " +
-                               elapsed_text(steady_clock::now() - start) +
+                endpoint_findings.push_back(
+                    passed("ces", title,
+                           where + ": authenticated; CES answered in " + elapsed_text(elapsed) +
                                " (QueryTokenStatus for the unused request ID " + probe_request_id +
                                ": " + (info ? std::string(info->name) + " " : std::string()) +
-                               format_hresult(*error.hresult()) + ", as expected)"));
+                               format_hresult(*error.hresult()) + ")"));
+                ca_findings.push_back(assess_ca_reach(where, error, elapsed, endpoint.ca_name));
             } else {
                 Finding finding = failed("ces", title, error);
                 finding.evidence = where + ": " + finding.evidence;
-                add(std::move(finding));
+                endpoint_findings.push_back(std::move(finding));
             }
         }
     }
-    // With a working URL, enroll fails over: a dead one is a warning.
-    if (working > 0) {
-        for (std::size_t i = first; i < report_.findings.size(); ++i) {
-            auto& finding = report_.findings[i];
-            if (finding.status == Status::Fail) {
+    if (ca_findings.empty())
+        ca_findings.push_back(
+            skipped("ces-ca", ca_title, "skipped: no CES endpoint answered (see ces)"));
+    // With a working URL, enroll fails over (on network errors, which is what a CES that cannot
+    // reach or act at the CA gives too): a dead one is a warning.
+    const auto fail_over = [](std::vector<Finding>& findings) {
+        const bool working = std::any_of(findings.begin(), findings.end(),
+                                         [](const Finding& f) { return f.status == Status::Pass; });
+        for (auto& finding : findings) {
+            if (working && finding.status == Status::Fail) {
                 finding.status = Status::Warn;
                 finding.kind.reset();
                 finding.evidence += "; enroll fails over to the working URL";
             }
         }
-    }
+    };
+    fail_over(endpoint_findings);
+    fail_over(ca_findings);
+    for (auto& finding : endpoint_findings)
+        add(std::move(finding));
+    for (auto& finding : ca_findings)
+        add(std::move(finding));
 }
 
 }  // namespace certenroll::diagnose

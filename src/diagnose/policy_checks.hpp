@@ -1,7 +1,7 @@
 #pragma once
 /// The steps that need the server's answers with credentials: policy (GetPolicies), the cached
 /// policy, the --template (exists, may be enrolled, has CES URLs for the auth mode) and each CES
-/// URL (a QueryTokenStatus for an unused request ID).
+/// URL (a QueryTokenStatus for an unused request ID) and whether the CA behind it answered.
 
 #include <optional>
 #include <string>
@@ -20,7 +20,7 @@ class PolicyChecks : Steps {
     /// `kerberos_principal`: the identity the Kerberos steps found, to name it in messages.
     PolicyChecks(Checklist& checklist, std::string kerberos_principal);
 
-    /// Adds policy, policy-cache, template, template-permission, template-auth and ces.
+    /// Adds policy, policy-cache, template, template-permission, template-auth, ces and ces-ca.
     void run();
 
     /// The --template in the live policy; nullptr when it was not given or not found.

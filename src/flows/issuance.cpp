@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "crypto/pkcs12.hpp"
@@ -16,6 +17,7 @@
 #include "store/replacement.hpp"
 #include "wstep/client.hpp"
 #include "xcep/endpoints.hpp"
+#include "wstep/server_fault.hpp"
 
 namespace certenroll::flows {
 
@@ -51,13 +53,23 @@ Submission submit_in_order(const Context& context, const Connection& connection,
         about.ces_url = target.url;
         about.ca_name = target.ca_name;
         audit_require(context, audit::EventType::RequestSubmitted, about);
+        const auto sent = std::chrono::steady_clock::now();
         try {
             return {wstep::submit(*transport, target.url, request, context.clock(),
                                   call_options(context, connection.credentials)),
                     target};
-        } catch (const Error& error) {
+        } catch (const Error& fault) {
+            wstep::FaultContext facts;
+            facts.answer_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - sent);
+            facts.key_based_renewal = target.key_based_renewal;
+            facts.policy_lists_template_at_ca = target.policy_lists_template_at_ca;
+            facts.policy_grants_enroll = target.policy_grants_enroll;
+            facts.template_name = target.template_name;
+            facts.ca_name = target.ca_name;
+            const Error error = wstep::explain_ces_fault(fault, facts);
             if (error.kind() != ErrorKind::Network) {
-                throw;
+                throw error;
             }
             context.diagnostics.step("  " + error.message() + "; trying the next CES URL");
             last_network_error = error;
@@ -71,13 +83,21 @@ Submission submit_in_order(const Context& context, const Connection& connection,
 std::vector<CesTarget> ces_targets(const Connection& connection, const xcep::Policy* policy,
                                    const xcep::Template* tmpl) {
     if (!connection.ces_url.empty()) {
-        return {{connection.ces_url, connection.ca_name}};
+        CesTarget given{connection.ces_url, connection.ca_name};
+        if (tmpl != nullptr) {
+            given.policy_grants_enroll = tmpl->permission_enroll;
+            given.template_name = tmpl->common_name;
+        }
+        return {given};
     }
     std::vector<CesTarget> targets;
     for (const auto& endpoint :
          xcep::select_ces_endpoints(*policy, *tmpl, connection.credentials.mode, false)) {
         if (connection.ca_name.empty() || endpoint.ca_name == connection.ca_name) {
             targets.push_back({endpoint.uri, endpoint.ca_name});
+            targets.back().policy_lists_template_at_ca = true;
+            targets.back().policy_grants_enroll = tmpl->permission_enroll;
+            targets.back().template_name = tmpl->common_name;
         }
     }
     return targets;
@@ -113,8 +133,18 @@ wstep::SubmitResult query_pending(const Context& context, const Connection& conn
                                   const std::string& ces_url, const std::string& request_id) {
     const auto transport = open_transport(context, connection);
     context.diagnostics.step("asking " + ces_url + " about request " + request_id);
-    return wstep::query_token_status(*transport, ces_url, request_id, context.clock(),
-                                     call_options(context, connection.credentials));
+    const auto sent = std::chrono::steady_clock::now();
+    try {
+        return wstep::query_token_status(*transport, ces_url, request_id, context.clock(),
+                                         call_options(context, connection.credentials));
+    } catch (const Error& fault) {
+        wstep::FaultContext facts;
+        facts.call = wstep::CesCall::QueryTokenStatus;
+        facts.answer_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - sent);
+        facts.request_id = request_id;
+        throw wstep::explain_ces_fault(fault, facts);
+    }
 }
 
 IssuedChain verify_issued(const wstep::SubmitResult& result, evp_pkey_st* key,

@@ -25,6 +25,13 @@ namespace certenroll::flows {
 struct CesTarget {
     std::string url;
     std::string ca_name;
+    /// What the policy says about this CA and the template, to tell the CA's refusals of the
+    /// server side from the client's own (wstep::explain_ces_fault); unknown with --ces-url.
+    bool policy_lists_template_at_ca = false;
+    std::optional<bool> policy_grants_enroll = std::nullopt;
+    /// A key-based renewal CES: the client certificate maps to no account.
+    bool key_based_renewal = false;
+    std::string template_name = {};  ///< the policy's template, when there is one
 };
 
 struct Submission {
@@ -48,7 +55,9 @@ std::string key_based_renewal_url(const xcep::Policy& policy, const xcep::Templa
 /// `request_submitted`: the facts of `about`, which is updated with the URL and CA of each
 /// target tried (so an error's event names where the request went), then with the request ID.
 /// A request that ends in an error is recorded as `denied` or `failed` before the Error
-/// propagates.
+/// propagates. A CES fault is explained first (wstep::explain_ces_fault, with the answer time
+/// measured here): a failure behind CES (it cannot reach the CA) is a network error and so also
+/// moves on to the next URL, whose CES may reach the CA.
 Submission submit_with_failover(const Context& context, const Connection& connection,
                                 const std::vector<CesTarget>& targets,
                                 const wstep::IssueRequest& request, audit::Event& about);

@@ -116,8 +116,11 @@ std::vector<CesTarget> renewal_targets(const RenewalConnections& connections,
                                        const xcep::Policy* policy, const xcep::Template* tmpl,
                                        const std::string& recorded_url) {
     const Connection& connection = connections.submit;
-    if (!connection.ces_url.empty())
-        return {{connection.ces_url, connection.ca_name}};
+    if (!connection.ces_url.empty()) {
+        CesTarget given{connection.ces_url, connection.ca_name};
+        given.key_based_renewal = connections.key_based;
+        return {given};
+    }
     std::vector<CesTarget> targets;
     if (policy != nullptr && tmpl != nullptr) {
         const auto endpoints =
@@ -127,6 +130,11 @@ std::vector<CesTarget> renewal_targets(const RenewalConnections& connections,
         for (const auto& endpoint : endpoints) {
             if (connection.ca_name.empty() || endpoint.ca_name == connection.ca_name) {
                 targets.push_back({endpoint.uri, endpoint.ca_name});
+                targets.back().policy_lists_template_at_ca = true;
+                targets.back().key_based_renewal = connections.key_based;
+                targets.back().template_name = tmpl->common_name;
+                if (!connections.key_based)
+                    targets.back().policy_grants_enroll = tmpl->permission_enroll;
             }
         }
     }

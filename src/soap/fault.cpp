@@ -54,6 +54,12 @@ constexpr std::array kHresults = {
                 "the CA could not decode the request; report this as a bug"},
     HresultInfo{0x80070057, "E_INVALIDARG", ErrorKind::Protocol,
                 "the service rejected the message format; report this with --verbose output"},
+    // CES could not reach the CA's RPC interface or authenticate to it (wstep/server_fault.hpp
+    // tells the causes apart where the flow knows more).
+    HresultInfo{0x800706BA, "RPC_S_SERVER_UNAVAILABLE", ErrorKind::Network,
+                "the enrollment service could not reach the CA; ask the CES and CA "
+                "administrators to check the CES account's delegation to the CA and the CA "
+                "service"},
     HresultInfo{0x80070005, "E_ACCESSDENIED", ErrorKind::Auth,
                 "check the credentials and that the account may use this service"},
     HresultInfo{0x800B0101, "CERT_E_EXPIRED", ErrorKind::Auth,

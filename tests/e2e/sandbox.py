@@ -86,7 +86,8 @@ class Sandbox:
         """Makes the next `count` CEP/CES/any requests fail: http500, cut, truncate, hang,
         http401, fault:0x80094012, slow:<seconds>, http503[:<retry-after seconds>],
         manyattributes, manyelements (hostile XML), partialpolicy (a CEP answer with broken
-        template and CA entries; tests/server/README.md)."""
+        template and CA entries; tests/server/README.md), cafault:0x800706BA[:<seconds>] (CES
+        failing in its call to the CA, after the client's authentication)."""
         return self._admin("POST", "/faults", {"mode": mode, "count": count, "match": match})
 
     def clear_faults(self):

@@ -22,7 +22,7 @@ XCEP = "{http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy}"
 STEPS = ["configuration", "dns", "tcp", "tls", "http-auth", "clock", "kerberos-ticket",
          "kerberos-kdc", "kerberos-service-ticket", "kerberos-clock", "kerberos-channel-binding",
          "policy", "policy-cache", "template", "template-permission", "template-auth", "ces",
-         "key-backend", "state-dir"]
+         "ces-ca", "key-backend", "state-dir"]
 
 
 def closed_port():

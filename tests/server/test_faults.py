@@ -155,6 +155,30 @@ class FaultTest(sbtest.SandboxCase):
         reply = self.ces(sbtest.rst_body(self.csr()))
         self.assertFault(reply, 0x80094012)
 
+    def test_ca_fault_answers_after_the_clients_authentication(self):
+        # Issue 28: CES failing behind itself. The client's credentials are checked first...
+        self.inject("cafault:0x800706BA", match="CES")
+        reply = self.ces(sbtest.rst_body(self.csr()))
+        self.assertFault(reply, 0x800706BA)
+        self.assertIn("The RPC server is unavailable.", reply.fault_reason())
+        entry = self.log()[-1]
+        self.assertEqual((entry["fault_injected"], entry["identity"], entry["request_type"]),
+                         ("cafault:0x800706BA", "alice", "Issue"))
+        # ... so a wrong password still gets its 401, not the CA's fault.
+        self.inject("cafault:0x80070005", match="CES")
+        url = self.info["ces"]["Sandbox-RSA-CA"]["password"]
+        refused = self.post(url, sbtest.envelope(sbtest.RST, url, sbtest.rst_body(self.csr()),
+                                                 sbtest.security("alice", "wrong")))
+        self.assertEqual(refused.status, 401, refused.body[:500])
+        # With a wait (CES waiting for the CA), and on QueryTokenStatus as on Issue.
+        self.inject("cafault:0x80070005:1.5", match="CES")
+        started = time.monotonic()
+        denied = self.ces(sbtest.rst_body(None, request_type=sbtest.QUERY,
+                                          request_id="2147483646"))
+        self.assertGreaterEqual(time.monotonic() - started, 1.4)
+        self.assertFault(denied, 0x80070005)
+        self.assertEqual(self.ces(sbtest.rst_body(self.csr())).status, 200)
+
     def test_slow(self):
         self.inject("slow:1.5", match="CEP")
         started = time.monotonic()
@@ -164,7 +188,8 @@ class FaultTest(sbtest.SandboxCase):
     def test_invalid_fault_requests_are_400(self):
         for doc in ({"mode": "explode"}, {"mode": "http500", "match": "XYZ"},
                     {"mode": "http500", "count": 0}, {"count": 1}, {"mode": "http503:soon"},
-                    {"mode": "http503:1.5"}):
+                    {"mode": "http503:1.5"}, {"mode": "cafault:0x800706B"},
+                    {"mode": "cafault:0x800706BA:soon"}):
             self.assertEqual(self.admin("POST", "/faults", doc)[0], 400, doc)
         self.assertEqual(self.admin("GET", "/faults")[1]["faults"], [])
 

@@ -429,3 +429,39 @@ TEST_CASE("without a URL only the local checks run; a state directory that canno
     CHECK(report.exit_code() == 0);
     CHECK_FALSE(std::filesystem::exists(tmp.path / "new"));  // diagnose creates nothing
 }
+
+TEST_CASE(
+    "CES reaches the CA: the CA's 'no such request' passes; RPC unavailable and access "
+    "denied fail as server-side network failures") {
+    const std::string where = "https://ces.test/CES (CA Contoso-CA)";
+    const auto fault = [](std::uint32_t hresult) {
+        return Error(ErrorKind::Usage, "injected", "").with_hresult(hresult);
+    };
+    // A status reply, or CERTSRV_E_PROPERTY_EMPTY ([MS-WCCE] 3.2.1.4.3.1.2): the CA answered.
+    CHECK(assess_ca_reach(where, std::nullopt, 40ms, "Contoso-CA").status == Status::Pass);
+    const auto reached = assess_ca_reach(where, fault(0x80094004), 40ms, "Contoso-CA");
+    CHECK(reached.id == "ces-ca");
+    CHECK(reached.status == Status::Pass);
+    CHECK(contains(reached.evidence, "CERTSRV_E_PROPERTY_EMPTY 0x80094004"));
+    CHECK(contains(reached.evidence, std::string("no request ") + probe_request_id));
+
+    // RPC_S_SERVER_UNAVAILABLE: fast points to delegation, slow to the CA service or firewall.
+    const auto fast = assess_ca_reach(where, fault(0x800706BA), 150ms, "Contoso-CA");
+    CHECK(fast.status == Status::Fail);
+    CHECK(fast.kind == ErrorKind::Network);
+    CHECK(fast.evidence.starts_with(where + ": "));
+    CHECK(contains(fast.evidence, "could not reach the CA Contoso-CA"));
+    CHECK(fast.fix.find("HOST and RPCSS") < fast.fix.find("certsvc"));
+    const auto slow = assess_ca_reach(where, fault(0x800706BA), 30s, "Contoso-CA");
+    CHECK(slow.fix.find("certsvc") < slow.fix.find("HOST and RPCSS"));
+
+    const auto denied = assess_ca_reach(where, fault(0x80070005), 150ms, "Contoso-CA");
+    CHECK(denied.status == Status::Fail);
+    CHECK(denied.kind == ErrorKind::Network);
+    CHECK(contains(denied.evidence, "on the server side"));
+
+    // Anything else: CES answered, whether it reached the CA is unknown.
+    const auto other = assess_ca_reach(where, fault(0x80070057), 150ms, "Contoso-CA");
+    CHECK(other.status == Status::Warn);
+    CHECK(contains(other.evidence, "E_INVALIDARG 0x80070057"));
+}

@@ -8,10 +8,12 @@
 
 #include "error.hpp"
 #include "soap/envelope.hpp"
+#include "soap/fault.hpp"
 #include "soap/namespaces.hpp"
 #include "wstep/client.hpp"
 #include "wstep/messages.hpp"
 #include "wstep/response.hpp"
+#include "wstep/server_fault.hpp"
 
 using namespace certenroll;
 namespace ns = soap::ns;
@@ -398,4 +400,199 @@ TEST_CASE("query_token_status asks about one request id and checks the answer") 
     const auto before = ces.requests.size();
     CHECK_THROWS_AS(wstep::query_token_status(ces, kCesUrl, "", kNow), Error);
     CHECK(ces.requests.size() == before);
+}
+
+// ---- server-side faults (issue 28) --------------------------------------------------------
+
+namespace {
+
+// The Error a CES fault with this HRESULT becomes, as soap::to_error makes it.
+Error ces_fault(std::uint32_t hresult, std::string reason, std::string request_id = {}) {
+    soap::Fault fault;
+    fault.code = "s:Receiver";
+    fault.reason = std::move(reason);
+    soap::EnrollmentFaultDetail detail;
+    detail.hresult = hresult;
+    detail.request_id = std::move(request_id);
+    fault.detail = std::move(detail);
+    return soap::to_error(fault);
+}
+
+wstep::FaultContext issue_at(std::string ca, std::string tmpl = "WebServer") {
+    wstep::FaultContext context;
+    context.ca_name = std::move(ca);
+    context.template_name = std::move(tmpl);
+    return context;
+}
+
+std::size_t position(const std::string& text, std::string_view word) {
+    const auto at = text.find(word);
+    REQUIRE_MESSAGE(at != std::string::npos, "'" << word << "' not in: " << text);
+    return at;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "RPC_S_SERVER_UNAVAILABLE is CES failing to reach the CA; the answer time orders "
+    "the causes") {
+    const auto fault = ces_fault(0x800706BA,
+                                 "The RPC server is unavailable. 0x800706ba (WIN32: 1722 "
+                                 "RPC_S_SERVER_UNAVAILABLE)");
+    // Without the table's refinement it is already no auth error.
+    CHECK(fault.kind() == ErrorKind::Network);
+
+    auto context = issue_at("Contoso-CA");
+    context.answer_time = std::chrono::milliseconds(180);
+    const auto fast = wstep::explain_ces_fault(fault, context);
+    CHECK(fast.kind() == ErrorKind::Network);
+    CHECK(fast.hresult() == std::optional<std::uint32_t>(0x800706BA));
+    CHECK(fast.diagnosis() == "ces-cannot-reach-ca");
+    CHECK(fast.likely_causes() ==
+          std::vector<std::string>{"ces-delegation", "ca-service-or-firewall", "ces-permissions"});
+    CHECK(fast.message().find("could not reach the CA Contoso-CA") != std::string::npos);
+    CHECK(fast.message().find("within 0.2 s") != std::string::npos);
+    CHECK(fast.message().find("accepted this client's credentials") != std::string::npos);
+    CHECK(position(fast.hint(), "HOST and RPCSS") < position(fast.hint(), "certsvc"));
+    CHECK(position(fast.hint(), "certsvc") < position(fast.hint(), "Enroll on template WebServer"));
+    CHECK(fast.hint().find("not your credentials") == 0);
+
+    context.answer_time = std::chrono::milliseconds(21500);
+    const auto slow = wstep::explain_ces_fault(fault, context);
+    CHECK(slow.kind() == ErrorKind::Network);
+    CHECK(slow.likely_causes().front() == "ca-service-or-firewall");
+    CHECK(slow.message().find("after 21.5 s") != std::string::npos);
+    CHECK(position(slow.hint(), "certsvc") < position(slow.hint(), "HOST and RPCSS"));
+
+    // The boundary belongs to "slow"; just below it is "fast".
+    context.answer_time = wstep::slow_ca_answer;
+    CHECK(wstep::explain_ces_fault(fault, context).likely_causes().front() ==
+          "ca-service-or-firewall");
+    context.answer_time = wstep::slow_ca_answer - std::chrono::milliseconds(1);
+    CHECK(wstep::explain_ces_fault(fault, context).likely_causes().front() == "ces-delegation");
+
+    // Not measured: the order of the usual frequency, delegation first; no timing claimed.
+    context.answer_time.reset();
+    const auto unmeasured = wstep::explain_ces_fault(fault, context);
+    CHECK(unmeasured.likely_causes().front() == "ces-delegation");
+    CHECK(unmeasured.message().find(" s ") == std::string::npos);
+
+    // The same for retrieve-pending and for diagnose's probe.
+    context.call = wstep::CesCall::QueryTokenStatus;
+    CHECK(wstep::explain_ces_fault(fault, context).diagnosis() == "ces-cannot-reach-ca");
+}
+
+TEST_CASE("E_ACCESSDENIED after the client authenticated is the server side, not a password") {
+    const auto fault = ces_fault(0x80070005, "Access is denied. 0x80070005 (WIN32: 5)");
+    CHECK(fault.kind() == ErrorKind::Auth);  // the bare table, where nothing more is known
+
+    const auto issue = wstep::explain_ces_fault(fault, issue_at("Contoso-CA"));
+    CHECK(issue.kind() == ErrorKind::Network);
+    CHECK(issue.diagnosis() == "server-side-access-denied");
+    CHECK(issue.likely_causes().front() == "ces-delegation");
+    CHECK(issue.message().find("refused the request on the server side") != std::string::npos);
+    CHECK(issue.hint().find("not your password") == 0);
+    CHECK(issue.hint().find("Request Certificates on the CA Contoso-CA") != std::string::npos);
+
+    // Asking about a request: first that it is another identity's.
+    auto query = issue_at("Contoso-CA");
+    query.call = wstep::CesCall::QueryTokenStatus;
+    query.request_id = "61";
+    const auto about =
+        wstep::explain_ces_fault(ces_fault(0x80070005, "Access is denied.", "61"), query);
+    CHECK(about.kind() == ErrorKind::Denied);
+    CHECK(about.diagnosis() == "request-access-denied");
+    CHECK(about.likely_causes().front() == "other-requester");
+    CHECK(about.request_id() == "61");
+    CHECK(about.message().find("request 61") != std::string::npos);
+
+    // On a key-based renewal endpoint the certificate is the credential: unchanged.
+    auto key_based = issue_at("Contoso-CA");
+    key_based.key_based_renewal = true;
+    const auto kbr = wstep::explain_ces_fault(fault, key_based);
+    CHECK(kbr.kind() == ErrorKind::Auth);
+    CHECK(kbr.diagnosis().empty());
+}
+
+TEST_CASE("a template the CA does not issue although the policy lists it there") {
+    const auto fault = ces_fault(0x80094800,
+                                 "The requested certificate template is not supported by this "
+                                 "CA. 0x80094800 (-2146875392 CERTSRV_E_UNSUPPORTED_CERT_TYPE)");
+    CHECK(fault.kind() == ErrorKind::Usage);
+
+    auto listed = issue_at("Contoso-CA");
+    listed.policy_lists_template_at_ca = true;
+    const auto error = wstep::explain_ces_fault(fault, listed);
+    CHECK(error.kind() == ErrorKind::Denied);
+    CHECK(error.diagnosis() == "template-not-on-ca");
+    CHECK(error.message().find("the CA Contoso-CA does not issue template WebServer although the "
+                               "policy lists it there") == 0);
+    CHECK(error.hint().find("certutil -CATemplates") != std::string::npos);
+
+    // Without a policy (--ces-url) it is the user's choice of CA or template, as before.
+    const auto unlisted = wstep::explain_ces_fault(fault, issue_at("Contoso-CA"));
+    CHECK(unlisted.kind() == ErrorKind::Usage);
+    CHECK(unlisted.diagnosis().empty());
+    CHECK(unlisted.message() == fault.message());
+}
+
+TEST_CASE("a template refusal is told apart from the client's own missing permission") {
+    const auto fault = ces_fault(0x80094012,
+                                 "Denied by Policy Module 0x80094012, The "
+                                 "permissions on the certificate template do not "
+                                 "allow the current user to enroll");
+    CHECK(fault.kind() == ErrorKind::Denied);
+
+    // The policy grants this identity Enroll: the CA judged someone else.
+    auto granted = issue_at("Contoso-CA");
+    granted.policy_grants_enroll = true;
+    const auto ces = wstep::explain_ces_fault(fault, granted);
+    CHECK(ces.kind() == ErrorKind::Denied);
+    CHECK(ces.diagnosis() == "template-denied-to-ces");
+    CHECK(ces.message().find("although the policy grants this identity Enroll") !=
+          std::string::npos);
+    CHECK(ces.likely_causes() == std::vector<std::string>{"ces-delegation", "ces-permissions",
+                                                          "template-permission-changed"});
+
+    // The policy says no as well: the client's own permission.
+    auto refused = issue_at("Contoso-CA");
+    refused.policy_grants_enroll = false;
+    const auto own = wstep::explain_ces_fault(fault, refused);
+    CHECK(own.diagnosis() == "template-denied-to-client");
+    CHECK(own.hint().find("Enroll permission on template WebServer for this identity") !=
+          std::string::npos);
+
+    // Key-based renewal: no account of the client is involved.
+    auto key_based = issue_at("Contoso-CA");
+    key_based.key_based_renewal = true;
+    const auto kbr = wstep::explain_ces_fault(fault, key_based);
+    CHECK(kbr.diagnosis() == "template-denied-to-ces");
+    CHECK(kbr.likely_causes().front() == "template-key-based-renewal");
+
+    // Nothing known (no policy): unchanged.
+    const auto unknown = wstep::explain_ces_fault(fault, issue_at("Contoso-CA"));
+    CHECK(unknown.diagnosis().empty());
+    CHECK(unknown.message() == fault.message());
+    CHECK(unknown.hint() == fault.hint());
+}
+
+TEST_CASE("faults without an HRESULT, and other HRESULTs, are left as they are") {
+    soap::Fault security;
+    security.code = "s:Sender";
+    security.subcode = "a:InvalidSecurity";
+    security.reason = "An error occurred when verifying security for the message.";
+    const auto wcf = soap::to_error(security);
+    auto context = issue_at("Contoso-CA");
+    context.policy_grants_enroll = true;
+    context.policy_lists_template_at_ca = true;
+    const auto same = wstep::explain_ces_fault(wcf, context);
+    CHECK(same.kind() == wcf.kind());
+    CHECK(same.message() == wcf.message());
+    CHECK(same.diagnosis().empty());
+
+    const auto key = ces_fault(0x80094811, "The public key does not meet the minimum size");
+    const auto kept = wstep::explain_ces_fault(key, context);
+    CHECK(kept.kind() == ErrorKind::Denied);
+    CHECK(kept.message() == key.message());
+    CHECK(kept.diagnosis().empty());
 }

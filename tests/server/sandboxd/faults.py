@@ -25,6 +25,18 @@ HOSTILE_PAYLOADS = ("manyattributes", "manyelements", "manyheaders", "manyboth",
                     "twopayloads", "escapes", "nearcap")
 MATCHES = ("CES", "CEP", "any")
 
+# Issue 28: cafault:0xHHHHHHHH[:<seconds>] is CES failing behind itself: the client's HTTP and
+# message authentication are checked first (a wrong password still gets its 401), then CES waits
+# <seconds> (for its call to the CA) and answers with that HRESULT in the CES fault detail, with
+# the text AD CS gives it. See tests/server/README.md ("Failures behind CES") for what each models.
+CA_FAULT_TEXT = {
+    0x800706BA: "The RPC server is unavailable.",
+    0x80070005: "Access is denied.",
+    0x80094800: "The requested certificate template is not supported by this CA.",
+    0x80094012: "Denied by Policy Module. The permissions on the certificate template do not "
+                "allow the current user to enroll for this type of certificate.",
+}
+
 
 @dataclass
 class Injection:
@@ -61,6 +73,14 @@ class Injection:
             return float(self.mode.split(":", 1)[1])
         return None
 
+    @property
+    def ca_fault(self) -> tuple[int, float] | None:
+        """cafault:0xHHHHHHHH[:<seconds>]: (HRESULT, seconds CES waits before answering)."""
+        if not self.mode.startswith("cafault:"):
+            return None
+        parts = self.mode.split(":")
+        return int(parts[1], 16), float(parts[2]) if len(parts) > 2 else 0.0
+
 
 def validate(mode: str, match: str, count: int) -> None:
     if match not in MATCHES:
@@ -73,12 +93,15 @@ def validate(mode: str, match: str, count: int) -> None:
         return
     if re.fullmatch(r"slow:\d+(\.\d+)?", mode):
         return
+    if re.fullmatch(r"cafault:0x[0-9a-fA-F]{8}(:\d+(\.\d+)?)?", mode):
+        return
     if re.fullmatch(r"http503(:\d+)?", mode):
         return
     if re.fullmatch(r"reference:[\x21-\x7e]{1,1000}", mode):
         return
     raise ValueError(f"unknown fault mode {mode!r}: use {', '.join(MODES)}, fault:0xHHHHHHHH, "
-                     f"slow:<seconds>, http503[:<seconds>] or reference:<URI>")
+                     f"slow:<seconds>, http503[:<seconds>], reference:<URI> or "
+                     f"cafault:0xHHHHHHHH[:<seconds>]")
 
 
 class FaultQueue:

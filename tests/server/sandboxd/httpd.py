@@ -309,6 +309,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _ces(self, route: Route, env: soap.Envelope, identity, entry: dict, injection) -> bytes:
         url = self.sandbox.ces_urls(route.ca, route.prefix)[route.auth]
+        if injection is not None and injection.ca_fault is not None:
+            # CES, past the client's authentication, failing in its call to the CA.
+            hresult, seconds = injection.ca_fault
+            time.sleep(seconds)
+            raise soap.ces_fault(CaError(hresult, faults.CA_FAULT_TEXT.get(hresult, "Injected fault."),
+                                         invalid_request=False))
         answer = ces.Answer(
             reference=injection.reference if injection is not None else None,
             request_id_zero=injection is not None and injection.mode == "requestid0",
