@@ -49,6 +49,7 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global);
 Command add_renew(CLI::App& app, const GlobalOptions& global);
 Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global);
 Command add_diagnose(CLI::App& app, const GlobalOptions& global);
+Command add_certmonger_helper(CLI::App& app, const GlobalOptions& global);
 /// `declare_all` declares the options of every subcommand (the script completes them all).
 Command add_completion(CLI::App& app, const GlobalOptions& global,
                        std::function<void()> declare_all);

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
         cli::add_renew(app, global),
         cli::add_retrieve_pending(app, global),
         cli::add_diagnose(app, global),
+        cli::add_certmonger_helper(app, global),
         cli::add_completion(app, global, [&declare_options]() { declare_options(nullptr); }),
     };
     for (const auto& command : commands) {
