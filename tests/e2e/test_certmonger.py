@@ -4,6 +4,7 @@ certmonger runs it (a scrubbed environment, CERTMONGER_* variables, certmonger's
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 
@@ -100,6 +101,33 @@ class HelperTest(cli.SandboxTest):
         self.assertEqual(bad_cookie.returncode, UNDERCONFIGURED, bad_cookie)
         scep = self.helper("FETCH-SCEP-CA-CAPS")
         self.assertEqual((scep.returncode, scep.stdout), (UNSUPPORTED, ""))
+
+    def test_the_packaged_wrapper_reads_a_profile(self):
+        # packaging/certmonger/certenroll-submit as installed: PREFIX/lib/certmonger beside
+        # PREFIX/bin/certenroll-cli; the profile gives everything but what certmonger passes.
+        prefix = os.path.join(self.tmp, "usr")
+        os.makedirs(os.path.join(prefix, "lib", "certmonger"))
+        os.makedirs(os.path.join(prefix, "bin"))
+        wrapper = os.path.join(prefix, "lib", "certmonger", "certenroll-submit")
+        here = os.path.dirname(os.path.abspath(__file__))
+        shutil.copy(os.path.join(here, "..", "..", "packaging", "certmonger", "certenroll-submit"),
+                    wrapper)
+        os.symlink(os.path.abspath(cli.CLI), os.path.join(prefix, "bin", "certenroll-cli"))
+        alice = self.info["users"]["alice"]
+        config = os.path.join(self.tmp, "config.json")
+        with open(config, "w") as f:
+            json.dump({"profiles": {"adcs": {
+                "url": self.info["cep"]["password"], "ca-bundle": self.info["ca_bundle"],
+                "username": alice["username"], "password-file": alice["password_file"],
+                "template": "WebServer", "state-dir": self.state}}}, f)
+        done = subprocess.run(
+            [wrapper, "--config", config, "--profile=adcs"],
+            env={"PATH": "/usr/bin:/bin", "CERTMONGER_OPERATION": "SUBMIT",
+                 "CERTMONGER_CSR": self.csr("profiled")},
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, ISSUED, done)
+        self.assertIn("-----BEGIN CERTIFICATE-----", done.stdout)
+        self.assertEqual(cli.ces_requests(self.sandbox)[-1]["template"], "WebServer")
 
     def test_lookups_come_from_the_policy(self):
         policy = cli.run("--state-dir", self.state, "policy", *self.cep(), *self.user()).json
@@ -220,6 +248,27 @@ class CertmongerDaemonTest(cli.SandboxTest):
         fields = self.cm.wait_for_status("refused", ("CA_REJECTED", "MONITORING"))
         self.assertEqual(fields["status"], "CA_REJECTED", fields)
         self.assertIn("0x80094012", fields.get("ca-error", ""))
+
+    def test_a_ca_entry_moves_to_this_helper_with_modify_ca(self):
+        # A CA entry whose old helper (a stand-in for cepces-submit) cannot reach the CA: its
+        # request stays tracked, and `getcert modify-ca -e` hands the entry to certenroll-cli.
+        old_helper = os.path.join(self.tmp, "old-submit")
+        with open(old_helper, "w") as f:
+            f.write("#!/bin/sh\necho 'old helper: server unreachable'\nexit 3\n")
+        os.chmod(old_helper, 0o755)
+        self.cm.getcert("add-ca", "-c", "adcs", "-e", old_helper)
+        cert = os.path.join(self.out, "moved.crt")
+        self.cm.getcert("request", "-c", "adcs", "-I", "moved", "-f", cert,
+                        "-k", os.path.join(self.out, "moved.key"), "-T", "WebServer",
+                        "-N", "CN=moved.example.test", "-w", check=False)
+        self.assertEqual(self.cm.status("moved")["status"], "CA_UNREACHABLE")
+        command = [cli.CLI, "--state-dir", self.state, "certmonger-helper", *self.cep(),
+                   *self.user(), "--certmonger-requests-dir", self.cm.requests_dir]
+        self.cm.getcert("modify-ca", "-c", "adcs", "-e", " ".join(command))
+        self.cm.getcert("resubmit", "-i", "moved", "-w", check=False)
+        fields = self.cm.wait_for_status("moved", ("MONITORING", "CA_REJECTED", "CA_UNREACHABLE"))
+        self.assertEqual((fields["status"], fields["CA"]), ("MONITORING", "adcs"), fields)
+        self.assertEqual(self.verify(cert).returncode, 0)
 
     def test_kerberos_with_a_keytab_through_the_helper(self):
         krb = self.info.get("kerberos")
