@@ -228,6 +228,24 @@ class CertmongerDaemonTest(cli.SandboxTest):
         self.assertEqual((last["template"], last["renewal"], last["status"]),
                          ("WebServer", True, "issued"))
 
+    def test_key_based_renewal_at_the_key_based_ces(self):
+        # KeyBasedRenewal: the first issuance waits for approval; the renewal goes to the
+        # key-based renewal CES with the certificate being renewed as the TLS client certificate.
+        self.add_ca("--key-based-renewal", *self.user())
+        cert, key = self.request("kbr", "KeyBasedRenewal")
+        waiting = [r for r in self.sandbox.ca_requests() if r["status"] == "pending"]
+        self.sandbox.approve("Sandbox-RSA-CA", str(waiting[-1]["id"]))
+        self.assertEqual(self.cm.wait_for_status("kbr", ("MONITORING", "CA_REJECTED"))["status"],
+                         "MONITORING")
+        first = self.serial(cert)
+        self.cm.getcert("resubmit", "-i", "kbr", "-w", check=False)
+        fields = self.cm.wait_for_status("kbr", ("MONITORING", "CA_REJECTED", "CA_UNREACHABLE"))
+        self.assertEqual(fields["status"], "MONITORING", fields)
+        self.assertNotEqual(self.serial(cert), first)
+        self.assertKeyMatches(cert, key)
+        issue = [r for r in self.sandbox.requests() if r.get("request_type") == "Issue"][-1]
+        self.assertEqual((issue["auth"], issue["outcome"]), ("keybasedrenewal", "issued"), issue)
+
     def test_approval_template_waits_then_polls_to_issued(self):
         self.add_ca()
         cert, _ = self.request("approve", "ApprovalRequired")
