@@ -160,30 +160,52 @@ class HelperTest(cli.SandboxTest):
 
 
 class CertmongerDaemonTest(cli.SandboxTest):
-    """`getcert` against a real certmonger daemon that runs the helper."""
+    """`getcert` against a real certmonger daemon that runs the helper: one daemon (and one
+    sandbox) per class, as adding a CA runs the helper for each of its lookups."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cm = None
+        if AVAILABLE:
+            cls.cm_dir = tempfile.mkdtemp(prefix="certenroll-certmonger-")
+            cls.cm = Certmonger(cls.cm_dir).__enter__()
+            # The CA entry most tests share: password authentication as alice.
+            alice = cls.info["users"]["alice"]
+            cls.cm.getcert("add-ca", "-c", "certenroll", "-e", " ".join(cls.helper_command(
+                os.path.join(cls.cm_dir, "helper-state"), cls.info["cep"]["password"],
+                "--username", alice["username"], "--password-file", alice["password_file"])))
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.cm is not None:
+            cls.cm.__exit__(None, None, None)
+            shutil.rmtree(cls.cm_dir, ignore_errors=True)
+        super().tearDownClass()
 
     def setUp(self):
         super().setUp()
         cli.require(self, AVAILABLE, "certmonger (packaging/install-deps.sh --test)")
-        self.cm = Certmonger(os.path.join(self.tmp, "certmonger"))
-        self.cm.__enter__()
         self.out = os.path.join(self.tmp, "out")
         os.makedirs(self.out)
 
-    def tearDown(self):
-        self.cm.__exit__(None, None, None)
-        super().tearDown()
+    @classmethod
+    def helper_command(cls, state, cep, *auth, env_prefix=()):
+        return [*env_prefix, cli.CLI, "--state-dir", state, "certmonger-helper", "--url", cep,
+                "--ca-bundle", cls.info["ca_bundle"], *auth,
+                "--certmonger-requests-dir", cls.cm.requests_dir, "--poll-delay", "1"]
 
     def add_ca(self, *auth, env_prefix=(), cep=None):
-        command = [*env_prefix, cli.CLI, "--state-dir", self.state, "certmonger-helper",
-                   "--url", cep or self.info["cep"]["password"],
-                   "--ca-bundle", self.info["ca_bundle"], *(auth or self.user()),
-                   "--certmonger-requests-dir", self.cm.requests_dir, "--poll-delay", "1"]
-        self.cm.getcert("add-ca", "-c", "certenroll", "-e", " ".join(command))
+        """Adds a CA entry named after the test; returns its name."""
+        name = self.id().rsplit(".", 1)[-1][5:30]
+        command = self.helper_command(self.state, cep or self.info["cep"]["password"], *auth,
+                                      env_prefix=env_prefix)
+        self.cm.getcert("add-ca", "-c", name, "-e", " ".join(command))
+        return name
 
-    def request(self, name, template, *extra):
+    def request(self, ca, name, template, *extra):
         cert, key = os.path.join(self.out, name + ".crt"), os.path.join(self.out, name + ".key")
-        self.cm.getcert("request", "-c", "certenroll", "-I", name, "-f", cert, "-k", key,
+        self.cm.getcert("request", "-c", ca, "-I", name, "-f", cert, "-k", key,
                         "-T", template, "-N", f"CN={name}.example.test",
                         "-D", f"{name}.example.test", "-w", *extra, check=False)
         return cert, key
@@ -208,8 +230,7 @@ class CertmongerDaemonTest(cli.SandboxTest):
         return cli.openssl("x509", "-in", cert, "-noout", "-serial").strip()
 
     def test_request_is_tracked_and_resubmit_renews_with_the_same_key(self):
-        self.add_ca()
-        cert, key = self.request("web", "WebServer")
+        cert, key = self.request("certenroll", "web", "WebServer")
         fields = self.cm.wait_for_status("web", ("MONITORING", "CA_REJECTED", "CA_UNREACHABLE",
                                                  "CA_UNCONFIGURED"))
         self.assertEqual(fields["status"], "MONITORING", fields)
@@ -231,8 +252,8 @@ class CertmongerDaemonTest(cli.SandboxTest):
     def test_key_based_renewal_at_the_key_based_ces(self):
         # KeyBasedRenewal: the first issuance waits for approval; the renewal goes to the
         # key-based renewal CES with the certificate being renewed as the TLS client certificate.
-        self.add_ca("--key-based-renewal", *self.user())
-        cert, key = self.request("kbr", "KeyBasedRenewal")
+        ca = self.add_ca("--key-based-renewal", *self.user())
+        cert, key = self.request(ca, "kbr", "KeyBasedRenewal")
         waiting = [r for r in self.sandbox.ca_requests() if r["status"] == "pending"]
         self.sandbox.approve("Sandbox-RSA-CA", str(waiting[-1]["id"]))
         self.assertEqual(self.cm.wait_for_status("kbr", ("MONITORING", "CA_REJECTED"))["status"],
@@ -247,8 +268,7 @@ class CertmongerDaemonTest(cli.SandboxTest):
         self.assertEqual((issue["auth"], issue["outcome"]), ("keybasedrenewal", "issued"), issue)
 
     def test_approval_template_waits_then_polls_to_issued(self):
-        self.add_ca()
-        cert, _ = self.request("approve", "ApprovalRequired")
+        cert, _ = self.request("certenroll", "approve", "ApprovalRequired")
         waiting = [r for r in self.sandbox.ca_requests()
                    if r["template"] == "ApprovalRequired" and r["status"] == "pending"]
         self.assertEqual(len(waiting), 1, self.sandbox.ca_requests())
@@ -261,8 +281,7 @@ class CertmongerDaemonTest(cli.SandboxTest):
                             for r in self.sandbox.requests()))
 
     def test_denied_template_is_rejected_with_the_reason(self):
-        self.add_ca()
-        self.request("refused", "Restricted")
+        self.request("certenroll", "refused", "Restricted")
         fields = self.cm.wait_for_status("refused", ("CA_REJECTED", "MONITORING"))
         self.assertEqual(fields["status"], "CA_REJECTED", fields)
         self.assertIn("0x80094012", fields.get("ca-error", ""))
@@ -294,10 +313,10 @@ class CertmongerDaemonTest(cli.SandboxTest):
         user = krb["users"]["alice"]
         # certmonger scrubs the environment: the test realm's krb5.conf is set on the command
         # (a machine's /etc/krb5.conf needs nothing).
-        self.add_ca("--keytab", user["keytab"], "--principal", user["principal"],
-                    env_prefix=["/usr/bin/env", "KRB5_CONFIG=" + krb["krb5_conf"]],
-                    cep=self.info["cep"]["kerberos"])
-        cert, key = self.request("kerb", "WebServer")
+        ca = self.add_ca("--keytab", user["keytab"], "--principal", user["principal"],
+                         env_prefix=["/usr/bin/env", "KRB5_CONFIG=" + krb["krb5_conf"]],
+                         cep=self.info["cep"]["kerberos"])
+        cert, key = self.request(ca, "kerb", "WebServer")
         fields = self.cm.wait_for_status("kerb", ("MONITORING", "CA_REJECTED", "CA_UNREACHABLE",
                                                   "CA_UNCONFIGURED"))
         self.assertEqual(fields["status"], "MONITORING", fields)
