@@ -4,6 +4,7 @@
 // the exit code is certmonger's, not the table of the other subcommands.
 
 #include <cstdlib>
+#include <iostream>
 
 #include "common_options.hpp"
 #include "flows/certmonger.hpp"
@@ -155,6 +156,12 @@ void declare_options(CLI::App* sub, const std::shared_ptr<HelperOptions>& o) {
 }
 
 }  // namespace
+
+int render_certmonger_helper_error(const Error& error) {
+    std::cout << reason_line(error);
+    std::cerr << error_text(error);
+    return helper_exit_code(error.kind());
+}
 
 Command add_certmonger_helper(CLI::App& app, const GlobalOptions& global) {
     auto o = std::make_shared<HelperOptions>();

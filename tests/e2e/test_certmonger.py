@@ -99,6 +99,9 @@ class HelperTest(cli.SandboxTest):
         self.assertEqual(no_template.returncode, UNDERCONFIGURED, no_template)
         bad_cookie = self.helper("POLL", env={"CERTMONGER_CA_COOKIE": "nonsense"})
         self.assertEqual(bad_cookie.returncode, UNDERCONFIGURED, bad_cookie)
+        typo = self.helper("SUBMIT", env=env, args=self.helper_args("--no-such-option"))
+        self.assertEqual(typo.returncode, UNDERCONFIGURED, typo)  # never "rejected" (2)
+        self.assertIn("--no-such-option", typo.stdout)
         scep = self.helper("FETCH-SCEP-CA-CAPS")
         self.assertEqual((scep.returncode, scep.stdout), (UNSUPPORTED, ""))
 
