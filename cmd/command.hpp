@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "error.hpp"
+
 namespace certenroll::cli {
 
 /// Options every subcommand sees.
@@ -49,6 +51,10 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global);
 Command add_renew(CLI::App& app, const GlobalOptions& global);
 Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global);
 Command add_diagnose(CLI::App& app, const GlobalOptions& global);
+Command add_certmonger_helper(CLI::App& app, const GlobalOptions& global);
+/// An error of certmonger-helper's arguments, rendered for certmonger: the reason on stdout and
+/// stderr, certmonger's exit code (4, underconfigured) instead of the table's.
+int render_certmonger_helper_error(const Error& error);
 /// `declare_all` declares the options of every subcommand (the script completes them all).
 Command add_completion(CLI::App& app, const GlobalOptions& global,
                        std::function<void()> declare_all);

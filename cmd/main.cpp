@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
         cli::add_renew(app, global),
         cli::add_retrieve_pending(app, global),
         cli::add_diagnose(app, global),
+        cli::add_certmonger_helper(app, global),
         cli::add_completion(app, global, [&declare_options]() { declare_options(nullptr); }),
     };
     for (const auto& command : commands) {
@@ -79,6 +80,12 @@ int main(int argc, char** argv) {
     // The one look at argv before parsing: a parse that fails has not set global.json, yet a
     // script that passed --json must get its error as a JSON document too.
     const bool json = std::find(argv + 1, argv + argc, std::string("--json")) != argv + argc;
+    // certmonger reads a helper's exit code its own way: a bad -e string is "underconfigured".
+    const bool certmonger =
+        std::find(argv + 1, argv + argc, std::string("certmonger-helper")) != argv + argc;
+    const auto render_parse_error = [&](const Error& e) {
+        return certmonger ? cli::render_certmonger_helper_error(e) : cli::render_error(e, json);
+    };
     try {
         // CLI11 wants the arguments in reverse order when given as a vector.
         auto args =
@@ -87,7 +94,7 @@ int main(int argc, char** argv) {
         std::reverse(args.begin(), args.end());
         app.parse(args);
     } catch (const Error& e) {
-        return cli::render_error(e, json);
+        return render_parse_error(e);
     } catch (const CLI::CallForHelp&) {
         std::cout << app.help();
         return 0;
@@ -105,9 +112,8 @@ int main(int argc, char** argv) {
         }
         return 0;
     } catch (const CLI::ParseError& e) {
-        return cli::render_error(Error(ErrorKind::Usage, e.what(),
-                                       "see 'certenroll-cli --help' or '<subcommand> --help'"),
-                                 json);
+        return render_parse_error(Error(ErrorKind::Usage, e.what(),
+                                        "see 'certenroll-cli --help' or '<subcommand> --help'"));
     }
 
     for (const auto& command : commands) {

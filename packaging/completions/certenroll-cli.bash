@@ -5,7 +5,7 @@ _certenroll_cli() {
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            policy|enroll|renew|retrieve-pending|diagnose|completion) sub="${COMP_WORDS[i]}"; break;;
+            policy|enroll|renew|retrieve-pending|diagnose|certmonger-helper|completion) sub="${COMP_WORDS[i]}"; break;;
         esac
     done
     case "$prev" in
@@ -15,6 +15,7 @@ _certenroll_cli() {
         --ca-bundle) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --cert-out) COMPREPLY=($(compgen -f -- "$cur")); return;;
+        --certmonger-requests-dir) return;;
         --ces-url) return;;
         --chain-out) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --client-cert) COMPREPLY=($(compgen -f -- "$cur")); return;;
@@ -45,6 +46,7 @@ _certenroll_cli() {
         --pin-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --pkcs11-module) return;;
         --pkcs11-token) return;;
+        --poll-delay) return;;
         --principal) return;;
         --profile) return;;
         --proxy) return;;
@@ -70,11 +72,12 @@ _certenroll_cli() {
         renew) COMPREPLY=($(compgen -W '--help -h --all --cert --key --template --name --renew-before --force --reuse-key --key-based --key-type --key-passphrase-file --key-backend --store-on-token --pfx-password-file --deploy-hook --random-delay --lock-wait --refresh-policy --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout' -- "$cur"));;
         retrieve-pending) COMPREPLY=($(compgen -W '--help -h --all --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --key-passphrase-file --pfx-password-file' -- "$cur"));;
         diagnose) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template --key-backend' -- "$cur"));;
+        certmonger-helper) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template --certmonger-requests-dir --poll-delay --key-based-renewal' -- "$cur"));;
         completion) COMPREPLY=($(compgen -W '--help -h' -- "$cur"));;
         *) if [[ "$cur" == -* ]]; then
                COMPREPLY=($(compgen -W '--help -h --version --config --profile --state-dir --json --verbose -v --quiet -q --audit-log --audit-syslog' -- "$cur"))
            else
-               COMPREPLY=($(compgen -W 'policy enroll renew retrieve-pending diagnose completion' -- "$cur"))
+               COMPREPLY=($(compgen -W 'policy enroll renew retrieve-pending diagnose certmonger-helper completion' -- "$cur"))
            fi;;
     esac
 }

@@ -8,7 +8,7 @@ man=man/certenroll-cli.1
 status=0
 options_of() { "$cli" $1 --help | grep -oE '^ +(-[a-zA-Z], ?)?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+'; }
 all=""
-for sub in "" policy enroll renew retrieve-pending diagnose completion; do
+for sub in "" policy enroll renew retrieve-pending diagnose certmonger-helper completion; do
   for opt in $(options_of "$sub"); do
     all="$all $opt"
     [ "$opt" = "--help" ] && continue

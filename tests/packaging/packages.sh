@@ -103,6 +103,9 @@ for profile in $profiles; do
   printf '%s' "$out" | grep -q 'give one of NAME' ||
     { echo "example profile $profile: $out"; exit 1; }
 done
+# certmonger's helper wrapper runs the installed binary (IDENTIFY needs no server).
+CERTMONGER_OPERATION=IDENTIFY /usr/lib/certmonger/certenroll-submit | grep -q "^certenroll-cli [0-9]" ||
+  { echo "/usr/lib/certmonger/certenroll-submit does not run certenroll-cli"; exit 1; }
 bash -c 'source /usr/share/bash-completion/completions/certenroll-cli && complete -p certenroll-cli' >/dev/null
 systemd-analyze verify /usr/lib/systemd/system/certenroll-renew.service \
   /usr/lib/systemd/system/certenroll-renew.timer

@@ -1,0 +1,91 @@
+#pragma once
+/// certmonger's external CA helper interface (its doc/submit.txt; the exit codes are chosen in
+/// cmd/certmonger_helper.cpp): what each operation asks of AD CS, answered from the enrollment
+/// policy and CES. Every call is one short process's work; nothing is kept between calls except
+/// the policy cache and what certmonger stores (the pending cookie).
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flows/context.hpp"
+
+namespace certenroll::flows::certmonger {
+
+/// How the helper was configured: the arguments of `getcert add-ca -e '...'` (certmonger gives
+/// helpers a scrubbed environment), or a profile of the configuration file.
+struct HelperSettings {
+    Connection connection;
+    std::string default_template;  ///< used when certmonger names none (`getcert request` w/o -T)
+    /// certmonger's request files: where a renewal finds the key file of the certificate being
+    /// renewed (key_storage_location), to sign the renewal with it.
+    std::filesystem::path requests_dir = "/var/lib/certmonger/requests";
+    std::chrono::seconds poll_delay{300};  ///< how long certmonger waits before a POLL
+    bool key_based_renewal = false;  ///< renew at the key-based renewal CES, as the old certificate
+    bool refresh_policy = false;
+};
+
+/// What certmonger passed, from its CERTMONGER_* variables.
+struct HelperInput {
+    std::string csr;            ///< CERTMONGER_CSR
+    std::string template_name;  ///< CERTMONGER_CA_PROFILE (`getcert request -T`)
+    std::string cookie;         ///< CERTMONGER_CA_COOKIE (POLL)
+    std::string certificate;    ///< CERTMONGER_CERTIFICATE: set when renewing
+};
+
+/// Where a pending request is asked about: its ID and the CES URL that took it. One line, "ID
+/// URL", as certmonger keeps it.
+struct PendingCookie {
+    std::string request_id;
+    std::string ces_url;
+};
+std::string format_cookie(const PendingCookie& cookie);
+/// nullopt for text that is not a cookie this helper wrote.
+std::optional<PendingCookie> parse_cookie(std::string_view text);
+
+struct SubmitAnswer {
+    enum class Status { Issued, Pending };
+    Status status = Status::Pending;
+    std::string certificate_pem;  ///< Issued: the leaf
+    PendingCookie cookie;         ///< Pending
+    std::vector<std::string> warnings;
+};
+
+/// SUBMIT: the CSR for the template (the default template when certmonger names none). With
+/// CERTMONGER_CERTIFICATE set, a renewal: signed with the old certificate's key when
+/// certmonger's key file for it is readable and the CSR is for that same key (key-based at the
+/// key-based renewal CES when configured), else sent as a new request, with a warning saying
+/// why.
+SubmitAnswer submit(const Context& context, const HelperSettings& settings,
+                    const HelperInput& input);
+
+/// POLL: QueryTokenStatus for the cookie's request at the cookie's CES URL. Asking changes
+/// nothing at the CA, so certmonger may poll as often as it likes.
+SubmitAnswer poll(const Context& context, const HelperSettings& settings, const HelperInput& input);
+
+/// FETCH-ROOTS: the certificates of the policy's CAs, each with a nickname (the CA's name).
+struct CaCertificate {
+    std::string nickname;
+    std::string pem;
+};
+std::vector<CaCertificate> fetch_roots(const Context& context, const HelperSettings& settings);
+
+/// GET-SUPPORTED-TEMPLATES: the templates this identity may enroll in and can use with its auth.
+std::vector<std::string> supported_templates(const Context& context,
+                                             const HelperSettings& settings);
+
+/// GET-DEFAULT-TEMPLATE: the configured default when the identity may use it, else the first
+/// usable computer template, else the first usable template; empty when there is none.
+std::string default_template(const Context& context, const HelperSettings& settings);
+
+/// GET-NEW-REQUEST-REQUIREMENTS / GET-RENEW-REQUEST-REQUIREMENTS: the CERTMONGER_* variables a
+/// request for the template needs (the subject and host name where the template wants the
+/// request to supply them; the template itself when there is no default).
+std::vector<std::string> request_requirements(const Context& context,
+                                              const HelperSettings& settings,
+                                              const std::string& template_name, bool renewal);
+
+}  // namespace certenroll::flows::certmonger
