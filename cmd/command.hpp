@@ -33,6 +33,11 @@ struct Output {
     /// retrieve-pending --all, diagnose's root cause): printed on stderr in every mode, --quiet
     /// and --json included (cron mails and journald logs stderr), one error_text each.
     std::vector<std::string> errors;
+    /// What a --quiet run must still say although it is no failure: a request sent in this run
+    /// went pending CA approval (exit 3). Printed on stderr with --quiet only (the text says it
+    /// otherwise); a request that was pending before and still is stays quiet, so that cron does
+    /// not mail the same news every quarter of an hour.
+    std::vector<std::string> notices;
 };
 
 struct Command {
@@ -49,6 +54,7 @@ Command add_enroll(CLI::App& app, const GlobalOptions& global);
 Command add_renew(CLI::App& app, const GlobalOptions& global);
 Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global);
 Command add_diagnose(CLI::App& app, const GlobalOptions& global);
+Command add_list(CLI::App& app, const GlobalOptions& global);
 /// `declare_all` declares the options of every subcommand (the script completes them all).
 Command add_completion(CLI::App& app, const GlobalOptions& global,
                        std::function<void()> declare_all);

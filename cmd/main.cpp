@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
         cli::add_enroll(app, global),
         cli::add_renew(app, global),
         cli::add_retrieve_pending(app, global),
+        cli::add_list(app, global),
         cli::add_diagnose(app, global),
         cli::add_completion(app, global, [&declare_options]() { declare_options(nullptr); }),
     };
@@ -79,13 +80,23 @@ int main(int argc, char** argv) {
     // The one look at argv before parsing: a parse that fails has not set global.json, yet a
     // script that passed --json must get its error as a JSON document too.
     const bool json = std::find(argv + 1, argv + argc, std::string("--json")) != argv + argc;
+#ifdef CERTENROLL_TEST_SEAMS
+    const bool parse_only = cli::parse_only();
+#else
+    const bool parse_only = false;
+#endif
     try {
         // CLI11 wants the arguments in reverse order when given as a vector.
-        auto args =
-            cli::apply_profile(app, std::vector<std::string>(argv + 1, argv + argc),
-                               [&declare_options](const CLI::App& sub) { declare_options(&sub); });
+        std::vector<std::string> args(argv + 1, argv + argc);
+        if (!parse_only) {
+            args = cli::apply_profile(
+                app, std::move(args),
+                [&declare_options](const CLI::App& sub) { declare_options(&sub); });
+        }
         std::reverse(args.begin(), args.end());
         app.parse(args);
+        if (parse_only)
+            return 0;
     } catch (const Error& e) {
         return cli::render_error(e, json);
     } catch (const CLI::CallForHelp&) {

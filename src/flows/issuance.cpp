@@ -247,6 +247,7 @@ store::ManagedCertificate managed_record(const RequestRecord& request,
     record.renewal_period_seconds = request.renewal_period_seconds;
     record.updated_at = now;
     record.deploy_hook = request.deploy_hook;
+    record.subject = leaf.subject();
     return record;
 }
 

@@ -42,6 +42,14 @@ struct Endpoint {
     bool key_based = false;
 };
 
+/// How the last attempt on a record ended (enroll, renew, retrieve-pending), shown by `list`.
+/// The same outcome again is not rewritten: `at` is when the record first ended this way.
+struct Outcome {
+    TimePoint at{};
+    std::string result;   ///< "issued", "renewed", "pending", or the error category ("auth", ...)
+    std::string message;  ///< what happened; for a failure the error's message
+};
+
 /// A request the CA took under submission; enough to retrieve it later without the user's help.
 struct PendingRequest {
     std::string name;  ///< the managed-certificate name it will become
@@ -56,6 +64,7 @@ struct PendingRequest {
     std::string deploy_hook;  ///< carried over to the managed record
     bool renewal = false;     ///< a renewal of the managed certificate `name`
     std::string denied;       ///< the CA's reason once denied; the record is then final
+    std::optional<Outcome> last_outcome;
 };
 
 /// A certificate this tool issued and keeps renewed.
@@ -72,6 +81,8 @@ struct ManagedCertificate {
     long long renewal_period_seconds = 0;  ///< from the template; 0 = unknown
     TimePoint updated_at{};
     std::string deploy_hook;  ///< shell command run after each renewal (renew --deploy-hook)
+    std::string subject;      ///< of the current certificate (records before 0.x: empty)
+    std::optional<Outcome> last_outcome;
 };
 
 class StateDirectory {
