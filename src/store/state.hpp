@@ -81,7 +81,7 @@ struct ManagedCertificate {
     long long renewal_period_seconds = 0;  ///< from the template; 0 = unknown
     TimePoint updated_at{};
     std::string deploy_hook;  ///< shell command run after each renewal (renew --deploy-hook)
-    std::string subject;      ///< of the current certificate (records before 0.x: empty)
+    std::string subject;      ///< of the current certificate; empty in older records
     std::optional<Outcome> last_outcome;
 };
 
