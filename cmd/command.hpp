@@ -35,6 +35,11 @@ struct Output {
     /// retrieve-pending --all, diagnose's root cause): printed on stderr in every mode, --quiet
     /// and --json included (cron mails and journald logs stderr), one error_text each.
     std::vector<std::string> errors;
+    /// What a --quiet run must still say although it is no failure: a request sent in this run
+    /// went pending CA approval (exit 3). Printed on stderr with --quiet only (the text says it
+    /// otherwise); a request that was pending before and still is stays quiet, so that cron does
+    /// not mail the same news every quarter of an hour.
+    std::vector<std::string> notices;
 };
 
 struct Command {
@@ -55,6 +60,7 @@ Command add_certmonger_helper(CLI::App& app, const GlobalOptions& global);
 /// An error of certmonger-helper's arguments, rendered for certmonger: the reason on stdout and
 /// stderr, certmonger's exit code (4, underconfigured) instead of the table's.
 int render_certmonger_helper_error(const Error& error);
+Command add_list(CLI::App& app, const GlobalOptions& global);
 /// `declare_all` declares the options of every subcommand (the script completes them all).
 Command add_completion(CLI::App& app, const GlobalOptions& global,
                        std::function<void()> declare_all);

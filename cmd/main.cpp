@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
         cli::add_enroll(app, global),
         cli::add_renew(app, global),
         cli::add_retrieve_pending(app, global),
+        cli::add_list(app, global),
         cli::add_diagnose(app, global),
         cli::add_certmonger_helper(app, global),
         cli::add_completion(app, global, [&declare_options]() { declare_options(nullptr); }),
@@ -86,13 +87,23 @@ int main(int argc, char** argv) {
     const auto render_parse_error = [&](const Error& e) {
         return certmonger ? cli::render_certmonger_helper_error(e) : cli::render_error(e, json);
     };
+#ifdef CERTENROLL_TEST_SEAMS
+    const bool parse_only = cli::parse_only();
+#else
+    const bool parse_only = false;
+#endif
     try {
         // CLI11 wants the arguments in reverse order when given as a vector.
-        auto args =
-            cli::apply_profile(app, std::vector<std::string>(argv + 1, argv + argc),
-                               [&declare_options](const CLI::App& sub) { declare_options(&sub); });
+        std::vector<std::string> args(argv + 1, argv + argc);
+        if (!parse_only) {
+            args = cli::apply_profile(
+                app, std::move(args),
+                [&declare_options](const CLI::App& sub) { declare_options(&sub); });
+        }
         std::reverse(args.begin(), args.end());
         app.parse(args);
+        if (parse_only)
+            return 0;
     } catch (const Error& e) {
         return render_parse_error(e);
     } catch (const CLI::CallForHelp&) {

@@ -6,6 +6,7 @@
 #include "common_options.hpp"
 #include "flows/policy.hpp"
 #include "flows/template_rules.hpp"
+#include "render.hpp"
 #include "xcep/endpoints.hpp"
 #include "xcep/policy_json.hpp"
 
@@ -18,30 +19,6 @@ struct PolicyOptions {
     std::string template_name;
     bool refresh = false;
 };
-
-// Columns as wide as their widest cell plus two spaces, so that no value (a long template name, a
-// CA name, "ML-DSA-65") runs into the next column; the last column is not padded.
-std::string render_table(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> widths;
-    for (const auto& row : rows) {
-        widths.resize(std::max(widths.size(), row.size()), 0);
-        for (std::size_t i = 0; i < row.size(); ++i)
-            widths[i] = std::max(widths[i], row[i].size());
-    }
-    std::string out;
-    for (const auto& row : rows) {
-        std::string line;
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            line += row[i];
-            if (i + 1 < row.size())
-                line.append(widths[i] + 2 - row[i].size(), ' ');
-        }
-        while (!line.empty() && line.back() == ' ')
-            line.pop_back();
-        out += line + "\n";
-    }
-    return out;
-}
 
 std::string subject_source(const xcep::Template& t) {
     if (!xcep::subject_name_flags(t))
@@ -91,11 +68,17 @@ std::string template_details(const xcep::Policy& policy, const xcep::Template& t
         out << "  subject: unknown (the policy leaves subjectNameFlags nil)\n";
     } else {
         out << "  subject: "
-            << (xcep::enrollee_supplies_subject(t) ? "supplied in the request (--subject)"
-                                                   : "built by the CA from the directory")
-            << "; SAN: "
-            << (xcep::enrollee_supplies_subject_alt_name(t) ? "supplied in the request (--san)"
-                                                            : "built by the CA")
+            << (xcep::enrollee_supplies_subject(t)
+                    ? "supplied in the request (enroll --subject DN or --cn NAME)"
+                    : "built by the CA from the directory (it ignores enroll --subject/--cn)")
+            << "\n  SAN: "
+            // As plan_request: a template that takes the subject from the request takes its
+            // SANs too.
+            << (xcep::enrollee_supplies_subject_alt_name(t) || xcep::enrollee_supplies_subject(t)
+                    ? "supplied in the request (enroll --dns, --ip, --email, --upn, --uri; each "
+                      "repeatable)"
+                    : "built by the CA from the directory (it ignores enroll --dns, --ip, "
+                      "--email, --upn, --uri)")
             << "\n";
     }
     out << "  validity: " << t.validity_seconds / 86400 << " days, renewal period "

@@ -80,8 +80,26 @@ std::vector<std::string> apply_profile(
     declare_options(*sub);
     std::vector<std::string> global_defaults;
     std::vector<std::string> sub_defaults;
+    // A key no subcommand knows is a typo ("urll") that would otherwise be ignored silently.
+    const auto known_anywhere = [&](const std::string& flag) {
+        if (app.get_option_no_throw(flag))
+            return true;
+        for (auto* candidate : app.get_subcommands({})) {
+            declare_options(*candidate);
+            if (candidate->get_option_no_throw(flag))
+                return true;
+        }
+        return false;
+    };
     for (const auto& option : config::parse_profile(text.str(), profile, file)) {
         const std::string flag = "--" + option.name;
+        if (!sub->get_option_no_throw(flag) && !known_anywhere(flag)) {
+            throw Error(ErrorKind::Usage,
+                        "configuration " + file + ": unknown option \"" + option.name + "\"" +
+                            (profile.empty() ? "" : " in profile \"" + profile + "\""),
+                        "use the long name of a command-line option without its dashes, e.g. "
+                        "\"url\" for --url (see 'certenroll-cli <subcommand> --help')");
+        }
         std::vector<std::string>* target = nullptr;
         if (sub->get_option_no_throw(flag) && !typed(args, sub_index + 1, flag)) {
             target = &sub_defaults;

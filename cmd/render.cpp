@@ -1,10 +1,19 @@
 #include "render.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include "soap/fault.hpp"
 
 namespace certenroll::cli {
+
+namespace {
+
+// What exit status 0 covers; README's and the man page's row 0 say the same (test_words.py).
+const char* const success_meaning =
+    "issued, retrieved, renewed or not yet due; shown; diagnose passed";
+
+}  // namespace
 
 int render_output(const Output& output, const GlobalOptions& global) {
     for (const auto& warning : output.warnings) {
@@ -12,6 +21,10 @@ int render_output(const Output& output, const GlobalOptions& global) {
     }
     for (const auto& error : output.errors) {
         std::cerr << error;
+    }
+    if (global.quiet && !global.json) {
+        for (const auto& notice : output.notices)
+            std::cerr << "certenroll-cli: " << notice << "\n";
     }
     if (prints_json(global)) {
         std::cout << output.json.dump(2) << "\n";
@@ -80,8 +93,32 @@ int render_error(const Error& error, bool json) {
     return exit_code(error.kind());
 }
 
+// Columns as wide as their widest cell plus two spaces, so that no value (a long template name, a
+// CA name, "ML-DSA-65") runs into the next column; the last column is not padded.
+std::string render_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths;
+    for (const auto& row : rows) {
+        widths.resize(std::max(widths.size(), row.size()), 0);
+        for (std::size_t i = 0; i < row.size(); ++i)
+            widths[i] = std::max(widths[i], row[i].size());
+    }
+    std::string out;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size())
+                line.append(widths[i] + 2 - row[i].size(), ' ');
+        }
+        while (!line.empty() && line.back() == ' ')
+            line.pop_back();
+        out += line + "\n";
+    }
+    return out;
+}
+
 std::string exit_status_help() {
-    std::string text = "  0  success (issued, renewed, nothing due, policy shown)\n";
+    std::string text = "  0  success: " + std::string(success_meaning) + "\n";
     for (const auto& row : exit_code_table()) {
         text += "  " + std::to_string(row.code) + "  " + std::string(row.name) + ": " +
                 std::string(row.description) + "\n";

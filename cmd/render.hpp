@@ -2,6 +2,7 @@
 // Turning results and errors into text on stdout/stderr or one JSON document on stdout.
 
 #include <string>
+#include <vector>
 
 #include "command.hpp"
 #include "error.hpp"
@@ -19,6 +20,8 @@ bool prints_text(const GlobalOptions& global);
 std::string error_text(const Error& error, const std::string& item = "");
 /// Prints the error (stderr, or JSON on stdout with --json) and returns its exit code.
 int render_error(const Error& error, bool json);
+/// Rows as a text table: columns as wide as their widest cell plus two spaces.
+std::string render_table(const std::vector<std::vector<std::string>>& rows);
 /// The exit-code table as help text.
 std::string exit_status_help();
 /// The JSON object describing an error, as printed with --json.

@@ -59,7 +59,7 @@ nlohmann::json outcome_json(const flows::EnrollOutcome& o) {
     return j;
 }
 
-Output render_enroll_outcome(const flows::EnrollOutcome& o) {
+Output render_enroll_outcome(const flows::EnrollOutcome& o, bool submitted_now) {
     Output output;
     output.json = outcome_json(o);
     output.warnings = o.warnings;
@@ -85,6 +85,12 @@ Output render_enroll_outcome(const flows::EnrollOutcome& o) {
         text += "Retrieve the certificate once approved: certenroll-cli retrieve-pending " +
                 o.request_id + "\n";
         output.text = text;
+        if (submitted_now) {
+            output.notices.push_back("request " + o.request_id + " for '" + o.name +
+                                     "' is pending CA manager approval (exit 3); retrieve it "
+                                     "with 'certenroll-cli retrieve-pending " +
+                                     o.request_id + "'");
+        }
         return output;
     }
     text += "Issued certificate for " + o.certificate->subject + " (serial " +

@@ -7,7 +7,9 @@
 namespace certenroll::cli {
 
 /// Issued → exit 0; pending → exit 3 with the request ID and how to retrieve it.
-Output render_enroll_outcome(const flows::EnrollOutcome& outcome);
+/// `submitted_now`: the request was sent in this run (enroll), so a pending outcome is news that
+/// even --quiet reports (Output::notices); retrieve-pending's "still pending" is not.
+Output render_enroll_outcome(const flows::EnrollOutcome& outcome, bool submitted_now = true);
 nlohmann::json outcome_json(const flows::EnrollOutcome& outcome);
 
 }  // namespace certenroll::cli

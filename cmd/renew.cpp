@@ -133,6 +133,8 @@ Output render(const std::vector<flows::RenewResult>& results,
         // A failure is never silenced: not by --quiet, not by --json (which also carries it).
         if (r.error)
             output.errors.push_back(error_text(*r.error, r.name));
+        if (r.status == flows::RenewResult::Status::Pending && r.renewal && r.renewal->submitted)
+            output.notices.push_back(r.name + ": " + r.detail + " (exit 3)");
     }
     if (prints_json(global)) {
         nlohmann::json list = nlohmann::json::array();

@@ -116,7 +116,7 @@ Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global) {
                 }
                 const auto results = flows::retrieve_pending(context, request);
                 if (!o->all) {
-                    return render_enroll_outcome(results.front().outcome);
+                    return render_enroll_outcome(results.front().outcome, false);
                 }
                 return render_batch(results);
             }};

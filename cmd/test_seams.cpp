@@ -32,4 +32,9 @@ void install_test_seams() {
     }
 }
 
+bool parse_only() {
+    const char* flag = std::getenv("CERTENROLL_TEST_PARSE_ONLY");
+    return flag != nullptr && std::string(flag) == "1";
+}
+
 }  // namespace certenroll::cli

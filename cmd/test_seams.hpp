@@ -9,4 +9,9 @@ namespace certenroll::cli {
 /// interrupted once, deterministically.
 void install_test_seams();
 
+/// CERTENROLL_TEST_PARSE_ONLY=1: main parses the command line as usual (no configuration file is
+/// read) and exits 0 without running the subcommand, or 2 on a parse error; tests/e2e checks with
+/// it that every command the hints, README and man page show names options that exist.
+bool parse_only();
+
 }  // namespace certenroll::cli

@@ -351,7 +351,7 @@ http::Response NegotiateTransport::post(const http::Request& request) {
                     error.hint() +
                         "; with Extended Protection on, the server must see the TLS connection "
                         "this client sees: no TLS-inspecting proxy or TLS-terminating load "
-                        "balancer in between (certenroll-cli diagnose checks this)");
+                        "balancer in between ('certenroll-cli diagnose' checks this)");
     }
     if (response.status == 401 || !context)
         return response;  // a 401 the caller asked for; or a transport without connections

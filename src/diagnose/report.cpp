@@ -39,7 +39,8 @@ Finding skipped(std::string id, std::string title, std::string reason) {
 
 Finding failed(std::string id, std::string title, const Error& error) {
     std::string evidence = error.message();
-    if (error.hresult())
+    // Once: a CES fault's message already names its HRESULT (as error_text does).
+    if (error.hresult() && evidence.find(format_hresult(*error.hresult())) == std::string::npos)
         evidence += " [" + format_hresult(*error.hresult()) + "]";
     return failed(std::move(id), std::move(title), error.kind(), std::move(evidence), error.hint());
 }

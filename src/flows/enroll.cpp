@@ -7,6 +7,7 @@
 #include "error.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
+#include "flows/outcome.hpp"
 #include "flows/policy.hpp"
 #include "flows/template_rules.hpp"
 #include "keys/pkcs11_uri.hpp"
@@ -100,9 +101,7 @@ EnrollOutcome dry_run(const Context& context, const EnrollRequest& request, cons
     return outcome;
 }
 
-}  // namespace
-
-EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
+EnrollOutcome enroll_attempt(const Context& context, const EnrollRequest& request) {
     EnrollOutcome outcome;
     outcome.template_name = request.template_name;
     outcome.name = request.name.empty() ? request.template_name : request.name;
@@ -231,6 +230,28 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
     }
     outcome.certificate = describe(issued->leaf);
     return outcome;
+}
+
+}  // namespace
+
+EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
+    // The outcome goes into the records it concerns (list shows it); a first enrollment that
+    // fails has none yet, a re-enrollment of a managed name does.
+    const std::string name = request.name.empty() ? request.template_name : request.name;
+    try {
+        auto outcome = enroll_attempt(context, request);
+        if (outcome.status == EnrollOutcome::Status::Issued) {
+            note_outcome(context, name, "", "issued", "serial " + outcome.certificate->serial);
+        } else if (outcome.status == EnrollOutcome::Status::Pending) {
+            note_outcome(context, name, outcome.request_id, "pending",
+                         "request " + outcome.request_id + " is pending CA manager approval");
+        }
+        return outcome;
+    } catch (const Error& error) {
+        if (!request.dry_run)
+            note_failure(context, name, "", error);
+        throw;
+    }
 }
 
 }  // namespace certenroll::flows

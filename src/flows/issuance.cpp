@@ -328,6 +328,7 @@ store::ManagedCertificate managed_record(const RequestRecord& request,
     record.updated_at = now;
     record.deploy_hook = request.deploy_hook;
     record.renewable = request.renewable;
+    record.subject = leaf.subject();
     return record;
 }
 

@@ -10,6 +10,7 @@
 #include "encoding/time_text.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
+#include "flows/outcome.hpp"
 #include "flows/policy.hpp"
 #include "flows/renewal_connections.hpp"
 #include "flows/template_rules.hpp"
@@ -258,10 +259,13 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
                     "--ces-url with the CES installed with -AllowKeyBasedRenewal");
     }
     if (targets.empty()) {
+        // Without a CEP there was no policy to list the CES URLs (renew --cert without --url).
         throw Error(ErrorKind::Usage,
                     "no CES URL accepts a renewal of '" + record.name + "' with auth " +
                         std::string(xcep::auth_mode_name(connection.credentials.mode)),
-                    "pass --ces-url, or --key-based for a key-based renewal endpoint");
+                    connections.policy.cep_url.empty()
+                        ? "pass --url with the CEP (its policy names the CES), or --ces-url"
+                        : "pass --ces-url, or --key-based for a key-based renewal endpoint");
     }
     audit_key(event, new_key);
     audit_request(event, plan.csr);
@@ -269,6 +273,7 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
                                                  {token, wstep::TokenFormat::Cms, {}}, event);
     renewal.request_id = submission.result.request_id;
     renewal.ces_url = submission.target.url;
+    renewal.submitted = true;
 
     // The CA has answered: the new key belongs to that request now. A pending one keeps it for
     // retrieve-pending; an issued one switches it in (or, after a crash, the replacement's
@@ -424,6 +429,22 @@ RenewResult renew_record(const Context& context, const store::ManagedCertificate
     }
 }
 
+// A renewal that went ahead, or failed, is noted in the records for `list`; "not due" is no
+// attempt (cron would rewrite every record every few minutes).
+RenewResult noted(const Context& context, RenewResult result) {
+    if (result.status == RenewResult::Status::Skipped)
+        return result;
+    const std::string request_id = result.renewal ? result.renewal->request_id : "";
+    if (result.error) {
+        note_failure(context, result.name, request_id, *result.error);
+    } else {
+        note_outcome(context, result.name, request_id,
+                     result.status == RenewResult::Status::Renewed ? "renewed" : "pending",
+                     result.detail);
+    }
+    return result;
+}
+
 }  // namespace
 
 TimePoint renewal_due_at(TimePoint not_before, TimePoint not_after,
@@ -457,7 +478,7 @@ RenewResult renew_one(const Context& context, const std::string& name,
         throw Error(
             ErrorKind::Usage,
             "no managed certificate named '" + name + "' in " + context.state.root().string(),
-            "list them with 'certenroll-cli renew --all --dry-run', or renew files with "
+            "see the managed certificates with 'certenroll-cli list', or renew files with "
             "--cert FILE --key FILE");
     }
     if (!record->renewable) {
@@ -465,7 +486,7 @@ RenewResult renew_one(const Context& context, const std::string& name,
                     "make a new CSR where its key is and run 'certenroll-cli enroll --csr' "
                     "again, or pass --key with the CSR's key to have it renewed");
     }
-    return renew_record(context, *record, options, true);
+    return noted(context, renew_record(context, *record, options, true));
 }
 
 std::vector<RenewResult> renew_all(const Context& context, const RenewOptions& options) {
@@ -481,12 +502,12 @@ std::vector<RenewResult> renew_all(const Context& context, const RenewOptions& o
         try {
             record = context.state.find_certificate(name);
         } catch (const Error& error) {
-            results.push_back(failed(name, error));
+            results.push_back(noted(context, failed(name, error)));
             continue;
         }
         if (!record)
             continue;  // removed meanwhile
-        auto result = renew_record(context, *record, options, !delayed);
+        auto result = noted(context, renew_record(context, *record, options, !delayed));
         // The delay happens once, before the first renewal that reaches the network.
         if (result.status != RenewResult::Status::Skipped)
             delayed = true;
@@ -518,10 +539,19 @@ RenewResult renew_files(const Context& context, const std::string& name,
         }
     }
     if (record.template_name.empty()) {
-        throw Error(ErrorKind::Usage,
-                    "cannot tell the template of " + certificate_file +
-                        " (it has no template-name extension)",
-                    "pass --template NAME");
+        // A template OID alone is mapped to its name by the policy: --url is the fix then.
+        const bool by_oid = !certificate.template_oid().empty();
+        throw Error(
+            ErrorKind::Usage,
+            "cannot tell the template of " + certificate_file +
+                (by_oid ? " (it names its template by OID " + certificate.template_oid() + " only" +
+                              (options.connection.cep_url.empty()
+                                   ? ", and no --url names a policy to look it up in)"
+                                   : ", which the policy does not list)")
+                        : " (it has no template extension)"),
+            by_oid && options.connection.cep_url.empty()
+                ? "pass --url with the CEP (or --template NAME)"
+                : "pass --template NAME");
     }
     record.endpoint.cep_url = options.connection.cep_url;
     record.endpoint.ces_url = options.connection.ces_url;
@@ -537,7 +567,7 @@ RenewResult renew_files(const Context& context, const std::string& name,
     record.not_after = certificate.not_after();
     RenewOptions file_options = options;
     file_options.auth_from_record = false;
-    return renew_record(context, record, file_options, true);
+    return noted(context, renew_record(context, record, file_options, true));
 }
 
 }  // namespace certenroll::flows

@@ -55,6 +55,7 @@ struct RenewResult {
         store::OutputPaths files;                      ///< the certificate's files
         std::optional<IssuedCertificate> certificate;  ///< the new certificate, once renewed
         std::optional<int> hook_status;
+        bool submitted = false;  ///< the request was sent in this run (not pending from before)
     };
     Status status = Status::Skipped;
     std::string name;

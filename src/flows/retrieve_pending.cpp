@@ -7,6 +7,7 @@
 #include "error.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/issuance.hpp"
+#include "flows/outcome.hpp"
 #include "keys/pkcs11_uri.hpp"
 
 namespace certenroll::flows {
@@ -126,6 +127,26 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
     return outcome;
 }
 
+// retrieve_one, with its outcome noted in the records for `list`.
+EnrollOutcome retrieve_noted(const Context& context, const RetrieveRequest& request,
+                             const store::PendingRequest& pending) {
+    try {
+        auto outcome = retrieve_one(context, request, pending);
+        if (outcome.status == EnrollOutcome::Status::Issued) {
+            note_outcome(
+                context, pending.name, "", "issued",
+                "request " + pending.request_id + " issued, serial " + outcome.certificate->serial);
+        } else {
+            note_outcome(context, pending.name, pending.request_id, "pending",
+                         "request " + pending.request_id + " is pending CA manager approval");
+        }
+        return outcome;
+    } catch (const Error& error) {
+        note_failure(context, pending.name, pending.request_id, error);
+        throw;
+    }
+}
+
 }  // namespace
 
 std::vector<RetrieveResult> retrieve_pending(const Context& context,
@@ -136,10 +157,10 @@ std::vector<RetrieveResult> retrieve_pending(const Context& context,
             throw Error(
                 ErrorKind::Usage,
                 "no pending request " + request.request_id + " in " + context.state.root().string(),
-                "run 'certenroll-cli retrieve-pending --all' to poll every recorded "
-                "request, or pass the --state-dir used for enroll");
+                "see the recorded requests with 'certenroll-cli list', or pass the "
+                "--state-dir used for enroll");
         }
-        return {{retrieve_one(context, request, *pending), std::nullopt}};
+        return {{retrieve_noted(context, request, *pending), std::nullopt}};
     }
     std::vector<RetrieveResult> results;
     // One failing request must not stop the others (cron runs this unattended).
@@ -148,7 +169,7 @@ std::vector<RetrieveResult> retrieve_pending(const Context& context,
             continue;  // final; shown by 'retrieve-pending ID'
         }
         try {
-            results.push_back({retrieve_one(context, request, pending), std::nullopt});
+            results.push_back({retrieve_noted(context, request, pending), std::nullopt});
         } catch (const Error& error) {
             EnrollOutcome outcome;
             outcome.name = pending.name;

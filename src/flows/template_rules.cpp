@@ -175,10 +175,19 @@ const xcep::Template* find_template_or_throw(const xcep::Policy& policy, const s
     }
     if (policy.templates.size() > 12)
         offered += ", ...";
+    // A CEP lists only the templates the identity may read: none at all is a permission
+    // problem (denied, exit 4); one missing among others is as likely a typo (usage, exit 2).
+    if (policy.templates.empty()) {
+        throw Error(
+            ErrorKind::Denied,
+            "the policy offers no template at all to this identity, '" + name + "' included",
+            "ask the CA administrators for Read and Enroll permission on the template, "
+            "or check the user");
+    }
     throw Error(ErrorKind::Usage, "the policy offers no template '" + name + "' to this identity",
-                policy.templates.empty()
-                    ? std::string("this identity may not enroll in any template; check the user")
-                    : "offered: " + offered + " (see 'certenroll-cli policy')");
+                "offered: " + offered +
+                    " (see 'certenroll-cli policy'); a template this identity may not read is "
+                    "not offered either");
 }
 
 void check_enroll_permission(const xcep::Template& tmpl, bool force,

@@ -99,6 +99,20 @@ Endpoint endpoint_from_json(const json& j) {
     return e;
 }
 
+// Optional in records: those written before it have none.
+void put_outcome(json& j, const std::optional<Outcome>& o) {
+    if (o)
+        j["last_outcome"] = {
+            {"at", to_unix(o->at)}, {"result", o->result}, {"message", o->message}};
+}
+
+std::optional<Outcome> outcome_from_json(const json& j) {
+    if (!j.contains("last_outcome"))
+        return std::nullopt;
+    const json& o = j.at("last_outcome");
+    return Outcome{time_field(o, "at"), o.at("result").get<std::string>(), o.value("message", "")};
+}
+
 json parse_record_text(std::string_view text, const std::string& where) {
     try {
         return json::parse(text);
@@ -171,6 +185,7 @@ PendingRequest pending_from_json(const json& j) {
     p.denied = j.value("denied", "");
     p.public_key = j.value("public_key", "");
     p.renewable = j.value("renewable", true);
+    p.last_outcome = outcome_from_json(j);
     return p;
 }
 
@@ -189,6 +204,8 @@ ManagedCertificate certificate_from_json(const json& j) {
     c.updated_at = time_field(j, "updated_at");
     c.deploy_hook = j.value("deploy_hook", "");
     c.renewable = j.value("renewable", true);
+    c.subject = j.value("subject", "");
+    c.last_outcome = outcome_from_json(j);
     return c;
 }
 
@@ -234,20 +251,21 @@ void StateDirectory::require_trusted() const {
 void StateDirectory::save_pending(const PendingRequest& p) const {
     check_record_name(p.request_id);
     require_trusted();
-    const json j = {{"name", p.name},
-                    {"request_id", p.request_id},
-                    {"template", p.template_name},
-                    {"endpoint", to_json(p.endpoint)},
-                    {"key_backend", p.key_backend},
-                    {"key_reference", p.key_reference},
-                    {"outputs", to_json(p.outputs)},
-                    {"renewal_period_seconds", p.renewal_period_seconds},
-                    {"submitted_at", to_unix(p.submitted_at)},
-                    {"deploy_hook", p.deploy_hook},
-                    {"renewal", p.renewal},
-                    {"denied", p.denied},
-                    {"public_key", p.public_key},
-                    {"renewable", p.renewable}};
+    json j = {{"name", p.name},
+              {"request_id", p.request_id},
+              {"template", p.template_name},
+              {"endpoint", to_json(p.endpoint)},
+              {"key_backend", p.key_backend},
+              {"key_reference", p.key_reference},
+              {"outputs", to_json(p.outputs)},
+              {"renewal_period_seconds", p.renewal_period_seconds},
+              {"submitted_at", to_unix(p.submitted_at)},
+              {"deploy_hook", p.deploy_hook},
+              {"renewal", p.renewal},
+              {"denied", p.denied},
+              {"public_key", p.public_key},
+              {"renewable", p.renewable}};
+    put_outcome(j, p.last_outcome);
     write_file_atomic(pending_path(p), j.dump(2) + "\n");
 }
 
@@ -278,19 +296,22 @@ void StateDirectory::save_certificate(const ManagedCertificate& c,
                                       FileSetReplacement* replacement) const {
     check_record_name(c.name);
     require_trusted();
-    const json j = {{"name", c.name},
-                    {"template", c.template_name},
-                    {"endpoint", to_json(c.endpoint)},
-                    {"key_backend", c.key_backend},
-                    {"key_reference", c.key_reference},
-                    {"outputs", to_json(c.outputs)},
-                    {"serial", c.serial},
-                    {"not_before", to_unix(c.not_before)},
-                    {"not_after", to_unix(c.not_after)},
-                    {"renewal_period_seconds", c.renewal_period_seconds},
-                    {"updated_at", to_unix(c.updated_at)},
-                    {"deploy_hook", c.deploy_hook},
-                    {"renewable", c.renewable}};
+    json j = {{"name", c.name},
+              {"template", c.template_name},
+              {"endpoint", to_json(c.endpoint)},
+              {"key_backend", c.key_backend},
+              {"key_reference", c.key_reference},
+              {"outputs", to_json(c.outputs)},
+              {"serial", c.serial},
+              {"not_before", to_unix(c.not_before)},
+              {"not_after", to_unix(c.not_after)},
+              {"renewal_period_seconds", c.renewal_period_seconds},
+              {"updated_at", to_unix(c.updated_at)},
+              {"deploy_hook", c.deploy_hook},
+              {"renewable", c.renewable}};
+    if (!c.subject.empty())
+        j["subject"] = c.subject;
+    put_outcome(j, c.last_outcome);
     const fs::path path = root_ / "certificates" / (c.name + ".json");
     if (replacement != nullptr) {
         replacement->stage(path, j.dump(2) + "\n", fs::perms::owner_read | fs::perms::owner_write);

@@ -48,6 +48,14 @@ struct Endpoint {
     bool key_based = false;
 };
 
+/// How the last attempt on a record ended (enroll, renew, retrieve-pending), shown by `list`.
+/// The same outcome again is not rewritten: `at` is when the record first ended this way.
+struct Outcome {
+    TimePoint at{};
+    std::string result;   ///< "issued", "renewed", "pending", or the error category ("auth", ...)
+    std::string message;  ///< what happened; for a failure the error's message
+};
+
 /// A request the CA took under submission; enough to retrieve it later without the user's help.
 struct PendingRequest {
     std::string name;  ///< the managed-certificate name it will become
@@ -66,6 +74,7 @@ struct PendingRequest {
     /// (PEM), which the issued certificate must carry; key_reference is then empty.
     std::string public_key{};
     bool renewable = true;  ///< false: see ManagedCertificate::renewable
+    std::optional<Outcome> last_outcome;
 };
 
 /// A certificate this tool issued and keeps renewed.
@@ -86,6 +95,8 @@ struct ManagedCertificate {
     /// key to renew with; renew leaves it alone and it is shown as "not renewable by
     /// certenroll-cli".
     bool renewable = true;
+    std::string subject;      ///< of the current certificate; empty in older records
+    std::optional<Outcome> last_outcome;
 };
 
 class StateDirectory {

@@ -138,6 +138,17 @@ TEST_CASE("the JSON document carries the same content") {
     CHECK(json["summary"]["warn"] == 1);
 }
 
+TEST_CASE("a failed finding names the HRESULT once") {
+    // A CES fault's message already ends with its HRESULT (soap::to_error).
+    Error named(ErrorKind::Denied, "Denied by policy (CERTSRV_E_TEMPLATE_DENIED 0x80094012)");
+    named.with_hresult(0x80094012);
+    const auto once = failed("ces", "CES", named);
+    CHECK(once.evidence == named.message());
+    Error bare(ErrorKind::Protocol, "the CA failed");
+    bare.with_hresult(0x80094012);
+    CHECK(failed("ces", "CES", bare).evidence == "the CA failed [0x80094012]");
+}
+
 TEST_CASE("durations and HTTP dates") {
     CHECK(describe_duration(0s) == "0 s");
     CHECK(describe_duration(45s) == "45 s");

@@ -11,6 +11,7 @@
 #include "error.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/deploy_hook.hpp"
+#include "flows/inventory.hpp"
 #include "flows/issuance.hpp"
 #include "flows/policy.hpp"
 #include "flows/renew.hpp"
@@ -206,7 +207,24 @@ TEST_CASE("enroll permission: denied unless forced") {
     flows::check_enroll_permission(policy.templates[2], true, warnings);
     CHECK(warnings.size() == 1);
     auto unknown = error_of([&] { flows::find_template_or_throw(policy, "Nope"); });
+    CHECK(unknown.kind() == ErrorKind::Usage);  // as likely a typo
     CHECK(unknown.hint().find("WebServer") != std::string::npos);
+    // A policy with no template at all for this identity: a permission problem (exit 4).
+    auto none = error_of([&] { flows::find_template_or_throw(xcep::Policy{}, "WebServer"); });
+    CHECK(none.kind() == ErrorKind::Denied);
+    CHECK(none.hint().find("permission") != std::string::npos);
+}
+
+TEST_CASE("list tells where a key lives") {
+    CHECK(flows::key_location("software", "/k/key.pem", false).kind == "file");
+    CHECK(flows::key_location("tpm", "/k/key.pem", false).kind == "tpm");
+    CHECK(flows::key_location("pkcs11", "pkcs11:token=T;object=web", false).kind == "pkcs11");
+    // renew --cert records no backend: told by the reference, and by the file's content.
+    CHECK(flows::key_location("", "pkcs11:token=T;object=web", false).kind == "pkcs11");
+    CHECK(flows::key_location("", "/k/key.pem", true).kind == "tpm");
+    const auto file = flows::key_location("", "/k/key.pem", false);
+    CHECK(file.kind == "file");
+    CHECK(file.where == "/k/key.pem");
 }
 
 TEST_CASE("why_unusable names permission, auth mode and unsupported requirements") {

@@ -189,6 +189,45 @@ TEST_CASE("records of a CSR made elsewhere: public key, renewable, p7b and legac
     CHECK_FALSE(old.outputs.pfx_legacy);
 }
 
+TEST_CASE("the last outcome and the subject round-trip; records without them still load") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    store::ManagedCertificate managed;
+    managed.name = "web1";
+    managed.subject = "CN=web1.example.test";
+    const store::Outcome outcome{
+        std::chrono::system_clock::time_point(std::chrono::seconds(1700000000)), "auth",
+        "the server refused the credentials"};
+    managed.last_outcome = outcome;
+    state.save_certificate(managed);
+    const auto record = state.find_certificate("web1");
+    REQUIRE(record);
+    CHECK(record->subject == "CN=web1.example.test");
+    REQUIRE(record->last_outcome);
+    CHECK(record->last_outcome->at == outcome.at);
+    CHECK(record->last_outcome->result == "auth");
+    CHECK(record->last_outcome->message == outcome.message);
+
+    store::PendingRequest pending;
+    pending.name = "web1";
+    pending.request_id = "7";
+    pending.last_outcome = store::Outcome{outcome.at, "pending", "request 7 is pending"};
+    state.save_pending(pending);
+    REQUIRE(state.find_pending("7")->last_outcome);
+    CHECK(state.find_pending("7")->last_outcome->result == "pending");
+
+    // A record written before last_outcome existed has none.
+    const auto old = store::parse_certificate_record(
+        R"({"name": "old", "endpoint": {}, "outputs": {}})", "old.json");
+    CHECK_FALSE(old.last_outcome);
+    CHECK(old.subject.empty());
+    // One without its result is corrupt, named like any other broken field.
+    CHECK_THROWS_AS(
+        store::parse_certificate_record(
+            R"({"name": "x", "endpoint": {}, "outputs": {}, "last_outcome": {"at": 1}})", "x.json"),
+        Error);
+}
+
 TEST_CASE("record names cannot escape the state directory") {
     TempDir dir;
     store::StateDirectory state(dir.path);
