@@ -81,9 +81,10 @@ int main(int argc, char** argv) {
     const bool json = std::find(argv + 1, argv + argc, std::string("--json")) != argv + argc;
     try {
         // CLI11 wants the arguments in reverse order when given as a vector.
-        auto args =
-            cli::apply_profile(app, std::vector<std::string>(argv + 1, argv + argc),
-                               [&declare_options](const CLI::App& sub) { declare_options(&sub); });
+        auto args = cli::apply_profile(
+            app, std::vector<std::string>(argv + 1, argv + argc),
+            [&declare_options](const CLI::App& sub) { declare_options(&sub); },
+            &global.profile_options);
         std::reverse(args.begin(), args.end());
         app.parse(args);
     } catch (const Error& e) {

@@ -268,6 +268,7 @@ void save_pending(const Context& context, const Submission& submission,
     pending.submitted_at = context.clock();
     pending.deploy_hook = request.deploy_hook;
     pending.renewal = request.renewal;
+    pending.key_generated = request.key_generated;
     context.state.save_pending(pending);
     audit_record(context, audit::EventType::Pending, std::move(event));
 }

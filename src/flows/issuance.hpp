@@ -25,6 +25,7 @@ namespace certenroll::flows {
 struct CesTarget {
     std::string url;
     std::string ca_name;
+    bool renewal_only = false;  ///< listed for renewals only (renewalOnly in the policy)
 };
 
 struct Submission {
@@ -87,6 +88,8 @@ struct RequestRecord {
     long long renewal_period_seconds = 0;
     std::string deploy_hook;
     bool renewal = false;  ///< a renewal of the managed certificate `name`
+    /// The key was generated for this request (enroll without --key): removed if it is denied.
+    bool key_generated = false;
 };
 
 /// How an issued certificate is checked, put in place and recorded.
