@@ -1,5 +1,6 @@
 #include "common_options.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -266,6 +267,12 @@ std::string absolute_path(const std::string& path) {
 }
 
 }  // namespace
+
+std::function<bool(const std::string&)> profile_supplied(const GlobalOptions& global) {
+    return [&added = global.profile_options](const std::string& flag) {
+        return std::find(added.begin(), added.end(), flag) != added.end();
+    };
+}
 
 ConnectionOptions without_options(ConnectionOptions options,
                                   const std::function<bool(const std::string&)>& drop) {

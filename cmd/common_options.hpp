@@ -55,6 +55,9 @@ flows::Connection make_connection(const ConnectionOptions& options);
 /// settings, but the mode, user and Kerberos settings come from each record.
 flows::Connection make_record_connection(const ConnectionOptions& options);
 
+/// Whether the configuration profile supplied a flag ("--url") rather than the command line.
+std::function<bool(const std::string& flag)> profile_supplied(const GlobalOptions& global);
+
 /// `options` with the settings a record keeps (URLs, auth, user, secret files, client
 /// certificate, Kerberos, CA bundle, proxy) reset where `drop(flag)` says so: the typed ones
 /// (drop the profile's flags) or the profile's (drop the others).

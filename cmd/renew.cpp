@@ -1,10 +1,8 @@
 // `renew`: renew managed certificates that are due; built to run from cron or a systemd timer.
 
-#include <algorithm>
-
+#include "flows/renew.hpp"
 #include "common_options.hpp"
 #include "encoding/time_text.hpp"
-#include "flows/renew.hpp"
 #include "keys/backends.hpp"
 #include "keys/key_backend.hpp"
 #include "render.hpp"
@@ -249,11 +247,7 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
             // Settings: what was typed overrides each record's, the profile's fill only what a
             // record lacks (flows/connection_settings.hpp). Secrets are read per record, when
             // needed, from where the winning layer says.
-            const auto& from_profile = global.profile_options;
-            const auto in_profile = [&from_profile](const std::string& flag) {
-                return std::find(from_profile.begin(), from_profile.end(), flag) !=
-                       from_profile.end();
-            };
+            const auto in_profile = profile_supplied(global);
             const ConnectionOptions typed = without_options(o->connection, in_profile);
             const ConnectionOptions profile = without_options(
                 o->connection,

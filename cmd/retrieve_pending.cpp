@@ -1,9 +1,7 @@
 // `retrieve-pending`: collect certificates the CA manager has approved since enroll.
 
-#include <algorithm>
-
-#include "common_options.hpp"
 #include "flows/retrieve_pending.hpp"
+#include "common_options.hpp"
 #include "render.hpp"
 #include "render_outcome.hpp"
 
@@ -102,11 +100,7 @@ Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global) {
                 flows::RetrieveRequest request;
                 // Typed settings override each pending request's, the profile's fill only what a
                 // request lacks; without --auth, each is asked about the way it was submitted.
-                const auto& from_profile = global.profile_options;
-                const auto in_profile = [&from_profile](const std::string& flag) {
-                    return std::find(from_profile.begin(), from_profile.end(), flag) !=
-                           from_profile.end();
-                };
+                const auto in_profile = profile_supplied(global);
                 const ConnectionOptions typed = without_options(o->connection, in_profile);
                 request.settings.command_line = recorded_settings(typed, false);
                 request.settings.defaults = recorded_settings(
