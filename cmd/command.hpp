@@ -23,6 +23,8 @@ struct GlobalOptions {
     bool quiet = false;
     std::string audit_log;  ///< empty: $CERTENROLL_AUDIT_LOG, else no audit file
     bool audit_syslog = false;
+    /// The options the configuration profile supplied ("--url", ...), not typed.
+    std::vector<std::string> profile_options;
 };
 
 /// What a subcommand produced: the same facts for people (text) and for scripts (json).

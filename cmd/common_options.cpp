@@ -1,10 +1,13 @@
 #include "common_options.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <utility>
 
 #include "encoding/time_text.hpp"
 #include "error.hpp"
@@ -231,6 +234,110 @@ flows::Connection make_record_connection(const ConnectionOptions& o) {
     flows::Connection connection = connection_without_mode(o);
     connection.credentials.mode = xcep::AuthMode::Anonymous;  // until a record says otherwise
     return connection;
+}
+
+namespace {
+
+// The settings a record keeps, by flag.
+const std::pair<const char*, std::string ConnectionOptions::*> kRecordedOptions[] = {
+    {"--url", &ConnectionOptions::cep_url},
+    {"--ces-url", &ConnectionOptions::ces_url},
+    {"--ca", &ConnectionOptions::ca_name},
+    {"--username", &ConnectionOptions::username},
+    {"--password-file", &ConnectionOptions::password_file},
+    {"--client-cert", &ConnectionOptions::client_cert},
+    {"--client-key", &ConnectionOptions::client_key},
+    {"--client-key-passphrase-file", &ConnectionOptions::client_key_passphrase_file},
+    {"--spn", &ConnectionOptions::spn},
+    {"--keytab", &ConnectionOptions::keytab},
+    {"--principal", &ConnectionOptions::principal},
+    {"--ca-bundle", &ConnectionOptions::ca_bundle},
+    {"--proxy", &ConnectionOptions::proxy},
+    {"--proxy-user", &ConnectionOptions::proxy_user},
+    {"--proxy-password-file", &ConnectionOptions::proxy_password_file},
+};
+
+// Relative paths would mean another file when cron runs from another directory.
+std::string absolute_path(const std::string& path) {
+    if (path.empty() || path.rfind("pkcs11:", 0) == 0)
+        return path;
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(path, ec);
+    return ec ? path : absolute.lexically_normal().string();
+}
+
+}  // namespace
+
+std::function<bool(const std::string&)> profile_supplied(const GlobalOptions& global) {
+    return [&added = global.profile_options](const std::string& flag) {
+        return std::find(added.begin(), added.end(), flag) != added.end();
+    };
+}
+
+ConnectionOptions without_options(ConnectionOptions options,
+                                  const std::function<bool(const std::string&)>& drop) {
+    for (const auto& [flag, member] : kRecordedOptions) {
+        if (drop(flag))
+            (options.*member).clear();
+    }
+    if (drop("--auth"))
+        options.auth = "auto";
+    if (drop("--proxy-auth"))
+        options.proxy_auth = "basic";
+    return options;
+}
+
+store::SecretSource secret_source(const std::string& file, const char* variable,
+                                  bool name_environment) {
+    if (!file.empty())
+        return {absolute_path(file), {}};
+    if (name_environment && variable) {
+        if (const char* value = std::getenv(variable); value && *value)
+            return {{}, variable};
+    }
+    return {};
+}
+
+store::Endpoint recorded_settings(const ConnectionOptions& o, bool name_environment) {
+    store::Endpoint e;
+    e.cep_url = o.cep_url;
+    e.ces_url = o.ces_url;
+    e.ca_name = o.ca_name;
+    e.auth = o.auth == "auto" ? "" : o.auth;
+    e.username = o.username;
+    e.password = secret_source(o.password_file, "CERTENROLL_PASSWORD", name_environment);
+    e.client_certificate = absolute_path(o.client_cert);
+    e.client_key = absolute_path(o.client_key);
+    e.client_key_passphrase = secret_source(o.client_key_passphrase_file, nullptr, false);
+    e.spn = o.spn;
+    e.keytab = absolute_path(o.keytab);
+    e.principal = o.principal;
+    e.ca_bundle = absolute_path(o.ca_bundle);
+    e.proxy = o.proxy;
+    e.proxy_user = o.proxy_user;
+    if (!o.proxy.empty() || !o.proxy_user.empty())
+        e.proxy_auth = o.proxy_auth;
+    if (!o.proxy_user.empty())
+        e.proxy_password =
+            secret_source(o.proxy_password_file, "CERTENROLL_PROXY_PASSWORD", name_environment);
+    return e;
+}
+
+flows::SecretReader secret_reader() {
+    return [](const store::SecretSource& source, const char* fallback_variable,
+              const std::string& prompt, const std::string& flag) -> std::string {
+        if (!source.file.empty())
+            return read_secret(source.file, nullptr, "", flag);
+        if (!source.environment.empty()) {
+            if (const char* value = std::getenv(source.environment.c_str()); value && *value)
+                return value;
+            throw Error(ErrorKind::Usage,
+                        "the environment variable " + source.environment +
+                            " named for this certificate is not set",
+                        "set it, or pass " + flag + " FILE");
+        }
+        return read_secret({}, fallback_variable, prompt, flag);
+    };
 }
 
 std::function<std::string(const std::string&)> password_source(const ConnectionOptions& o) {

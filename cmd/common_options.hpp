@@ -8,7 +8,9 @@
 
 #include "command.hpp"
 #include "error.hpp"
+#include "flows/connection_settings.hpp"
 #include "flows/context.hpp"
+#include "store/state.hpp"
 
 namespace certenroll::cli {
 
@@ -52,6 +54,28 @@ flows::Connection make_connection(const ConnectionOptions& options);
 /// For commands that act on stored records (renew, retrieve-pending without --auth): the same
 /// settings, but the mode, user and Kerberos settings come from each record.
 flows::Connection make_record_connection(const ConnectionOptions& options);
+
+/// Whether the configuration profile supplied a flag ("--url") rather than the command line.
+std::function<bool(const std::string& flag)> profile_supplied(const GlobalOptions& global);
+
+/// `options` with the settings a record keeps (URLs, auth, user, secret files, client
+/// certificate, Kerberos, CA bundle, proxy) reset where `drop(flag)` says so: the typed ones
+/// (drop the profile's flags) or the profile's (drop the others).
+ConnectionOptions without_options(ConnectionOptions options,
+                                  const std::function<bool(const std::string& flag)>& drop);
+
+/// Those settings of `options` by reference, as a record keeps them: files made absolute, "auto"
+/// auth left unset. With `name_environment`, a secret without a file that
+/// $CERTENROLL_PASSWORD (or $CERTENROLL_PROXY_PASSWORD) supplies is recorded as that variable.
+store::Endpoint recorded_settings(const ConnectionOptions& options, bool name_environment);
+
+/// A secret file reference (absolute), or, with `name_environment`, `variable` if it is set.
+store::SecretSource secret_source(const std::string& file, const char* variable,
+                                  bool name_environment);
+
+/// Reads the secrets records refer to (see flows::SecretReader): a file's first line, an
+/// environment variable, else the fallback variable, else a prompt on a terminal.
+flows::SecretReader secret_reader();
 
 /// Reads the password for a user (--password-file, $CERTENROLL_PASSWORD, prompt) when called.
 std::function<std::string(const std::string& username)> password_source(

@@ -92,6 +92,21 @@ flows::EnrollRequest make_request(const EnrollOptions& o) {
     }
     request.refresh_policy = o.refresh;
     request.force = o.force;
+    // Kept with the certificate, by reference, for renew and retrieve-pending: only what this
+    // authentication uses.
+    auto& settings = request.settings;
+    settings = recorded_settings(o.connection, true);
+    const auto mode = request.connection.credentials.mode;
+    if (mode != xcep::AuthMode::UsernamePassword)
+        settings.password = {};
+    if (mode != xcep::AuthMode::Certificate) {
+        settings.client_certificate.clear();
+        settings.client_key.clear();
+        settings.client_key_passphrase = {};
+    }
+    if (request.formats.pfx)
+        settings.pfx_password = secret_source(o.pfx_password_file, "CERTENROLL_PFX_PASSWORD", true);
+    settings.key_passphrase = secret_source(o.key_passphrase_file, nullptr, false);
     return request;
 }
 

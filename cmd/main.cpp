@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
         if (!parse_only) {
             args = cli::apply_profile(
                 app, std::move(args),
-                [&declare_options](const CLI::App& sub) { declare_options(&sub); });
+                [&declare_options](const CLI::App& sub) { declare_options(&sub); },
+                &global.profile_options);
         }
         std::reverse(args.begin(), args.end());
         app.parse(args);

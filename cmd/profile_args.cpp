@@ -34,9 +34,9 @@ bool typed(const std::vector<std::string>& args, std::size_t begin, const std::s
 
 }  // namespace
 
-std::vector<std::string> apply_profile(
-    CLI::App& app, std::vector<std::string> args,
-    const std::function<void(const CLI::App&)>& declare_options) {
+std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> args,
+                                       const std::function<void(const CLI::App&)>& declare_options,
+                                       std::vector<std::string>* added) {
     std::size_t sub_index = args.size();
     CLI::App* sub = nullptr;
     for (std::size_t i = 0; i < args.size() && !sub; ++i) {
@@ -109,6 +109,8 @@ std::vector<std::string> apply_profile(
         if (!target) {
             continue;  // an option of another subcommand, or one typed on the command line
         }
+        if (added)
+            added->push_back(flag);
         if (option.values.empty()) {
             target->push_back(flag);
         }

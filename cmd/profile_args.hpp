@@ -11,7 +11,10 @@ namespace certenroll::cli {
 
 /// `args` without the program name. Returns them with the selected profile's options added.
 /// `declare_options` declares the options of the subcommand found in `args` (see Command).
+/// `added`, when given, receives the flags ("--url") the profile supplied: commands that act on
+/// records treat those as defaults below each record's own settings, not as overrides.
 std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> args,
-                                       const std::function<void(const CLI::App&)>& declare_options);
+                                       const std::function<void(const CLI::App&)>& declare_options,
+                                       std::vector<std::string>* added = nullptr);
 
 }  // namespace certenroll::cli

@@ -49,12 +49,16 @@ const char* status_name(flows::RenewResult::Status status) {
 }
 
 // The worst outcome decides the exit code: a failure (the first one, in record order) over a
-// pending renewal over success; a failing deploy hook counts as a failure.
-int exit_code_of(const std::vector<flows::RenewResult>& results) {
+// pending renewal over success; a failing deploy hook counts as a failure. `renew --all` (cron,
+// systemd) exits 0 while requests merely wait for approval: a run that changes nothing must not
+// mail or mark the unit failed every hour; --json and the text still show them as pending.
+int exit_code_of(const std::vector<flows::RenewResult>& results, bool all) {
     for (const auto& r : results) {
         if (r.error)
             return exit_code(r.error->kind());
     }
+    if (all)
+        return 0;
     for (const auto& r : results) {
         if (r.status == flows::RenewResult::Status::Pending)
             return exit_code(ErrorKind::Pending);
@@ -103,6 +107,8 @@ nlohmann::json result_json(const flows::RenewResult& r) {
         renewal_json(*r.renewal, r.status == flows::RenewResult::Status::Renewed, j);
     if (!r.warnings.empty())
         j["warnings"] = r.warnings;
+    if (!r.collected_request_id.empty())
+        j["collected_request_id"] = r.collected_request_id;
     if (r.error)
         j["error"] = error_json(*r.error)["error"];
     return j;
@@ -122,9 +128,9 @@ std::string results_text(const std::vector<flows::RenewResult>& results, const i
 // Builds only the rendering that will be printed: over many records (renew --all from cron) the
 // other one would be most of the heap.
 Output render(const std::vector<flows::RenewResult>& results,
-              const std::filesystem::path& state_root, const GlobalOptions& global) {
+              const std::filesystem::path& state_root, const GlobalOptions& global, bool all) {
     Output output;
-    output.exit_code = exit_code_of(results);
+    output.exit_code = exit_code_of(results, all);
     int counts[4] = {0, 0, 0, 0};
     for (const auto& r : results) {
         ++counts[static_cast<int>(r.status)];
@@ -240,24 +246,47 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
                 options.key_spec = keys::parse_key_type(o->key_type);
             if (sub->count("--deploy-hook") > 0)
                 options.deploy_hook = o->deploy_hook;
-            if (!o->key_passphrase_file.empty()) {
-                options.key_passphrase =
-                    read_secret(o->key_passphrase_file, nullptr, "", "--key-passphrase-file");
+            // Settings: what was typed overrides each record's, the profile's fill only what a
+            // record lacks (flows/connection_settings.hpp). Secrets are read per record, when
+            // needed, from where the winning layer says.
+            const auto in_profile = profile_supplied(global);
+            const ConnectionOptions typed = without_options(o->connection, in_profile);
+            const ConnectionOptions profile = without_options(
+                o->connection,
+                [&in_profile](const std::string& flag) { return !in_profile(flag); });
+            auto& layers = options.settings;
+            if (o->cert_file.empty()) {
+                layers.command_line = recorded_settings(typed, false);
+                layers.defaults = recorded_settings(profile, false);
+            } else {
+                layers.command_line = recorded_settings(o->connection, true);  // no record yet
             }
-            if (!o->pfx_password_file.empty() || std::getenv("CERTENROLL_PFX_PASSWORD")) {
-                options.pfx_password = read_secret(o->pfx_password_file, "CERTENROLL_PFX_PASSWORD",
-                                                   "", "--pfx-password-file");
-            }
+            store::Endpoint& pfx_layer =
+                in_profile("--pfx-password-file") ? layers.defaults : layers.command_line;
+            pfx_layer.pfx_password = secret_source(o->pfx_password_file, "CERTENROLL_PFX_PASSWORD",
+                                                   !o->cert_file.empty());
+            store::Endpoint& passphrase_layer =
+                in_profile("--key-passphrase-file") ? layers.defaults : layers.command_line;
+            passphrase_layer.key_passphrase = secret_source(o->key_passphrase_file, nullptr, false);
             // Credentials: explicit --auth applies to every record (with --key-based: to the
             // key-based renewal CEP; the CES always gets the certificate being renewed);
             // otherwise each record's own auth mode is used and a password is read only if one
             // is needed.
-            const bool explicit_auth = sub->count("--auth") > 0;
+            const bool explicit_auth = typed.auth != "auto";
             options.auth_from_record = !explicit_auth && o->cert_file.empty();
-            options.connection = explicit_auth || (!o->cert_file.empty() && !o->key_based)
-                                     ? make_connection(o->connection)
-                                     : make_record_connection(o->connection);
-            options.password = password_source(o->connection);
+            if (!o->cert_file.empty()) {
+                options.connection = o->key_based ? make_record_connection(o->connection)
+                                                  : make_connection(o->connection);
+            } else {
+                // --auth typed: its credentials may still come from the profile (a user name);
+                // the URLs only from what was typed.
+                ConnectionOptions with_auth = o->connection;
+                with_auth.cep_url = typed.cep_url;
+                with_auth.ces_url = typed.ces_url;
+                options.connection =
+                    explicit_auth ? make_connection(with_auth) : make_record_connection(typed);
+            }
+            options.read_secret = secret_reader();
 
             const auto context = make_context(global, o->connection, "renew");
             std::vector<flows::RenewResult> results;
@@ -272,7 +301,7 @@ Command add_renew(CLI::App& app, const GlobalOptions& global) {
                 results.push_back(flows::renew_files(context, name, o->cert_file, o->key_file,
                                                      o->template_name, options));
             }
-            return render(results, context.state.root(), global);
+            return render(results, context.state.root(), global, o->all);
         }};
 }
 

@@ -98,22 +98,34 @@ Command add_retrieve_pending(CLI::App& app, const GlobalOptions& global) {
                 }
                 const auto context = make_context(global, o->connection, "retrieve-pending");
                 flows::RetrieveRequest request;
-                // Without --auth, each pending request is asked about the way it was submitted.
-                request.auth_from_record = o->connection.auth == "auto";
-                request.connection = request.auth_from_record
-                                         ? make_record_connection(o->connection)
-                                         : make_connection(o->connection);
-                request.password = password_source(o->connection);
+                // Typed settings override each pending request's, the profile's fill only what a
+                // request lacks; without --auth, each is asked about the way it was submitted.
+                const auto in_profile = profile_supplied(global);
+                const ConnectionOptions typed = without_options(o->connection, in_profile);
+                request.settings.command_line = recorded_settings(typed, false);
+                request.settings.defaults = recorded_settings(
+                    without_options(
+                        o->connection,
+                        [&in_profile](const std::string& flag) { return !in_profile(flag); }),
+                    false);
+                request.auth_from_record = typed.auth == "auto";
+                // --auth typed: its credentials may still come from the profile (a user name).
+                ConnectionOptions with_auth = o->connection;
+                with_auth.ces_url = typed.ces_url;
+                request.connection = request.auth_from_record ? make_record_connection(typed)
+                                                              : make_connection(with_auth);
+                request.read_secret = secret_reader();
                 request.request_id = o->request_id;
                 request.all = o->all;
-                if (!o->key_passphrase_file.empty()) {
-                    request.key_passphrase =
-                        read_secret(o->key_passphrase_file, nullptr, "", "--key-passphrase-file");
-                }
-                if (!o->pfx_password_file.empty()) {
-                    request.pfx_password =
-                        read_secret(o->pfx_password_file, nullptr, "", "--pfx-password-file");
-                }
+                // A typed file wins; else each request's reference, else the profile's.
+                auto& passphrase_layer = in_profile("--key-passphrase-file")
+                                             ? request.settings.defaults
+                                             : request.settings.command_line;
+                passphrase_layer.key_passphrase =
+                    secret_source(o->key_passphrase_file, nullptr, false);
+                auto& pfx_layer = in_profile("--pfx-password-file") ? request.settings.defaults
+                                                                    : request.settings.command_line;
+                pfx_layer.pfx_password = secret_source(o->pfx_password_file, nullptr, false);
                 const auto results = flows::retrieve_pending(context, request);
                 if (!o->all) {
                     return render_enroll_outcome(results.front().outcome, false);

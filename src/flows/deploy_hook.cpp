@@ -4,7 +4,9 @@
 #include <array>
 #include <cctype>
 
+#include "crypto/certificate.hpp"
 #include "platform/platform.hpp"
+#include "store/state.hpp"
 
 namespace certenroll::flows {
 
@@ -45,6 +47,25 @@ bool is_scrubbed_from_hooks(std::string_view entry) {
 
 int run_shell_hook(const std::string& command, const Environment& extra) {
     return platform::run_shell_command(command, extra, is_scrubbed_from_hooks);
+}
+
+Environment hook_environment(const store::ManagedCertificate& record,
+                             const crypto::Certificate& certificate,
+                             const std::string& previous_serial) {
+    return {
+        {"CERTENROLL_NAME", record.name},
+        {"CERTENROLL_TEMPLATE", record.template_name},
+        {"CERTENROLL_CERT", record.outputs.certificate.string()},
+        {"CERTENROLL_KEY", record.outputs.key.string()},
+        {"CERTENROLL_CHAIN", record.outputs.chain.string()},
+        {"CERTENROLL_FULLCHAIN", record.outputs.fullchain.string()},
+        {"CERTENROLL_PFX", record.outputs.pfx.string()},
+        {"CERTENROLL_SERIAL", certificate.serial_hex()},
+        {"CERTENROLL_PREVIOUS_SERIAL", previous_serial},
+        {"CERTENROLL_SUBJECT", certificate.subject()},
+        {"CERTENROLL_NOT_AFTER", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                    certificate.not_after().time_since_epoch())
+                                                    .count())}};
 }
 
 }  // namespace certenroll::flows

@@ -6,6 +6,13 @@
 #include <utility>
 #include <vector>
 
+namespace certenroll::crypto {
+class Certificate;
+}
+namespace certenroll::store {
+struct ManagedCertificate;
+}
+
 namespace certenroll::flows {
 
 using Environment = std::vector<std::pair<std::string, std::string>>;
@@ -21,5 +28,11 @@ int run_shell_hook(const std::string& command, const Environment& extra);
 /// CERTENROLL_PROXY_PASSWORD) and proxy variables whose URL holds credentials. KRB5CCNAME stays:
 /// the tool's own caches are in-memory (MEMORY:), so a KRB5CCNAME is the user's, not ours.
 bool is_scrubbed_from_hooks(std::string_view entry);
+
+/// What a deploy hook is told about the certificate now in place: CERTENROLL_NAME, _TEMPLATE,
+/// _CERT, _KEY, _CHAIN, _FULLCHAIN, _PFX, _SERIAL, _PREVIOUS_SERIAL, _SUBJECT, _NOT_AFTER.
+Environment hook_environment(const store::ManagedCertificate& record,
+                             const crypto::Certificate& certificate,
+                             const std::string& previous_serial);
 
 }  // namespace certenroll::flows

@@ -29,6 +29,9 @@ namespace {
 // The key is generated (or reused) and on disk before any request leaves, so that a pending or
 // failed request can always be completed or retried with the same key.
 // A token key stays on the token: its reference is its URI, and no key file is written.
+// A key file this tool generated for a request the CA has not accepted yet is noted in the state
+// directory first (a crash leaves the note, never a key nobody owns): the next enroll of the
+// same name reuses it if it fits, or replaces it. Any other existing file is never overwritten.
 keys::Key prepare_key(const Context& context, const EnrollRequest& request, keys::KeySpec spec,
                       const std::string& name, const fs::path& key_path) {
     if (!request.existing_key.empty()) {
@@ -38,10 +41,28 @@ keys::Key prepare_key(const Context& context, const EnrollRequest& request, keys
     const bool on_token = request.key_backend == "pkcs11";
     std::error_code ec;
     if (!on_token && fs::exists(key_path, ec)) {
-        throw Error(ErrorKind::Usage, "key file " + key_path.string() + " already exists",
-                    "pass --key " + key_path.string() +
-                        " to reuse it (e.g. to retry), or choose another --name or --key-out");
+        const auto attempt = context.state.find_key_attempt(name);
+        if (!attempt || *attempt != key_path) {
+            throw Error(ErrorKind::Usage, "key file " + key_path.string() + " already exists",
+                        "pass --key " + key_path.string() +
+                            " to reuse it, or choose another --name or --key-out");
+        }
+        try {
+            auto key = context.keys->load(key_path.string(), request.key_passphrase);
+            if (keys::describe(keys::spec_of(key.get())) == keys::describe(spec) &&
+                key.backend() == request.key_backend) {
+                context.diagnostics.step("reusing the key of the unanswered attempt " +
+                                         key_path.string());
+                return key;
+            }
+        } catch (const Error&) {
+            // Unreadable with this passphrase: certified for nothing, so replaced below.
+        }
+        context.diagnostics.step("replacing the key of the unanswered attempt " +
+                                 key_path.string());
     }
+    if (!on_token)
+        context.state.save_key_attempt(name, key_path);
     context.diagnostics.step("generating " + keys::describe(spec) + " key (" + request.key_backend +
                              ")");
     spec.label = name;
@@ -53,10 +74,9 @@ keys::Key prepare_key(const Context& context, const EnrollRequest& request, keys
     return key.with_reference(key_path.string());
 }
 
-// A key the CA refused (too small, wrong algorithm or curve) can never be used for the template:
-// it goes, and so does its folder in the state directory when nothing else is in it, so that a
-// second attempt with the --key-type the template wants starts clean. (A refusal of the
-// requester keeps the key, for a retry once permission is granted.)
+// A key the CA refused (too small, wrong algorithm or curve) can never be used for the template,
+// nor one of a request it denied: it goes, and so does its folder in the state directory when
+// nothing else is in it, so that the next attempt starts clean.
 void discard_new_key(const fs::path& key_path, bool own_dir) {
     std::error_code ec;
     fs::remove(key_path, ec);
@@ -164,6 +184,8 @@ EnrollOutcome enroll_attempt(const Context& context, const EnrollRequest& reques
                     "use --key-backend pkcs11");
     }
     keys::Key key = prepare_key(context, request, plan.key_spec, outcome.name, outputs.key);
+    const bool generated_file =
+        request.existing_key.empty() && key.reference() == outputs.key.string();
     if (!request.existing_key.empty())
         check_key_against_template(key, tmpl);
     if (key.reference() != outputs.key.string())
@@ -182,17 +204,25 @@ EnrollOutcome enroll_attempt(const Context& context, const EnrollRequest& reques
             return submit_with_failover(context, request.connection, targets,
                                         {csr, wstep::TokenFormat::Pkcs10, {}}, event);
         } catch (const Error& error) {
-            if (error.hresult() && soap::refuses_the_key(*error.hresult()) &&
-                key.reference() == outputs.key.string())
+            // Any other failure (authentication, TLS, network, ...) keeps the key and its
+            // attempt note: the CA has not certified it, and the retry reuses it.
+            const bool refused = error.kind() == ErrorKind::Denied ||
+                                 (error.hresult() && soap::refuses_the_key(*error.hresult()));
+            if (refused && generated_file) {
                 discard_new_key(outputs.key,
                                 request.out_dir.empty() && request.outputs.key.empty());
+                context.state.remove_key_attempt(outcome.name);
+            }
             throw;
         }
     }();
+    // The CA has the request: the key now belongs to it (pending or issued), never removed. (A
+    // note left by an earlier attempt goes too, also when this one reused its key with --key.)
+    context.state.remove_key_attempt(outcome.name);
     outcome.request_id = submission.result.request_id;
     outcome.ces_url = submission.target.url;
     outcome.ca_name = submission.target.ca_name;
-    store::Endpoint endpoint;
+    store::Endpoint endpoint = request.settings;
     endpoint.cep_url = request.connection.cep_url;
     endpoint.ces_url = submission.target.url;
     endpoint.ca_name = submission.target.ca_name;
@@ -213,7 +243,8 @@ EnrollOutcome enroll_attempt(const Context& context, const EnrollRequest& reques
                                .outputs = outcome.files,
                                .renewal_period_seconds = tmpl ? tmpl->renewal_seconds : 0,
                                .deploy_hook = {},
-                               .renewal = false};
+                               .renewal = false,
+                               .key_generated = request.existing_key.empty()};
     const Installation installation{.event = audit::EventType::Issued,
                                     .policy = policy ? &policy->policy : nullptr,
                                     .tmpl = tmpl,

@@ -42,6 +42,10 @@ struct EnrollRequest {
     bool refresh_policy = false;
     bool force = false;    ///< submit even when the policy says we may not enroll
     bool dry_run = false;  ///< build the key (in memory), CSR and request; send and write nothing
+    /// Kept with the record: where the secrets used came from (files, environment variables),
+    /// the client certificate, CA bundle and proxy, so that renew and retrieve-pending need no
+    /// options. References only, never a secret.
+    store::Endpoint settings;
 };
 
 /// Facts about an issued certificate, for rendering.

@@ -352,6 +352,7 @@ void save_pending(const Context& context, const Submission& submission,
     pending.renewal = request.renewal;
     pending.public_key = request.public_key;
     pending.renewable = request.renewable;
+    pending.key_generated = request.key_generated;
     context.state.save_pending(pending);
     audit_record(context, audit::EventType::Pending, std::move(event));
 }

@@ -32,6 +32,7 @@ struct CesTarget {
     /// A key-based renewal CES: the client certificate maps to no account.
     bool key_based_renewal = false;
     std::string template_name = {};  ///< the policy's template, when there is one
+    bool renewal_only = false;  ///< listed for renewals only (renewalOnly in the policy)
 };
 
 struct Submission {
@@ -110,6 +111,8 @@ struct RequestRecord {
     /// certenroll-cli can load goes with it, and whether renew can renew it.
     std::string public_key{};
     bool renewable = true;
+    /// The key was generated for this request (enroll without --key): removed if it is denied.
+    bool key_generated = false;
 };
 
 /// How an issued certificate is checked, put in place and recorded.

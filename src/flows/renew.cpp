@@ -13,6 +13,7 @@
 #include "flows/outcome.hpp"
 #include "flows/policy.hpp"
 #include "flows/renewal_connections.hpp"
+#include "flows/retrieve_pending.hpp"
 #include "flows/template_rules.hpp"
 #include "keys/pkcs11_uri.hpp"
 #include "store/atomic_file.hpp"
@@ -101,24 +102,6 @@ std::optional<store::PendingRequest> pending_renewal(const Context& context,
             return pending;
     }
     return std::nullopt;
-}
-
-Environment hook_environment(const store::ManagedCertificate& record,
-                             const crypto::Certificate& certificate,
-                             const std::string& previous_serial) {
-    return {{"CERTENROLL_NAME", record.name},
-            {"CERTENROLL_TEMPLATE", record.template_name},
-            {"CERTENROLL_CERT", record.outputs.certificate.string()},
-            {"CERTENROLL_KEY", record.outputs.key.string()},
-            {"CERTENROLL_CHAIN", record.outputs.chain.string()},
-            {"CERTENROLL_FULLCHAIN", record.outputs.fullchain.string()},
-            {"CERTENROLL_PFX", record.outputs.pfx.string()},
-            {"CERTENROLL_SERIAL", certificate.serial_hex()},
-            {"CERTENROLL_PREVIOUS_SERIAL", previous_serial},
-            {"CERTENROLL_SUBJECT", certificate.subject()},
-            {"CERTENROLL_NOT_AFTER", std::to_string(std::chrono::duration_cast<seconds>(
-                                                        certificate.not_after().time_since_epoch())
-                                                        .count())}};
 }
 
 void run_deploy_hook(const Context& context, const store::ManagedCertificate& record,
@@ -361,12 +344,28 @@ void remove_leftovers(const Context& context, const store::ManagedCertificate& r
     }
 }
 
+// The run's options with this record's key passphrase and PFX password, where the command line
+// gave none: from the record's references, else the profile's, else the environment.
+RenewOptions with_record_secrets(const RenewOptions& options,
+                                 const store::ManagedCertificate& record) {
+    RenewOptions own = options;
+    const store::Endpoint settings =
+        merge_settings(options.settings.command_line, record.endpoint, options.settings.defaults);
+    if (own.key_passphrase.empty())
+        own.key_passphrase = optional_secret(options.read_secret, settings.key_passphrase, nullptr,
+                                             "--key-passphrase-file");
+    if (own.pfx_password.empty() && !record.outputs.pfx.empty())
+        own.pfx_password = optional_secret(options.read_secret, settings.pfx_password,
+                                           "CERTENROLL_PFX_PASSWORD", "--pfx-password-file");
+    return own;
+}
+
 // Due check first (no traffic), then the renewal; errors are isolated into the result.
 constexpr std::string_view kNotRenewable =
     "not renewable by certenroll-cli: enrolled from a CSR made elsewhere, without its key";
 
 RenewResult renew_record(const Context& context, const store::ManagedCertificate& record,
-                         const RenewOptions& options, bool delay_first) {
+                         const RenewOptions& run_options, bool delay_first) {
     const auto skipped = [&](TimePoint due_at, TimePoint not_after) {
         RenewResult result;
         result.name = record.name;
@@ -387,6 +386,7 @@ RenewResult renew_record(const Context& context, const store::ManagedCertificate
     }
     try {
         remove_leftovers(context, record);
+        const RenewOptions options = with_record_secrets(run_options, record);
         // A certificate kept only in a PFX cannot be read without its password; until it is due,
         // the validity the record saved at install time is enough to say so, so cron runs
         // without the password stay quiet.
@@ -445,6 +445,59 @@ RenewResult noted(const Context& context, RenewResult result) {
     return result;
 }
 
+// renew --all's first step: every recorded pending request (an enrollment's or a renewal's) is
+// asked about again, each isolated from the others' failures.
+std::vector<RenewResult> collect_pending(const Context& context, const RenewOptions& options) {
+    RetrieveRequest request;
+    request.connection = options.connection;
+    request.connection.cep_url.clear();
+    request.connection.ces_url.clear();  // each request is asked about where it was recorded
+    request.auth_from_record = options.auth_from_record;
+    request.settings = options.settings;
+    request.read_secret = options.read_secret;
+    request.all = true;
+    std::vector<RenewResult> results;
+    std::vector<store::PendingRequest> pending_requests;
+    try {
+        pending_requests = context.state.list_pending();
+    } catch (const Error& error) {
+        results.push_back(failed("pending requests", error));
+        return results;
+    }
+    for (const auto& pending : pending_requests) {
+        if (!pending.denied.empty())
+            continue;  // reported when the denial came; final
+        RenewResult result;
+        result.name = pending.name;
+        result.collected_request_id = pending.request_id;
+        result.renewal = std::make_unique<RenewResult::Renewal>();
+        result.renewal->request_id = pending.request_id;
+        result.renewal->ces_url = pending.endpoint.ces_url;
+        result.renewal->files = pending.outputs;
+        const std::string what =
+            (pending.renewal ? "renewal request " : "request ") + pending.request_id;
+        try {
+            auto outcome = retrieve_recorded(context, request, pending);
+            result.warnings = std::move(outcome.warnings);
+            if (outcome.status == EnrollOutcome::Status::Issued) {
+                result.status = RenewResult::Status::Renewed;
+                result.renewal->certificate = outcome.certificate;
+                result.detail = what + " approved: installed, serial " +
+                                (outcome.certificate ? outcome.certificate->serial : "");
+            } else {
+                result.status = RenewResult::Status::Pending;
+                result.detail = what + " is still pending CA manager approval";
+            }
+        } catch (const Error& error) {
+            result.status = RenewResult::Status::Failed;
+            result.detail = error.message();
+            result.error = error;
+        }
+        results.push_back(std::move(result));
+    }
+    return results;
+}
+
 }  // namespace
 
 TimePoint renewal_due_at(TimePoint not_before, TimePoint not_after,
@@ -493,11 +546,18 @@ std::vector<RenewResult> renew_all(const Context& context, const RenewOptions& o
     context.state.require_trusted();  // before its lock or journal is touched
     store::DirectoryLock lock(context.state.root(), options.lock_wait);
     store::complete_interrupted_replacements(context.state.journal_dir());
+    std::vector<RenewResult> results = collect_pending(context, options);
+    const auto collected = [&results, count = results.size()](const std::string& name) {
+        return std::any_of(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(count),
+                           [&name](const RenewResult& r) { return r.name == name; });
+    };
     const auto names = context.state.certificate_names();
-    std::vector<RenewResult> results;
-    results.reserve(names.size());  // one per record: no copies of them while growing
+    results.reserve(results.size() + names.size());  // one per record: no copies while growing
     bool delayed = false;
     for (const auto& name : names) {
+        // Its pending renewal was just asked about: that is this run's news about it.
+        if (collected(name))
+            continue;
         std::optional<store::ManagedCertificate> record;
         try {
             record = context.state.find_certificate(name);
@@ -553,6 +613,8 @@ RenewResult renew_files(const Context& context, const std::string& name,
                 ? "pass --url with the CEP (or --template NAME)"
                 : "pass --template NAME");
     }
+    // Kept with the new record (by reference), so that later runs need no options.
+    record.endpoint = merge_settings(options.settings.command_line, {}, options.settings.defaults);
     record.endpoint.cep_url = options.connection.cep_url;
     record.endpoint.ces_url = options.connection.ces_url;
     record.endpoint.ca_name = options.connection.ca_name;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "flows/connection_settings.hpp"
 #include "flows/context.hpp"
 #include "flows/enroll.hpp"
 #include "keys/key_backend.hpp"
@@ -17,12 +18,15 @@
 namespace certenroll::flows {
 
 struct RenewOptions {
-    /// Credentials and TLS settings from the command line. URLs left empty come from each
-    /// record; `auth_from_record` uses the record's auth mode and username.
+    /// The run's own settings (timeouts, delegation) and what the command line resolved already;
+    /// URLs, authentication, CA bundle and proxy come from `settings` and each record (see
+    /// connection_settings.hpp). `auth_from_record`: no --auth was typed.
     Connection connection;
     bool auth_from_record = true;
-    /// Supplies the password when a record needs one (read lazily: key-based renewal needs none).
-    std::function<std::string(const std::string& username)> password;
+    SettingsLayers settings;
+    /// Reads a secret a record (or the command line, or the profile) refers to, when needed:
+    /// key-based renewal needs no password, a certificate not due none at all.
+    SecretReader read_secret;
     /// Renew when less than this remains, instead of the template's renewal period.
     std::optional<std::chrono::seconds> renew_before;
     bool force = false;      ///< renew even when not due
@@ -33,6 +37,7 @@ struct RenewOptions {
     /// CEP is a key-based renewal CEP.
     bool key_based = false;
     std::optional<keys::KeySpec> key_spec;  ///< new-key algorithm; default: like the old key
+    /// Resolved per record from `settings` (key_passphrase, pfx_password) when left empty.
     std::string key_passphrase;
     /// Where a new key is generated; default: the backend of the key being replaced.
     std::optional<std::string> key_backend;
@@ -65,6 +70,9 @@ struct RenewResult {
     std::unique_ptr<Renewal> renewal;  ///< set for Renewed and Pending only
     std::vector<std::string> warnings;
     std::optional<Error> error;  ///< set for Failed (and for a failing deploy hook)
+    /// renew --all: the result is about a recorded pending request (an enrollment or a
+    /// renewal) asked about again, not about a renewal submitted in this run.
+    std::string collected_request_id;
 };
 
 /// When a certificate is due: `renew_before` before expiry if given, else the template's renewal
@@ -77,7 +85,10 @@ TimePoint renewal_due_at(TimePoint not_before, TimePoint not_after,
 /// except usage errors about the arguments themselves.
 RenewResult renew_one(const Context& context, const std::string& name, const RenewOptions& options);
 
-/// Renews every managed certificate that is due, each isolated from the others' failures.
+/// First collects every pending request whose answer has come (approved: installed with its
+/// deploy hook; denied: reported once, its generated key removed; still pending: reported as
+/// pending), then renews every managed certificate that is due, each isolated from the others'
+/// failures. One result per name.
 std::vector<RenewResult> renew_all(const Context& context, const RenewOptions& options);
 
 /// Renews a certificate not (yet) managed: `certificate_file` and its key `key_reference`, in

@@ -1,5 +1,8 @@
 #include "flows/renewal_connections.hpp"
 
+#include <algorithm>
+
+#include "flows/connection_settings.hpp"
 #include "xcep/endpoints.hpp"
 
 namespace certenroll::flows {
@@ -31,21 +34,17 @@ void present_current_certificate(Credentials& credentials, const store::ManagedC
         file == record.outputs.pfx ? options.pfx_password : options.key_passphrase;
 }
 
-void resolve_password(Credentials& credentials, const RenewOptions& options) {
-    if (credentials.mode == xcep::AuthMode::UsernamePassword && credentials.password.empty() &&
-        options.password) {
-        credentials.password = options.password(credentials.username);
-    }
-}
-
 // Key-based renewal as AD CS serves it: the CES (certificate authentication, installed with
 // -AllowKeyBasedRenewal) sees the certificate being renewed as the TLS client certificate, and
 // the renewal is signed with its key. The key-based renewal CEP (-KeyBasedRenewal) is read with
 // whatever authentication its URL names: the same certificate for a _Certificate endpoint, the
 // recorded user's password or Kerberos otherwise.
 RenewalConnections key_based_connections(const store::ManagedCertificate& record,
-                                         const RenewOptions& options) {
-    RenewalConnections connections{options.connection, options.connection, true};
+                                         const RenewOptions& options,
+                                         const store::Endpoint& settings) {
+    const Connection base =
+        with_transport_settings(options.connection, settings, options.read_secret);
+    RenewalConnections connections{base, base, true};
     auto& submit = connections.submit;
     submit.cep_url.clear();
     if (submit.ca_name.empty())
@@ -85,7 +84,7 @@ RenewalConnections key_based_connections(const store::ManagedCertificate& record
     }
     if (credentials.mode == xcep::AuthMode::Certificate && credentials.client_certificate.empty())
         present_current_certificate(credentials, record, options);
-    resolve_password(credentials, options);
+    read_password(credentials, settings.password, options.read_secret);
     return connections;
 }
 
@@ -93,22 +92,18 @@ RenewalConnections key_based_connections(const store::ManagedCertificate& record
 
 RenewalConnections connections_for(const store::ManagedCertificate& record,
                                    const RenewOptions& options) {
+    const store::Endpoint settings =
+        merge_settings(options.settings.command_line, record.endpoint, options.settings.defaults);
     if (renews_key_based(record, options))
-        return key_based_connections(record, options);
-    Connection connection = options.connection;
-    if (connection.cep_url.empty() && connection.ces_url.empty()) {
-        connection.cep_url = record.endpoint.cep_url;
-        if (connection.cep_url.empty())
-            connection.ces_url = record.endpoint.ces_url;
-    }
-    if (connection.ca_name.empty())
-        connection.ca_name = record.endpoint.ca_name;
-    auto& credentials = connection.credentials;
-    if (options.auth_from_record)
-        apply_recorded_auth(credentials, record.endpoint);
-    if (credentials.mode == xcep::AuthMode::Anonymous)
-        present_current_certificate(credentials, record, options);
-    resolve_password(credentials, options);
+        return key_based_connections(record, options, settings);
+    Connection connection = with_settings(options.connection, settings, options.read_secret);
+    // From the record: the policy names the CES URLs, the recorded one is the fallback
+    // (renewal_targets). Typed on the command line: both as given.
+    const auto& typed = options.settings.command_line;
+    if (typed.cep_url.empty() && typed.ces_url.empty() && !connection.cep_url.empty())
+        connection.ces_url.clear();
+    if (connection.credentials.mode == xcep::AuthMode::Anonymous)
+        present_current_certificate(connection.credentials, record, options);
     return {connection, connection, false};
 }
 
@@ -135,13 +130,20 @@ std::vector<CesTarget> renewal_targets(const RenewalConnections& connections,
                 targets.back().template_name = tmpl->common_name;
                 if (!connections.key_based)
                     targets.back().policy_grants_enroll = tmpl->permission_enroll;
+                targets.back().renewal_only = endpoint.renewal_only;
             }
         }
+        // A renewal with an account's client certificate: a renewal-only certificate CES is the
+        // key-based renewal one (AD CS installs it -RenewalOnly -AllowKeyBasedRenewal), which
+        // wants the certificate being renewed at the TLS layer; the account's own CES first.
+        if (!connections.key_based && connection.credentials.mode == xcep::AuthMode::Certificate)
+            std::stable_partition(targets.begin(), targets.end(),
+                                  [](const CesTarget& target) { return !target.renewal_only; });
     }
     // An anonymous endpoint is used only when a policy advertises it.
     if (targets.empty() && !recorded_url.empty() && !connections.key_based &&
         connection.credentials.mode != xcep::AuthMode::Anonymous) {
-        targets.push_back({recorded_url, connection.ca_name});
+        targets.push_back({recorded_url, connection.ca_name, false});
     }
     return targets;
 }

@@ -6,6 +6,7 @@
 #include "crypto/csr_file.hpp"
 #include "error.hpp"
 #include "flows/audit_events.hpp"
+#include "flows/deploy_hook.hpp"
 #include "flows/issuance.hpp"
 #include "flows/outcome.hpp"
 #include "keys/pkcs11_uri.hpp"
@@ -14,8 +15,42 @@ namespace certenroll::flows {
 
 namespace {
 
-EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& request,
-                           const store::PendingRequest& pending) {
+// A denial is final: a key made for the request can never be used (no certificate will come for
+// it), so it goes. A renewal's staged key (key.pem.new) beside the current one, and an
+// enrollment's generated key file; never a key given with --key, a token key or the current key.
+void remove_denied_key(const store::PendingRequest& pending) {
+    if (keys::is_pkcs11_uri(pending.key_reference) || pending.key_reference.empty())
+        return;
+    const bool staged = pending.renewal && pending.key_reference != pending.outputs.key.string();
+    const bool generated = !pending.renewal && pending.key_generated;
+    if (staged || generated) {
+        std::error_code ignored;
+        std::filesystem::remove(pending.key_reference, ignored);
+    }
+}
+
+// The deploy hook a renewal recorded, run once its certificate is in place.
+void run_recorded_hook(const Context& context, const store::PendingRequest& pending,
+                       const crypto::Certificate& leaf, const std::string& previous_serial) {
+    if (pending.deploy_hook.empty())
+        return;
+    store::ManagedCertificate record;
+    record.name = pending.name;
+    record.template_name = pending.template_name;
+    record.outputs = pending.outputs;
+    context.diagnostics.step("running deploy hook for " + pending.name);
+    const int status =
+        context.run_hook(pending.deploy_hook, hook_environment(record, leaf, previous_serial));
+    if (status != 0) {
+        throw Error(ErrorKind::Local,
+                    "the deploy hook of '" + pending.name + "' exited with status " +
+                        std::to_string(status),
+                    "the new certificate is in place; fix the hook and run it by hand");
+    }
+}
+
+EnrollOutcome ask_and_install(const Context& context, const RetrieveRequest& request,
+                              const store::PendingRequest& pending) {
     EnrollOutcome outcome;
     outcome.name = pending.name;
     outcome.template_name = pending.template_name;
@@ -30,19 +65,28 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
                     "submit a new request with 'certenroll-cli enroll'")
             .with_request_id(pending.request_id);
     }
-    Connection connection = request.connection;
     // --ces-url: the request is asked about there instead of at the URL recorded with it (a
     // moved server, or a reference the CES got wrong).
     const std::string ces_url =
-        connection.ces_url.empty() ? pending.endpoint.ces_url : connection.ces_url;
+        request.connection.ces_url.empty() ? pending.endpoint.ces_url : request.connection.ces_url;
     outcome.ces_url = ces_url;
-    auto& credentials = connection.credentials;
-    if (request.auth_from_record)
-        apply_recorded_auth(credentials, pending.endpoint);
-    if (credentials.mode == xcep::AuthMode::UsernamePassword && credentials.password.empty() &&
-        request.password) {
-        credentials.password = request.password(credentials.username);
-    }
+    const store::Endpoint settings =
+        merge_settings(request.settings.command_line, pending.endpoint, request.settings.defaults);
+    Connection connection =
+        request.auth_from_record
+            ? with_settings(request.connection, settings, request.read_secret)
+            : with_transport_settings(request.connection, settings, request.read_secret);
+    connection.ces_url = ces_url;
+    const std::string key_passphrase =
+        !request.key_passphrase.empty()
+            ? request.key_passphrase
+            : optional_secret(request.read_secret, settings.key_passphrase, nullptr,
+                              "--key-passphrase-file");
+    const SecretString pfx_password =
+        !request.pfx_password.empty() || pending.outputs.pfx.empty()
+            ? request.pfx_password
+            : SecretString(optional_secret(request.read_secret, settings.pfx_password,
+                                           "CERTENROLL_PFX_PASSWORD", "--pfx-password-file"));
     auto event = audit_event(context, connection, pending.name, pending.template_name);
     event.cep_url = pending.endpoint.cep_url;
     event.ces_url = ces_url;
@@ -61,11 +105,7 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
             auto denied = pending;
             denied.denied = error.message();
             context.state.save_pending(denied);
-            if (pending.renewal && !keys::is_pkcs11_uri(pending.key_reference) &&
-                pending.key_reference != pending.outputs.key.string()) {
-                std::error_code ignored;
-                std::filesystem::remove(pending.key_reference, ignored);
-            }
+            remove_denied_key(pending);
             audit_error(context, event, error);
         }
         throw;
@@ -86,7 +126,7 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
                                   pending.public_key,
                                   "the pending record of request " + pending.request_id),
                               "none", "")
-                  : context.keys->load(pending.key_reference, request.key_passphrase);
+                  : context.keys->load(pending.key_reference, key_passphrase);
         audit_key(event, *key);
         outcome.key_description = keys::describe(keys::spec_of(key->get()));
     } catch (const Error& error) {
@@ -115,23 +155,30 @@ EnrollOutcome retrieve_one(const Context& context, const RetrieveRequest& reques
     const Installation installation{.event = audit::EventType::Retrieved,
                                     .policy = nullptr,
                                     .tmpl = nullptr,
-                                    .pfx_password = request.pfx_password,
+                                    .pfx_password = pfx_password,
                                     .store_on_token = false,
                                     .answered = &pending,
                                     .warnings = &outcome.warnings,
                                     .ca_bundle = connection.http.ca_bundle};
+    std::string previous_serial;
+    if (pending.renewal) {
+        if (const auto current = context.state.find_certificate(pending.name))
+            previous_serial = current->serial;
+    }
     const auto issued =
         install_issued(context, result, record, *key, installation, std::move(event));
     outcome.status = EnrollOutcome::Status::Issued;
     outcome.certificate = describe(issued.leaf);
+    run_recorded_hook(context, pending, issued.leaf, previous_serial);
     return outcome;
 }
 
-// retrieve_one, with its outcome noted in the records for `list`.
-EnrollOutcome retrieve_noted(const Context& context, const RetrieveRequest& request,
-                             const store::PendingRequest& pending) {
+}  // namespace
+
+EnrollOutcome retrieve_recorded(const Context& context, const RetrieveRequest& request,
+                                const store::PendingRequest& pending) {
     try {
-        auto outcome = retrieve_one(context, request, pending);
+        auto outcome = ask_and_install(context, request, pending);
         if (outcome.status == EnrollOutcome::Status::Issued) {
             note_outcome(
                 context, pending.name, "", "issued",
@@ -147,8 +194,6 @@ EnrollOutcome retrieve_noted(const Context& context, const RetrieveRequest& requ
     }
 }
 
-}  // namespace
-
 std::vector<RetrieveResult> retrieve_pending(const Context& context,
                                              const RetrieveRequest& request) {
     if (!request.all) {
@@ -160,7 +205,7 @@ std::vector<RetrieveResult> retrieve_pending(const Context& context,
                 "see the recorded requests with 'certenroll-cli list', or pass the "
                 "--state-dir used for enroll");
         }
-        return {{retrieve_noted(context, request, *pending), std::nullopt}};
+        return {{retrieve_recorded(context, request, *pending), std::nullopt}};
     }
     std::vector<RetrieveResult> results;
     // One failing request must not stop the others (cron runs this unattended).
@@ -169,7 +214,7 @@ std::vector<RetrieveResult> retrieve_pending(const Context& context,
             continue;  // final; shown by 'retrieve-pending ID'
         }
         try {
-            results.push_back({retrieve_noted(context, request, pending), std::nullopt});
+            results.push_back({retrieve_recorded(context, request, pending), std::nullopt});
         } catch (const Error& error) {
             EnrollOutcome outcome;
             outcome.name = pending.name;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "error.hpp"
+#include "flows/connection_settings.hpp"
 #include "flows/context.hpp"
 #include "flows/enroll.hpp"
 #include "secret.hpp"
@@ -13,15 +14,21 @@
 namespace certenroll::flows {
 
 struct RetrieveRequest {
-    Connection connection;   ///< credentials and TLS settings; URLs come from the records
+    /// The run's settings; the CES URL is each record's unless `connection.ces_url` is given.
+    Connection connection;
     std::string request_id;  ///< empty with `all`
     bool all = false;
+    /// Empty: each record's reference (`settings`), else $CERTENROLL_PFX_PASSWORD.
     std::string key_passphrase;
     SecretString pfx_password;
-    /// Use each record's own authentication (mode, user, Kerberos settings) where `connection`
-    /// leaves it unset; `password` is asked for a user only when a record needs one.
+    /// Use each record's own authentication (mode, user, Kerberos settings, where its secrets
+    /// are): no --auth was typed. `connection` then holds no credentials; with --auth, it holds
+    /// them all.
     bool auth_from_record = false;
-    std::function<std::string(const std::string& username)> password;
+    /// The command line's and the profile's settings around each record's (CA bundle, proxy,
+    /// password reference, ...), see connection_settings.hpp.
+    SettingsLayers settings;
+    SecretReader read_secret;
 };
 
 /// One entry per request examined: issued (files written, record now managed), still pending,
@@ -33,5 +40,12 @@ struct RetrieveResult {
 
 std::vector<RetrieveResult> retrieve_pending(const Context& context,
                                              const RetrieveRequest& request);
+
+/// Asks about one recorded request: issued (installed, its deploy hook run; a hook that fails is
+/// a local Error after the files are in place), still pending, or an Error. A denial is
+/// recorded (the record becomes final) and the key generated for the request is removed. The
+/// outcome is noted in the records (`list` shows it).
+EnrollOutcome retrieve_recorded(const Context& context, const RetrieveRequest& request,
+                                const store::PendingRequest& pending);
 
 }  // namespace certenroll::flows

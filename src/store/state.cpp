@@ -82,20 +82,65 @@ OutputPaths outputs_from_json(const json& j) {
     return o;
 }
 
+void put_source(json& j, const char* name, const SecretSource& source) {
+    if (!source.file.empty())
+        j[std::string(name) + "_file"] = source.file;
+    if (!source.environment.empty())
+        j[std::string(name) + "_env"] = source.environment;
+}
+
+SecretSource source_from_json(const json& j, const char* name) {
+    return {j.value(std::string(name) + "_file", ""), j.value(std::string(name) + "_env", "")};
+}
+
 json to_json(const Endpoint& e) {
     json j = {{"cep_url", e.cep_url},   {"ces_url", e.ces_url}, {"auth", e.auth},
               {"username", e.username}, {"ca_name", e.ca_name}, {"renewal_url", e.renewal_url},
               {"spn", e.spn},           {"keytab", e.keytab},   {"principal", e.principal}};
     if (e.key_based)
         j["key_based"] = true;
+    // Written only when known: records from before these fields look the same.
+    const auto put = [&j](const char* name, const std::string& value) {
+        if (!value.empty())
+            j[name] = value;
+    };
+    put_source(j, "password", e.password);
+    put("client_certificate", e.client_certificate);
+    put("client_key", e.client_key);
+    put_source(j, "client_key_passphrase", e.client_key_passphrase);
+    put("ca_bundle", e.ca_bundle);
+    put("proxy", e.proxy);
+    put("proxy_user", e.proxy_user);
+    put("proxy_auth", e.proxy_auth);
+    put_source(j, "proxy_password", e.proxy_password);
+    put_source(j, "pfx_password", e.pfx_password);
+    put_source(j, "key_passphrase", e.key_passphrase);
     return j;
 }
 
 Endpoint endpoint_from_json(const json& j) {
-    Endpoint e{j.value("cep_url", ""),  j.value("ces_url", ""), j.value("auth", ""),
-               j.value("username", ""), j.value("ca_name", ""), j.value("renewal_url", ""),
-               j.value("spn", ""),      j.value("keytab", ""),  j.value("principal", "")};
+    Endpoint e;
+    e.cep_url = j.value("cep_url", "");
+    e.ces_url = j.value("ces_url", "");
+    e.auth = j.value("auth", "");
+    e.username = j.value("username", "");
+    e.ca_name = j.value("ca_name", "");
+    e.renewal_url = j.value("renewal_url", "");
+    e.spn = j.value("spn", "");
+    e.keytab = j.value("keytab", "");
+    e.principal = j.value("principal", "");
     e.key_based = j.value("key_based", false);
+    e.password = source_from_json(j, "password");
+    e.client_certificate = j.value("client_certificate", "");
+    e.client_key = j.value("client_key", "");
+    e.client_key_passphrase = source_from_json(j, "client_key_passphrase");
+    e.ca_bundle = j.value("ca_bundle", "");
+    e.proxy = j.value("proxy", "");
+    e.proxy_user = j.value("proxy_user", "");
+    e.proxy_auth = j.value("proxy_auth", "");
+    e.proxy_password = source_from_json(j, "proxy_password");
+    e.pfx_password = source_from_json(j, "pfx_password");
+    e.key_passphrase = source_from_json(j, "key_passphrase");
     return e;
 }
 
@@ -186,6 +231,7 @@ PendingRequest pending_from_json(const json& j) {
     p.public_key = j.value("public_key", "");
     p.renewable = j.value("renewable", true);
     p.last_outcome = outcome_from_json(j);
+    p.key_generated = j.value("key_generated", false);
     return p;
 }
 
@@ -242,7 +288,8 @@ void StateDirectory::require_trusted() const {
         return;
     platform::require_trusted_directory(root_, "state directory", platform::DirectoryOwner::Us,
                                         true);
-    for (const char* sub : {"pending", "certificates", "policy-cache", "keys", "journal", "live"})
+    for (const char* sub :
+         {"pending", "certificates", "policy-cache", "keys", "journal", "live", "attempts"})
         platform::require_trusted_directory(root_ / sub, "state directory",
                                             platform::DirectoryOwner::Us, true);
     trusted_ = true;
@@ -264,7 +311,8 @@ void StateDirectory::save_pending(const PendingRequest& p) const {
               {"renewal", p.renewal},
               {"denied", p.denied},
               {"public_key", p.public_key},
-              {"renewable", p.renewable}};
+              {"renewable", p.renewable},
+              {"key_generated", p.key_generated}};
     put_outcome(j, p.last_outcome);
     write_file_atomic(pending_path(p), j.dump(2) + "\n");
 }
@@ -343,6 +391,37 @@ std::vector<std::string> StateDirectory::certificate_names() const {
         names.push_back(path.stem().string());
     }
     return names;
+}
+
+void StateDirectory::save_key_attempt(const std::string& name, const fs::path& key) const {
+    check_record_name(name);
+    require_trusted();
+    write_file_atomic(root_ / "attempts" / (name + ".json"),
+                      json{{"name", name}, {"key", key.string()}}.dump(2) + "\n");
+}
+
+std::optional<fs::path> StateDirectory::find_key_attempt(const std::string& name) const {
+    check_record_name(name);
+    require_trusted();
+    const fs::path path = root_ / "attempts" / (name + ".json");
+    const auto text = platform::read_trusted_file(path, "state record");
+    if (!text)
+        return std::nullopt;
+    const auto key = parse_record(*text, path.string(), [](const json& j) {
+        return fs::path(j.at("key").get<std::string>());
+    });
+    if (key.empty())
+        return std::nullopt;
+    return key;
+}
+
+void StateDirectory::remove_key_attempt(const std::string& name) const {
+    std::error_code ec;
+    fs::remove(root_ / "attempts" / (name + ".json"), ec);
+    if (ec) {
+        throw Error(ErrorKind::Local,
+                    "cannot remove the attempt record of '" + name + "': " + ec.message());
+    }
 }
 
 fs::path default_state_dir() {

@@ -29,7 +29,17 @@ struct OutputPaths {
     bool pfx_legacy = false;
 };
 
-/// How to reach the servers again for this certificate (renewal, retrieval).
+/// Where a secret is read from: a file (its first line) or an environment variable. Records keep
+/// these references, never the secret itself.
+struct SecretSource {
+    std::string file;
+    std::string environment;  ///< the variable's name
+    bool empty() const { return file.empty() && environment.empty(); }
+};
+
+/// How to reach the servers again for this certificate (renewal, retrieval): URLs, the
+/// authentication and where its secrets are, TLS trust and proxy. Empty fields are unknown: the
+/// command line, else the profile, supplies them (see flows/connection_settings.hpp).
 struct Endpoint {
     std::string cep_url;
     std::string ces_url;
@@ -46,6 +56,19 @@ struct Endpoint {
     /// Renewed key-based before (renew --key-based): later renewals are key-based too, from
     /// `cep_url` (the key-based renewal CEP, when one was used) or `renewal_url`.
     bool key_based = false;
+    /// References to the credentials used at enroll, so that renew and retrieve-pending run
+    /// unattended, each certificate with its own.
+    SecretSource password;
+    std::string client_certificate;  ///< --client-cert: PEM/DER file or PFX
+    std::string client_key;          ///< --client-key: file, TPM key file or pkcs11: URI
+    SecretSource client_key_passphrase;
+    std::string ca_bundle;
+    std::string proxy;  ///< proxy URL, never with credentials in it
+    std::string proxy_user;
+    std::string proxy_auth;  ///< basic, ntlm, negotiate, any; empty = basic
+    SecretSource proxy_password;
+    SecretSource pfx_password;    ///< of the PFX output
+    SecretSource key_passphrase;  ///< of the key file
 };
 
 /// How the last attempt on a record ended (enroll, renew, retrieve-pending), shown by `list`.
@@ -75,6 +98,8 @@ struct PendingRequest {
     std::string public_key{};
     bool renewable = true;  ///< false: see ManagedCertificate::renewable
     std::optional<Outcome> last_outcome;
+    /// The key was made for this request (not given with --key): removed when the CA denies it.
+    bool key_generated = false;
 };
 
 /// A certificate this tool issued and keeps renewed.
@@ -126,6 +151,14 @@ class StateDirectory {
     /// Names of all managed-certificate records, without reading them (a corrupt record must
     /// not hide the others).
     std::vector<std::string> certificate_names() const;
+
+    /// A key generated for an enrollment whose request the CA has not accepted yet: written before
+    /// the key file, removed once the request is pending or issued. It lets the next identical
+    /// enroll reuse (or replace) that key instead of refusing an existing file.
+    void save_key_attempt(const std::string& name, const std::filesystem::path& key) const;
+    /// The key file an unfinished attempt for `name` made, if one is recorded.
+    std::optional<std::filesystem::path> find_key_attempt(const std::string& name) const;
+    void remove_key_attempt(const std::string& name) const;
 
     /// Refuses (local Error, exit 9) a state directory, or one of its subdirectories, that
     /// another user owns or may write, and makes ours 0700 where others may only read them;

@@ -122,8 +122,8 @@ class EnrollTest(cli.SandboxTest):
         self.assertExit(forced, 4)
         self.assertEqual(forced.json["error"]["category"], "denied")
         self.assertEqual(forced.json["error"]["hresult"], "0x80094012")
-        # The key stays on disk, so the request can be retried.
-        self.assertTrue(os.path.exists(os.path.join(self.state, "live", "forced", "key.pem")))
+        # A denied request's key is removed (issue 24): a retry starts clean.
+        self.assertFalse(os.path.exists(os.path.join(self.state, "live", "forced", "key.pem")))
 
     def test_direct_ces_url_without_cep(self):
         ces = self.info["ces"]["Sandbox-RSA-CA"]["password"]

@@ -554,7 +554,14 @@ class RenewTest(cli.SandboxTest):
         quiet = self.renew("--all")
         self.assertExit(quiet, 0)
         self.assertEqual(quiet.json["certificates"][0]["status"], "skipped")
-        # Without the password the certificate cannot even be read: said before any request.
+        # The record names the password file (issue 24); a record from before that, which does
+        # not, cannot even read the certificate without it: said before any request.
+        record_path = os.path.join(self.state, "certificates", "pfxonly.json")
+        with open(record_path) as f:
+            record = json.load(f)
+        self.assertEqual(record["endpoint"].pop("pfx_password_file"), pw)
+        with open(record_path, "w") as f:
+            json.dump(record, f)
         requests = len(self.sandbox.requests())
         refused = self.renew("pfxonly", "--force")
         self.assertExit(refused, 2)

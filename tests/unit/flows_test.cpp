@@ -10,6 +10,7 @@
 #include "audit/log.hpp"
 #include "error.hpp"
 #include "flows/audit_events.hpp"
+#include "flows/connection_settings.hpp"
 #include "flows/deploy_hook.hpp"
 #include "flows/inventory.hpp"
 #include "flows/issuance.hpp"
@@ -888,4 +889,126 @@ TEST_CASE("deploy hooks inherit none of the secrets the tool reads") {
                              "https_proxy=http://proxy:3128", "KRB5CCNAME=FILE:/tmp/krb5cc_0",
                              "CERTENROLL_PASSWORDLESS=1", "MY_CERTENROLL_PASSWORD=x"})
         CHECK_FALSE_MESSAGE(is_scrubbed_from_hooks(kept), kept);
+}
+
+TEST_CASE("connection settings: the command line overrides the record, the profile fills gaps") {
+    store::Endpoint record;
+    record.cep_url = "https://kerberos-cep/CEP";
+    record.ces_url = "https://kerberos-ces/CES";
+    record.auth = "kerberos";
+    record.keytab = "/etc/krb5.keytab";
+    record.ca_bundle = "/record/ca.pem";
+    store::Endpoint profile;
+    profile.cep_url = "https://password-cep/CEP";
+    profile.auth = "password";
+    profile.username = "svc";
+    profile.password = {"/etc/certenroll/pw", ""};
+    profile.ca_bundle = "/profile/ca.pem";
+    profile.proxy = "http://proxy:3128";
+
+    SUBCASE("a profile's URL and auth never replace the record's (issue 24)") {
+        const auto merged = flows::merge_settings({}, record, profile);
+        CHECK(merged.cep_url == record.cep_url);
+        CHECK(merged.ces_url == record.ces_url);
+        CHECK(merged.auth == "kerberos");
+        CHECK(merged.keytab == "/etc/krb5.keytab");
+        CHECK(merged.ca_bundle == "/record/ca.pem");
+        // What the record lacks comes from the profile.
+        CHECK(merged.proxy == "http://proxy:3128");
+        CHECK(merged.username == "svc");
+    }
+    SUBCASE("a record without URLs takes the profile's") {
+        const auto merged = flows::merge_settings({}, store::Endpoint{}, profile);
+        CHECK(merged.cep_url == profile.cep_url);
+        CHECK(merged.auth == "password");
+        CHECK(merged.password.file == "/etc/certenroll/pw");
+    }
+    SUBCASE("typed options override the record for the run") {
+        store::Endpoint typed;
+        typed.ces_url = "https://other-ces/CES";
+        typed.ca_bundle = "/typed/ca.pem";
+        const auto merged = flows::merge_settings(typed, record, profile);
+        // One typed URL replaces both recorded ones.
+        CHECK(merged.ces_url == "https://other-ces/CES");
+        CHECK(merged.cep_url.empty());
+        CHECK(merged.ca_bundle == "/typed/ca.pem");
+        CHECK(merged.auth == "kerberos");
+    }
+    SUBCASE("a password goes only with its own user") {
+        store::Endpoint alice;
+        alice.auth = "password";
+        alice.username = "alice";
+        alice.password = {"/alice.pw", ""};
+        // The profile's password file belongs to "svc": alice's record keeps her own.
+        CHECK(flows::merge_settings({}, alice, profile).password.file == "/alice.pw");
+        store::Endpoint typed_user;
+        typed_user.username = "bob";
+        // A typed user without a password gets neither alice's nor svc's file.
+        const auto bob = flows::merge_settings(typed_user, alice, profile);
+        CHECK(bob.username == "bob");
+        CHECK(bob.password.empty());
+        store::Endpoint typed_file;
+        typed_file.password = {"/typed.pw", ""};
+        CHECK(flows::merge_settings(typed_file, alice, profile).password.file == "/typed.pw");
+    }
+    SUBCASE("the proxy comes with its user and password from one layer") {
+        store::Endpoint with_proxy = record;
+        with_proxy.proxy = "http://record-proxy:8080";
+        with_proxy.proxy_user = "rec";
+        with_proxy.proxy_password = {"/rec.pw", ""};
+        store::Endpoint typed;
+        typed.proxy = "http://typed-proxy:3128";
+        const auto merged = flows::merge_settings(typed, with_proxy, profile);
+        CHECK(merged.proxy == "http://typed-proxy:3128");
+        CHECK(merged.proxy_user.empty());
+        CHECK(merged.proxy_password.empty());
+    }
+}
+
+TEST_CASE("connection settings become a connection; secrets are read only when needed") {
+    std::vector<std::string> asked;
+    const flows::SecretReader reader = [&asked](const store::SecretSource& source,
+                                                const char* fallback, const std::string&,
+                                                const std::string& flag) -> std::string {
+        asked.push_back(flag + ":" + source.file + ":" + source.environment + ":" +
+                        (fallback ? fallback : ""));
+        return "secret";
+    };
+    store::Endpoint settings;
+    settings.cep_url = "https://cep/CEP";
+    settings.auth = "kerberos";
+    settings.keytab = "/k.keytab";
+    settings.password = {"/pw", ""};
+    settings.ca_bundle = "/ca.pem";
+    auto kerberos = flows::with_settings({}, settings, reader);
+    CHECK(kerberos.credentials.mode == xcep::AuthMode::Kerberos);
+    CHECK(kerberos.credentials.keytab == "/k.keytab");
+    CHECK(kerberos.http.ca_bundle == "/ca.pem");
+    CHECK(asked.empty());  // Kerberos reads no password
+
+    settings.auth = "password";
+    settings.username = "alice";
+    auto password = flows::with_settings({}, settings, reader);
+    CHECK(password.credentials.password == "secret");
+    CHECK(password.credentials.keytab.empty());
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0] == "--password-file:/pw::CERTENROLL_PASSWORD");
+
+    // A password the command line resolved already is not read again.
+    flows::Connection typed;
+    typed.credentials.password = "typed";
+    asked.clear();
+    CHECK(flows::with_settings(typed, settings, reader).credentials.password == "typed");
+    CHECK(asked.empty());
+
+    // A proxy user's password, from the proxy's own reference.
+    settings.proxy = "http://proxy:3128";
+    settings.proxy_user = "svc";
+    settings.proxy_password = {"", "CERTENROLL_PROXY_PASSWORD"};
+    auto proxied = flows::with_transport_settings({}, settings, reader);
+    CHECK(proxied.http.proxy == "http://proxy:3128");
+    CHECK(proxied.http.proxy_user == "svc");
+    CHECK(proxied.http.proxy_password == "secret");
+    CHECK(asked.back() ==
+          "--proxy-password-file::CERTENROLL_PROXY_PASSWORD:CERTENROLL_PROXY_PASSWORD");
 }

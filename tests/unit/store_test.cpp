@@ -228,6 +228,82 @@ TEST_CASE("the last outcome and the subject round-trip; records without them sti
         Error);
 }
 
+TEST_CASE("connection settings round-trip by reference; records without them still load") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    store::ManagedCertificate managed;
+    managed.name = "web2";
+    auto& e = managed.endpoint;
+    e.cep_url = "https://cep/CEP";
+    e.auth = "certificate";
+    e.password = {"/etc/certenroll/pw", ""};
+    e.client_certificate = "/etc/certenroll/client.pem";
+    e.client_key = "pkcs11:token=t;object=k";
+    e.client_key_passphrase = {"/etc/certenroll/client.pass", ""};
+    e.ca_bundle = "/etc/ssl/corp.pem";
+    e.proxy = "http://proxy:3128";
+    e.proxy_user = "svc";
+    e.proxy_auth = "ntlm";
+    e.proxy_password = {"", "CERTENROLL_PROXY_PASSWORD"};
+    e.pfx_password = {"", "CERTENROLL_PFX_PASSWORD"};
+    e.key_passphrase = {"/etc/certenroll/key.pass", ""};
+    state.save_certificate(managed);
+    const auto record = state.find_certificate("web2");
+    REQUIRE(record);
+    const auto& r = record->endpoint;
+    CHECK(r.password.file == "/etc/certenroll/pw");
+    CHECK(r.password.environment.empty());
+    CHECK(r.client_certificate == e.client_certificate);
+    CHECK(r.client_key == e.client_key);
+    CHECK(r.client_key_passphrase.file == "/etc/certenroll/client.pass");
+    CHECK(r.ca_bundle == e.ca_bundle);
+    CHECK(r.proxy == e.proxy);
+    CHECK(r.proxy_user == "svc");
+    CHECK(r.proxy_auth == "ntlm");
+    CHECK(r.proxy_password.environment == "CERTENROLL_PROXY_PASSWORD");
+    CHECK(r.pfx_password.environment == "CERTENROLL_PFX_PASSWORD");
+    CHECK(r.key_passphrase.file == "/etc/certenroll/key.pass");
+    // Unknown references are not written at all.
+    const auto text = store::read_file(dir.path / "certificates" / "web2.json");
+    REQUIRE(text);
+    CHECK(text->find("\"password_env\"") == std::string::npos);
+    CHECK(text->find("\"password_file\": \"/etc/certenroll/pw\"") != std::string::npos);
+
+    // A record written before these fields existed.
+    const auto old = store::parse_certificate_record(
+        R"({"name": "old", "endpoint": {"cep_url": "https://cep/CEP", "ces_url": "",
+            "auth": "kerberos", "username": "", "ca_name": "", "renewal_url": "", "spn": "",
+            "keytab": "/k", "principal": "p@R"}, "outputs": {"key": "/k.pem"}})",
+        "old.json");
+    CHECK(old.endpoint.auth == "kerberos");
+    CHECK(old.endpoint.keytab == "/k");
+    CHECK(old.endpoint.password.empty());
+    CHECK(old.endpoint.ca_bundle.empty());
+    CHECK(old.endpoint.proxy.empty());
+    const auto old_pending = store::parse_pending_record(
+        R"({"name": "p", "request_id": "7", "endpoint": {"ces_url": "https://ces/CES"},
+            "outputs": {}})",
+        "p.json");
+    CHECK_FALSE(old_pending.key_generated);  // unknown: the key is kept
+    CHECK(old_pending.endpoint.pfx_password.empty());
+}
+
+TEST_CASE("a key attempt is noted, found by name, and removed") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    CHECK_FALSE(state.find_key_attempt("web"));
+    state.save_key_attempt("web", dir.path / "live" / "web" / "key.pem");
+    const auto found = state.find_key_attempt("web");
+    REQUIRE(found);
+    CHECK(*found == dir.path / "live" / "web" / "key.pem");
+    CHECK_FALSE(state.find_key_attempt("other"));
+    CHECK(mode_of(dir.path / "attempts") == 0700);
+    state.remove_key_attempt("web");
+    CHECK_FALSE(state.find_key_attempt("web"));
+    state.remove_key_attempt("web");  // twice: nothing to do
+    CHECK_THROWS_AS(state.save_key_attempt("../x", dir.path / "k"), Error);
+}
+
 TEST_CASE("record names cannot escape the state directory") {
     TempDir dir;
     store::StateDirectory state(dir.path);
