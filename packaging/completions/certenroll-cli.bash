@@ -33,7 +33,7 @@ _certenroll_cli() {
         --key-backend) COMPREPLY=($(compgen -W 'software pkcs11 tpm' -- "$cur")); return;;
         --key-out) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --key-passphrase-file) COMPREPLY=($(compgen -f -- "$cur")); return;;
-        --key-type) COMPREPLY=($(compgen -W 'rsa rsa:3072 rsa:4096 ec ec:P-384 ec:P-521' -- "$cur")); return;;
+        --key-type) COMPREPLY=($(compgen -W 'rsa rsa:3072 rsa:4096 ec ec:P-384 ec:P-521 ml-dsa-44 ml-dsa-65 ml-dsa-87' -- "$cur")); return;;
         --keytab) COMPREPLY=($(compgen -f -- "$cur")); return;;
         --lock-wait) return;;
         --name) return;;
@@ -52,6 +52,7 @@ _certenroll_cli() {
         --proxy-user) return;;
         --random-delay) return;;
         --renew-before) return;;
+        --signature) COMPREPLY=($(compgen -W 'rsa-pss' -- "$cur")); return;;
         --spn) return;;
         --state-dir) COMPREPLY=($(compgen -d -- "$cur")); return;;
         --subject) return;;
@@ -65,7 +66,7 @@ _certenroll_cli() {
     esac
     case "$sub" in
         policy) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template --refresh' -- "$cur"));;
-        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --dry-run --key-type --key-backend --key --store-on-token --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-password-file' -- "$cur"));;
+        enroll) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template -t --name --subject --cn --dns --ip --email --upn --uri --refresh-policy --force --dry-run --key-type --signature --key-backend --key --store-on-token --key-passphrase-file --key-out --cert-out --chain-out --fullchain-out --pfx-out --out-dir --format --pfx-password-file' -- "$cur"));;
         renew) COMPREPLY=($(compgen -W '--help -h --all --cert --key --template --name --renew-before --force --reuse-key --key-based --key-type --key-passphrase-file --key-backend --store-on-token --pfx-password-file --deploy-hook --random-delay --lock-wait --refresh-policy --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout' -- "$cur"));;
         retrieve-pending) COMPREPLY=($(compgen -W '--help -h --all --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --key-passphrase-file --pfx-password-file' -- "$cur"));;
         diagnose) COMPREPLY=($(compgen -W '--help -h --url --ces-url --ca --auth --username --password-file --client-cert --client-key --client-key-passphrase-file --keytab --principal --spn --delegate --pkcs11-module --pkcs11-token --pin-file --tpm-tcti --ca-bundle --proxy --proxy-user --proxy-password-file --proxy-auth --timeout --connect-timeout --template --key-backend' -- "$cur"));;

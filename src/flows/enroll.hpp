@@ -40,6 +40,7 @@ struct EnrollRequest {
     bool refresh_policy = false;
     bool force = false;    ///< submit even when the policy says we may not enroll
     bool dry_run = false;  ///< build the key (in memory), CSR and request; send and write nothing
+    bool rsa_pss = false;  ///< --signature rsa-pss: sign the request with RSASSA-PSS (RSA keys)
 };
 
 /// Facts about an issued certificate, for rendering.
