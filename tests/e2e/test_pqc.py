@@ -49,6 +49,12 @@ class MlDsaTest(cli.CustomSandboxTest, cli.SandboxTest):
         self.assertIn("ML-DSA-65", row)
         self.assertNotIn("2.16.840", table.stdout)
 
+    def test_diagnose_names_the_ml_dsa_requirement(self):
+        result = self.cli("diagnose", *self.cep(), *self.user(), "--template", "MLDSA65WebServer")
+        template = next(c for c in result.json["checks"] if c["id"] == "template")
+        self.assertEqual(template["status"], "pass", template)
+        self.assertIn("key ML-DSA-65, hash", json.dumps(template))
+
     def test_ml_dsa_44_65_87_enrolled_with_software_keys(self):
         for level, template, issuer in ((44, "MLDSA44Signing", "Sandbox-MLDSA-CA"),
                                         (65, "MLDSA65WebServer", "Sandbox-MLDSA-CA"),
