@@ -86,33 +86,6 @@ class MlDsaTest(cli.CustomSandboxTest, cli.SandboxTest):
         self.assertIn("requires ML-DSA-65, not --key-type ML-DSA-87", wrong.json["error"]["message"])
         self.assertEqual(before, len(cli.ces_requests(self.sandbox)))
 
-    def test_ml_dsa_certificate_renewed_with_an_ml_dsa_signed_cms(self):
-        result = self.enroll("MLDSA65WebServer", "renewme")
-        self.assertExit(result, 0)
-        files = result.json["files"]
-        old_serial = cli.openssl("x509", "-in", files["cert"], "-noout", "-serial")
-        renewed = self.cli("renew", "renewme", "--force", "--ca-bundle", self.info["ca_bundle"],
-                           env={"CERTENROLL_PASSWORD": self.sandbox.password()})
-        self.assertExit(renewed, 0)
-        self.assertEqual(renewed.json["certificates"][0]["status"], "renewed")
-        self.assertNotEqual(old_serial, cli.openssl("x509", "-in", files["cert"], "-noout",
-                                                    "-serial"))
-        self.assertKeyMatches(files["cert"], files["key"])
-        self.assertVerifies(files)
-        last = cli.ces_requests(self.sandbox)[-1]
-        self.assertEqual((last["outcome"], last["template"]), ("issued", "MLDSA65WebServer"))
-
-    def test_pending_ml_dsa_request_retrieved_after_approval(self):
-        result = self.enroll("MLDSA65Approval", "later")
-        self.assertExit(result, 3)
-        self.sandbox.approve("Sandbox-MLDSA-CA", result.json["request_id"])
-        fetched = self.cli("retrieve-pending", "later", "--ca-bundle", self.info["ca_bundle"],
-                           env={"CERTENROLL_PASSWORD": self.sandbox.password()})
-        self.assertExit(fetched, 0)
-        files = result.json["files"]
-        self.assertKeyMatches(files["cert"], files["key"])
-        self.assertVerifies(files)
-
     def test_ml_dsa_on_a_token_is_refused_before_anything_is_sent(self):
         before = len(cli.ces_requests(self.sandbox))
         result = self.enroll("MLDSA65WebServer", "tok", "--key-backend", "tpm")
