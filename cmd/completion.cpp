@@ -45,7 +45,10 @@ const std::map<std::string, std::vector<std::string>>& choices_by_option() {
     static const std::map<std::string, std::vector<std::string>> choices = {
         {"auth", {"auto", "kerberos", "password", "certificate", "anonymous"}},
         {"format", {"pem", "der", "pfx", "p7b", "p7b-der"}},
-        {"key-type", {"rsa", "rsa:3072", "rsa:4096", "ec", "ec:P-384", "ec:P-521"}},
+        {"key-type",
+         {"rsa", "rsa:3072", "rsa:4096", "ec", "ec:P-384", "ec:P-521", "ml-dsa-44", "ml-dsa-65",
+          "ml-dsa-87"}},
+        {"signature", {"rsa-pss"}},
         {"key-backend", {"software", "pkcs11", "tpm"}},
         {"proxy-auth", {"basic", "ntlm", "negotiate", "any"}},
     };

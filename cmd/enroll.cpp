@@ -35,6 +35,7 @@ struct EnrollOptions {
     bool refresh = false;
     bool force = false;
     bool dry_run = false;
+    std::string signature;
 };
 
 flows::OutputFormats parse_formats(const std::vector<std::string>& names, bool pfx_out) {
@@ -85,6 +86,7 @@ flows::EnrollRequest make_request(const EnrollOptions& o) {
     request.formats = parse_formats(o.formats, !o.pfx_out.empty() || o.pfx_legacy);
     request.outputs.pfx_legacy = o.pfx_legacy;
     request.dry_run = o.dry_run;
+    request.rsa_pss = o.signature == "rsa-pss";
     // A device key cannot go into a PFX: the flow says so, without asking for a password first.
     if (request.formats.pfx && !o.dry_run && !keys::is_hardware_backend(request.key_backend)) {
         request.pfx_password = read_secret(o.pfx_password_file, "CERTENROLL_PFX_PASSWORD",
@@ -209,7 +211,13 @@ void declare_options(CLI::App* sub, const std::shared_ptr<EnrollOptions>& o) {
         ->group(request);
     const std::string key = "Key";
     sub->add_option("--key-type", o->key_type,
-                    "rsa[:BITS] or ec[:P-256|P-384|P-521] (default: what the template asks for)")
+                    "rsa[:BITS], ec[:P-256|P-384|P-521] or ml-dsa-44|65|87 (OpenSSL 3.5+) "
+                    "(default: what the template asks for)")
+        ->group(key);
+    sub->add_option("--signature", o->signature,
+                    "rsa-pss: sign the request with RSASSA-PSS (default: PKCS#1 v1.5, or PSS "
+                    "when the template asks for the alternate signature format)")
+        ->check(CLI::IsMember({"rsa-pss"}))
         ->group(key);
     sub->add_option("--key-backend", o->key_backend,
                     "Where the new key is generated: software (a PEM file), pkcs11 (on the "

@@ -7,7 +7,7 @@
 #                                      Benchmark and GNU time for tests/bench, valgrind for
 #                                      tests/valgrind/run, systemd and lintian for
 #                                      tests/packaging, certmonger for the
-#                                      certmonger-helper tests)
+#                                      certmonger-helper tests, debootstrap for tests/pqc)
 set -eu
 build="build-essential cmake ninja-build pkg-config g++ libcli11-dev
 libssl-dev libcurl4-openssl-dev libtinyxml2-dev nlohmann-json3-dev libp11-dev doctest-dev libkrb5-dev
@@ -16,7 +16,7 @@ test="python3 python3-cryptography openssl curl ca-certificates softhsm2 opensc 
 tpm2-openssl tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 dbus libtss2-dev libengine-pkcs11-openssl krb5-kdc krb5-admin-server krb5-user
 python3-gssapi clang libfuzzer-14-dev libclang-rt-14-dev clang-format procps groff-base mandoc
 man-db rpm systemd lintian bash g++-mingw-w64-x86-64 faketime libbenchmark-dev time valgrind
-certmonger"
+certmonger debootstrap"
 packages="$build"
 [ "${1:-}" = "--test" ] && packages="$build $test"
 sudo=""

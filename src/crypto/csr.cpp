@@ -1,6 +1,7 @@
 #include "crypto/csr.hpp"
 
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 
 #include <algorithm>
 #include <array>
@@ -268,11 +269,40 @@ Bytes bmp_string_der(std::string_view utf8) {
     return der_of(bmp.get(), i2d_ASN1_BMPSTRING);
 }
 
+bool is_ml_dsa(EVP_PKEY* key) {
+    return EVP_PKEY_is_a(key, "ML-DSA-44") || EVP_PKEY_is_a(key, "ML-DSA-65") ||
+           EVP_PKEY_is_a(key, "ML-DSA-87");
+}
+
+void begin_signing(EVP_MD_CTX* context, EVP_PKEY* key, std::string_view hash, bool rsa_pss) {
+    // ML-DSA signs the message itself (FIPS 204 "pure" mode): OpenSSL refuses a digest for it.
+    const bool ml_dsa = is_ml_dsa(key);
+    const std::string digest = ml_dsa ? std::string() : digest_name(hash);
+    const std::string what = ml_dsa ? std::string(EVP_PKEY_get0_type_name(key)) : digest;
+    if (rsa_pss && !EVP_PKEY_is_a(key, "RSA")) {
+        throw Error(ErrorKind::Usage, "RSA-PSS signatures need an RSA key",
+                    "leave out --signature rsa-pss, or use an RSA key");
+    }
+    // Signing through an EVP_MD_CTX lets provider keys (TPM, PKCS#11) sign without exposing
+    // their internals.
+    EVP_PKEY_CTX* key_context = nullptr;
+    const std::string query = provider_query_for(key);
+    if (EVP_DigestSignInit_ex(context, &key_context, ml_dsa ? nullptr : digest.c_str(), nullptr,
+                              query.empty() ? nullptr : query.c_str(), key, nullptr) != 1) {
+        throw_openssl(ErrorKind::Local, "cannot sign with " + what,
+                      "check that the key supports " + what + " signatures");
+    }
+    if (rsa_pss && (EVP_PKEY_CTX_set_rsa_padding(key_context, RSA_PKCS1_PSS_PADDING) != 1 ||
+                    EVP_PKEY_CTX_set_rsa_pss_saltlen(key_context, RSA_PSS_SALTLEN_DIGEST) != 1)) {
+        throw_openssl(ErrorKind::Local, "cannot sign with RSA-PSS",
+                      "check that the key supports RSA-PSS (some tokens do not)");
+    }
+}
+
 Bytes build_csr(const CsrSpec& spec, EVP_PKEY* key) {
     if (key == nullptr) {
         throw Error(ErrorKind::Internal, "build_csr without a key");
     }
-    const std::string digest = digest_name(spec.hash);
     X509ReqPtr request(X509_REQ_new());
     if (!request || X509_REQ_set_version(request.get(), 0) != 1 ||
         X509_REQ_set_pubkey(request.get(), key) != 1) {
@@ -300,16 +330,11 @@ Bytes build_csr(const CsrSpec& spec, EVP_PKEY* key) {
         add_sequence_attribute(request.get(), kRenewalCertificateOid, spec.renewal_certificate);
     }
 
-    // Signing through an EVP_MD_CTX lets provider keys (TPM, PKCS#11) sign without exposing
-    // their internals.
     MdCtxPtr context(EVP_MD_CTX_new());
-    const std::string query = provider_query_for(key);
-    if (!context ||
-        EVP_DigestSignInit_ex(context.get(), nullptr, digest.c_str(), nullptr,
-                              query.empty() ? nullptr : query.c_str(), key, nullptr) != 1) {
-        throw_openssl(ErrorKind::Local, "cannot sign the request with " + digest,
-                      "check that the key supports " + digest + " signatures");
+    if (!context) {
+        throw_openssl(ErrorKind::Internal, "cannot allocate a signing context");
     }
+    begin_signing(context.get(), key, spec.hash, spec.rsa_pss && EVP_PKEY_is_a(key, "RSA"));
     if (X509_REQ_sign_ctx(request.get(), context.get()) <= 0) {
         throw_openssl(ErrorKind::Local, "signing the request failed",
                       "check that the key is usable (token logged in, TPM reachable)");

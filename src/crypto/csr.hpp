@@ -10,6 +10,7 @@
 
 // OpenSSL's types, forward-declared so this header stays free of OpenSSL includes.
 struct evp_pkey_st;
+struct evp_md_ctx_st;
 struct X509_name_st;
 
 namespace certenroll::crypto {
@@ -33,15 +34,29 @@ struct CsrSpec {
     int template_major = 0, template_minor = 0;
     bool add_name_value_pair =
         true;                     ///< attribute 1.3.6.1.4.1.311.13.2.1 CertificateTemplate=<name>
-    std::string hash = "SHA256";  ///< signing digest: SHA256, SHA384, SHA512 or SHA1
-    Bytes renewal_certificate;    ///< attribute 1.3.6.1.4.1.311.13.1 (DER of the renewed cert) when
-                                  ///< non-empty
+    std::string hash = "SHA256";  ///< signing digest: SHA256, SHA384, SHA512 or SHA1 (not used
+                                  ///< by ML-DSA, which signs the message itself: FIPS 204)
+    /// RSASSA-PSS instead of PKCS#1 v1.5 (the template's CT_FLAG_REQUIRE_ALTERNATE_SIGNATURE_
+    /// ALGORITHM, MS-WCCE §3.1.2.4.2.2.2.8, or --signature rsa-pss) when the key is RSA; other
+    /// keys ignore it, as that section says.
+    bool rsa_pss = false;
+    Bytes renewal_certificate;  ///< attribute 1.3.6.1.4.1.311.13.1 (DER of the renewed cert) when
+                                ///< non-empty
     bool key_usage_signature_only = false;  ///< keySpec 2: keyUsage digitalSignature, critical
 };
 
 /// A DER PKCS#10 request for `key`'s public key, signed by `key` (provider keys work too).
 /// A bad subject, SAN or hash name throws a usage Error naming the bad part.
 Bytes build_csr(const CsrSpec& spec, evp_pkey_st* key);
+
+/// Starts `context` signing with `key` as requests are signed: `hash`'s digest, or none for
+/// ML-DSA keys (a digest is an error there); RSASSA-PSS (salt as long as the digest, MGF1 with the
+/// same digest, RFC 4055) when `rsa_pss`, which a non-RSA key refuses with a usage Error.
+/// Provider keys (TPM, PKCS#11) sign where they live.
+void begin_signing(evp_md_ctx_st* context, evp_pkey_st* key, std::string_view hash, bool rsa_pss);
+
+/// True for ML-DSA keys of any parameter set.
+bool is_ml_dsa(evp_pkey_st* key);
 
 /// One attribute of a distinguished name, as written ("CN", "web1").
 struct NameAttribute {

@@ -198,9 +198,8 @@ void PolicyChecks::template_checks() {
     const auto& t = *template_;
     const auto cas = xcep::template_ca_names(policy, t);
     add(passed("template", title,
-               "schema " + std::to_string(t.schema) + ", key " + xcep::key_algorithm_name(t) +
-                   " >= " + std::to_string(t.key.minimal_key_length) + " bits, hash " +
-                   xcep::hash_algorithm_name(t) + ", subject " +
+               "schema " + std::to_string(t.schema) + ", key " + xcep::key_requirement(t) +
+                   ", hash " + xcep::hash_algorithm_name(t) + ", subject " +
                    (xcep::enrollee_supplies_subject(t) ? "from the request" : "built by the CA") +
                    ", validity " + describe_duration(seconds(t.validity_seconds)) + "; issued by " +
                    (cas.empty() ? std::string("no CA") : join(cas))));

@@ -100,6 +100,7 @@ EnrollOutcome dry_run(const Context& context, const EnrollRequest& request, cons
                               ? keys::SoftwareKeyBackend().generate(plan.key_spec)
                               : context.keys->load(request.existing_key, request.key_passphrase);
     outcome.key_description = keys::describe(keys::spec_of(key.get()));
+    check_signature_request(request.rsa_pss, key);
     const auto csr = crypto::build_csr(plan.csr, key.get());
     outcome.csr_pem = pem_block(csr, "CERTIFICATE REQUEST");
     soap::RequestHeaders headers;
@@ -149,8 +150,9 @@ EnrollOutcome enroll_attempt(const Context& context, const EnrollRequest& reques
             throw;
         }
     }
-    const RequestPlan plan = plan_request(tmpl, request.template_name, request.key_spec,
-                                          request.subject, request.sans, outcome.warnings);
+    RequestPlan plan = plan_request(tmpl, request.template_name, request.key_spec, request.subject,
+                                    request.sans, outcome.warnings);
+    plan.csr.rsa_pss = plan.csr.rsa_pss || request.rsa_pss;
     const auto targets = ces_targets(request.connection, policy ? &policy->policy : nullptr, tmpl);
     if (targets.empty()) {
         throw Error(ErrorKind::Usage,
@@ -193,7 +195,8 @@ EnrollOutcome enroll_attempt(const Context& context, const EnrollRequest& reques
     outcome.key_reference = key.reference();
     outcome.key_description = keys::describe(keys::spec_of(key.get()));
 
-    // 3. The CSR, signed with the template's hash.
+    // 3. The CSR, signed with the template's hash (RSASSA-PSS when asked for).
+    check_signature_request(request.rsa_pss, key);
     const auto csr = crypto::build_csr(plan.csr, key.get());
 
     // 4. Submit, failing over between CES URLs on network errors only.

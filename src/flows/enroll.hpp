@@ -46,6 +46,7 @@ struct EnrollRequest {
     /// the client certificate, CA bundle and proxy, so that renew and retrieve-pending need no
     /// options. References only, never a secret.
     store::Endpoint settings;
+    bool rsa_pss = false;  ///< --signature rsa-pss: sign the request with RSASSA-PSS (RSA keys)
 };
 
 /// Facts about an issued certificate, for rendering.

@@ -229,7 +229,10 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     const keys::Key& new_key = same_key ? old_key : *fresh_key;
 
     const auto csr = crypto::build_csr(plan.csr, new_key.get());
-    const auto token = crypto::sign_renewal_request(csr, old_cert, old_key.get(), plan.csr.hash);
+    // The template's alternate-signature flag applies to the old key's CMS signature too.
+    const auto token = crypto::sign_renewal_request(
+        csr, old_cert, old_key.get(), plan.csr.hash,
+        plan.csr.rsa_pss && old_key.algorithm() == keys::KeyAlgorithm::Rsa);
     const auto targets = renewal_targets(connections, policy ? &policy->policy : nullptr, tmpl,
                                          record.endpoint.ces_url);
     if (targets.empty() && connections.key_based) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "crypto/features.hpp"
 #include "error.hpp"
 #include "xcep/endpoints.hpp"
 
@@ -33,6 +34,16 @@ keys::KeyAlgorithm template_algorithm(const xcep::Template& tmpl) {
             return keys::KeyAlgorithm::Rsa;
         case xcep::TemplateKeyAlgorithm::Kind::Ec:
             return keys::KeyAlgorithm::Ec;
+        case xcep::TemplateKeyAlgorithm::Kind::MlDsa:
+            if (crypto::kHaveMlDsa)
+                return keys::KeyAlgorithm::MlDsa;
+            throw Error(ErrorKind::Usage,
+                        "template '" + tmpl.common_name + "' requires " + algorithm.name +
+                            " keys, which need " + crypto::kMlDsaMinimumOpenssl +
+                            " or later; this certenroll-cli was built with " +
+                            crypto::built_openssl_version(),
+                        "use a certenroll-cli built against OpenSSL 3.5 or later (Debian 13, "
+                        "Ubuntu 25.04, RHEL 10), or ask for an RSA or ECDSA template");
         case xcep::TemplateKeyAlgorithm::Kind::Unsupported:
             break;
     }
@@ -48,6 +59,8 @@ keys::KeySpec default_key_spec(const xcep::Template& tmpl) {
     if (spec.algorithm == keys::KeyAlgorithm::Ec) {
         const auto curve = xcep::key_algorithm(tmpl).curve;
         spec.ec_curve = curve.empty() ? curve_for(tmpl.key.minimal_key_length) : curve;
+    } else if (spec.algorithm == keys::KeyAlgorithm::MlDsa) {
+        spec.ml_dsa_level = xcep::key_algorithm(tmpl).ml_dsa_level;
     } else {
         spec.rsa_bits = std::max(2048, static_cast<int>(tmpl.key.minimal_key_length));
         spec.rsa_bits = (spec.rsa_bits + 7) / 8 * 8;
@@ -56,8 +69,22 @@ keys::KeySpec default_key_spec(const xcep::Template& tmpl) {
 }
 
 std::string key_type_option(const keys::KeySpec& spec) {
+    if (spec.algorithm == keys::KeyAlgorithm::MlDsa)
+        return "ml-dsa-" + std::to_string(spec.ml_dsa_level);
     return spec.algorithm == keys::KeyAlgorithm::Ec ? "ec:" + spec.ec_curve
                                                     : "rsa:" + std::to_string(spec.rsa_bits);
+}
+
+std::string algorithm_article(keys::KeyAlgorithm algorithm) {
+    switch (algorithm) {
+        case keys::KeyAlgorithm::Ec:
+            return "an EC";
+        case keys::KeyAlgorithm::MlDsa:
+            return "an ML-DSA";
+        case keys::KeyAlgorithm::Rsa:
+            break;
+    }
+    return "an RSA";
 }
 
 // A key the template would refuse is refused here, before anything is sent (MS-WCCE
@@ -69,9 +96,9 @@ void check_spec(const keys::KeySpec& spec, const xcep::Template& tmpl, const std
     const std::string fix = "use --key-type " + key_type_option(suggested) + " (or leave it out)";
     if (spec.algorithm != wanted) {
         throw Error(ErrorKind::Usage,
-                    "template '" + tmpl.common_name + "' requires " +
-                        (wanted == keys::KeyAlgorithm::Ec ? "an EC" : "an RSA") + " key (" +
-                        xcep::key_requirement(tmpl) + "), not " + what + " " + keys::describe(spec),
+                    "template '" + tmpl.common_name + "' requires " + algorithm_article(wanted) +
+                        " key (" + xcep::key_requirement(tmpl) + "), not " + what + " " +
+                        keys::describe(spec),
                     fix);
     }
     const auto curve = xcep::key_algorithm(tmpl).curve;
@@ -80,6 +107,17 @@ void check_spec(const keys::KeySpec& spec, const xcep::Template& tmpl, const std
                     "template '" + tmpl.common_name + "' requires curve " + curve + " (" +
                         xcep::key_requirement(tmpl) + "), not " + what + " " + keys::describe(spec),
                     fix);
+    }
+    // ML-DSA: the OID fixes the parameter set, and minimalKeyLength has no bits to compare.
+    if (spec.algorithm == keys::KeyAlgorithm::MlDsa) {
+        if (spec.ml_dsa_level != suggested.ml_dsa_level) {
+            throw Error(ErrorKind::Usage,
+                        "template '" + tmpl.common_name + "' requires " +
+                            xcep::key_requirement(tmpl) + ", not " + what + " " +
+                            keys::describe(spec),
+                        fix);
+        }
+        return;
     }
     const int bits =
         spec.algorithm == keys::KeyAlgorithm::Ec ? curve_bits(spec.ec_curve) : spec.rsa_bits;
@@ -225,7 +263,9 @@ RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template
     auto& csr = plan.csr;
     csr.subject = subject;
     csr.sans = sans;
-    csr.hash = csr_hash_name(tmpl);
+    // ML-DSA signs without a separate digest: the template's hash algorithm does not apply.
+    csr.hash =
+        plan.key_spec.algorithm == keys::KeyAlgorithm::MlDsa ? "SHA512" : csr_hash_name(tmpl);
     csr.template_name = template_name;
     if (tmpl != nullptr) {
         // Nil subjectNameFlags: the policy does not say who builds the subject; send what was
@@ -256,8 +296,18 @@ RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template
             csr.template_minor = static_cast<int>(tmpl->revision_minor);
         }
         csr.key_usage_signature_only = tmpl->key.key_spec && *tmpl->key.key_spec == 2;
+        // Ignored by keys that are not RSA (MS-WCCE §3.1.2.4.2.2.2.8).
+        csr.rsa_pss = xcep::requires_alternate_signature(*tmpl);
     }
     return plan;
+}
+
+void check_signature_request(bool rsa_pss_requested, const keys::Key& key) {
+    if (rsa_pss_requested && key.algorithm() != keys::KeyAlgorithm::Rsa) {
+        throw Error(ErrorKind::Usage,
+                    "--signature rsa-pss needs an RSA key, not " + keys::describe(key.spec()),
+                    "leave out --signature, or use an RSA key (--key-type rsa)");
+    }
 }
 
 void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl) {
@@ -358,8 +408,8 @@ std::vector<std::string> why_unusable(const xcep::Policy& policy, const xcep::Te
     }
     try {
         refuse_unsupported(tmpl);
-        (void)template_algorithm(tmpl);
-        (void)csr_hash_name(&tmpl);
+        if (template_algorithm(tmpl) != keys::KeyAlgorithm::MlDsa)
+            (void)csr_hash_name(&tmpl);
     } catch (const Error& error) {
         reasons.push_back(error.message());
     }

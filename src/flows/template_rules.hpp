@@ -36,6 +36,10 @@ RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template
                          const std::string& subject, const crypto::SubjectAltNames& sans,
                          std::vector<std::string>& warnings);
 
+/// --signature rsa-pss with a key that is not RSA: a usage Error. (The template's own request for
+/// the alternate signature format is ignored by such keys instead, MS-WCCE §3.1.2.4.2.2.2.8.)
+void check_signature_request(bool rsa_pss_requested, const keys::Key& key);
+
 /// An existing key (--key) must meet the template's algorithm and size too.
 void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl);
 

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <utility>
 
+#include "crypto/features.hpp"
 #include "crypto/ossl.hpp"
 #include "error.hpp"
 
@@ -16,7 +17,7 @@ namespace certenroll::keys {
 namespace {
 
 constexpr const char* kKeyTypeHint =
-    "use rsa, rsa:3072, rsa:4096, ec (P-256), ec:P-384 or ec:P-521";
+    "use rsa, rsa:3072, rsa:4096, ec (P-256), ec:P-384, ec:P-521 or ml-dsa-44/65/87";
 
 // Every spelling of the three NIST curves seen in OpenSSL, Windows and user input.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 12> kCurves{{
@@ -77,6 +78,15 @@ KeySpec parse_key_type(std::string_view text) {
         bad_key_type(text, "nothing after '" + std::string(1, rest.back()) + "'");
     }
     KeySpec spec;
+    if (rest.starts_with("ml-dsa") || rest.starts_with("mldsa") || rest.starts_with("ml_dsa")) {
+        rest = strip_separator(rest.substr(rest.starts_with("mldsa") ? 5 : 6));
+        spec.algorithm = KeyAlgorithm::MlDsa;
+        if (rest == "44" || rest == "65" || rest == "87") {
+            spec.ml_dsa_level = rest == "44" ? 44 : rest == "65" ? 65 : 87;
+            return spec;
+        }
+        bad_key_type(text, "ML-DSA comes as ml-dsa-44, ml-dsa-65 or ml-dsa-87");
+    }
     if (rest.starts_with("rsa")) {
         rest = strip_separator(rest.substr(3));
         if (rest.empty()) {
@@ -114,7 +124,25 @@ std::string describe(const KeySpec& spec) {
     if (spec.algorithm == KeyAlgorithm::Ec) {
         return "EC " + spec.ec_curve;
     }
+    if (spec.algorithm == KeyAlgorithm::MlDsa) {
+        return ml_dsa_name(spec.ml_dsa_level);
+    }
     return "RSA " + std::to_string(spec.rsa_bits);
+}
+
+std::string ml_dsa_name(int level) {
+    return "ML-DSA-" + std::to_string(level);
+}
+
+void require_buildable(const KeySpec& spec) {
+    if (spec.algorithm == KeyAlgorithm::MlDsa && !crypto::kHaveMlDsa) {
+        throw Error(ErrorKind::Usage,
+                    describe(spec) + " keys need " + crypto::kMlDsaMinimumOpenssl +
+                        " or later; this certenroll-cli was built with " +
+                        crypto::built_openssl_version(),
+                    "use a certenroll-cli built against OpenSSL 3.5 or later (Debian 13, Ubuntu "
+                    "25.04, RHEL 10), or an RSA or ECDSA template");
+    }
 }
 
 KeySpec spec_of(EVP_PKEY* key) {
@@ -138,10 +166,17 @@ KeySpec spec_of(EVP_PKEY* key) {
         spec.ec_curve = canonical.empty() ? name : canonical;
         return spec;
     }
+    for (const int level : {44, 65, 87}) {
+        if (EVP_PKEY_is_a(key, ml_dsa_name(level).c_str())) {
+            spec.algorithm = KeyAlgorithm::MlDsa;
+            spec.ml_dsa_level = level;
+            return spec;
+        }
+    }
     const char* type = EVP_PKEY_get0_type_name(key);
     throw Error(ErrorKind::Local,
                 "unsupported key algorithm " + std::string(type != nullptr ? type : "(unknown)"),
-                "use an RSA or EC (P-256, P-384, P-521) key");
+                "use an RSA, EC (P-256, P-384, P-521) or ML-DSA key");
 }
 
 Key::Key(std::shared_ptr<evp_pkey_st> key, std::string backend, std::string reference)

@@ -210,10 +210,23 @@ void login(PKCS11_SLOT& slot, const Pkcs11Uri& uri,
     }
 }
 
+// ML-DSA mechanisms arrive with PKCS#11 3.2; libp11 (0.4.12/0.4.13) turns no such token key
+// into an EVP_PKEY, so nothing could sign with one. Refused before the token is opened.
+void refuse_ml_dsa(const KeySpec& spec) {
+    if (spec.algorithm == KeyAlgorithm::MlDsa) {
+        throw Error(ErrorKind::Usage,
+                    describe(spec) +
+                        " keys on a PKCS#11 token are not supported (libp11 has no "
+                        "ML-DSA keys)",
+                    "use --key-backend software for ML-DSA, or an RSA or ECDSA template");
+    }
+}
+
 // The key size in bits that generating `spec` asks of the token; a usage Error when the token
 // has no mechanism for it or refuses that size.
 CK_ULONG require_mechanism(CK_FUNCTION_LIST_PTR functions, CK_SLOT_ID slot_id, const KeySpec& spec,
                            const std::string& token_label) {
+    refuse_ml_dsa(spec);
     const bool rsa = spec.algorithm == KeyAlgorithm::Rsa;
     const CK_MECHANISM_TYPE mechanism = rsa ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
     CK_MECHANISM_INFO info{};
@@ -252,6 +265,7 @@ bool same_id(const PKCS11_KEY& key, const encoding::Bytes& id) {
 }  // namespace
 
 Key Pkcs11KeyBackend::generate(const KeySpec& spec) {
+    refuse_ml_dsa(spec);
     const Pkcs11Uri where =
         settings_.token_uri.empty() ? Pkcs11Uri{} : parse_pkcs11_uri(settings_.token_uri);
     Module& module = open(where.module_path);

@@ -34,14 +34,17 @@ int passphrase_callback(char* buffer, int size, int /*rwflag*/, void* user_data)
 
 std::shared_ptr<EVP_PKEY> generate_key(const KeySpec& spec) {
     const bool rsa = spec.algorithm == KeyAlgorithm::Rsa;
-    crypto::PkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, rsa ? "RSA" : "EC", nullptr));
+    const bool ml_dsa = spec.algorithm == KeyAlgorithm::MlDsa;
+    // ML-DSA's parameter set is part of the algorithm name: nothing to configure.
+    const std::string algorithm = ml_dsa ? ml_dsa_name(spec.ml_dsa_level) : rsa ? "RSA" : "EC";
+    crypto::PkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, algorithm.c_str(), nullptr));
     if (!context || EVP_PKEY_keygen_init(context.get()) != 1) {
         crypto::throw_openssl(ErrorKind::Local,
                               "cannot start " + describe(spec) + " key generation");
     }
     const bool configured =
-        rsa ? EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), spec.rsa_bits) == 1
-            : EVP_PKEY_CTX_set_group_name(context.get(), spec.ec_curve.c_str()) == 1;
+        ml_dsa || (rsa ? EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), spec.rsa_bits) == 1
+                       : EVP_PKEY_CTX_set_group_name(context.get(), spec.ec_curve.c_str()) == 1);
     if (!configured) {
         crypto::throw_openssl(ErrorKind::Usage, "cannot generate a " + describe(spec) + " key",
                               "use rsa:2048..8192 or ec:P-256/P-384/P-521");
@@ -59,6 +62,7 @@ SoftwareKeyBackend::SoftwareKeyBackend(std::string passphrase)
     : passphrase_(std::move(passphrase)) {}
 
 Key SoftwareKeyBackend::generate(const KeySpec& spec) {
+    require_buildable(spec);
     if (spec.algorithm == KeyAlgorithm::Rsa && (spec.rsa_bits < 2048 || spec.rsa_bits > 8192)) {
         throw Error(ErrorKind::Usage,
                     "RSA keys must have 2048 to 8192 bits, not " + std::to_string(spec.rsa_bits),

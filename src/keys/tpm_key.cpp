@@ -87,6 +87,10 @@ std::shared_ptr<EVP_PKEY> own(EVP_PKEY* key) {
 TpmKeyBackend::TpmKeyBackend(TpmSettings settings) : settings_(std::move(settings)) {}
 
 Key TpmKeyBackend::generate(const KeySpec& spec) {
+    if (spec.algorithm == KeyAlgorithm::MlDsa) {
+        throw Error(ErrorKind::Usage, "a TPM 2.0 cannot hold " + describe(spec) + " keys",
+                    "use --key-backend software for ML-DSA, or an RSA or ECDSA template");
+    }
     load_provider(settings_.tcti);
     const bool rsa = spec.algorithm == KeyAlgorithm::Rsa;
     crypto::PkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, rsa ? "RSA" : "EC", tpm_only));

@@ -85,12 +85,16 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 3> known_cur
     {"1.3.132.0.35", "P-521"},
 }};
 
+// ML-DSA parameter sets by their NIST CSOR OIDs (FIPS 204; RFC 9881 for X.509).
+constexpr std::array<std::pair<std::string_view, int>, 3> ml_dsa_oids{{
+    {"2.16.840.1.101.3.4.3.17", 44},
+    {"2.16.840.1.101.3.4.3.18", 65},
+    {"2.16.840.1.101.3.4.3.19", 87},
+}};
+
 // Names for algorithms this client cannot generate, used when the server leaves defaultName nil
-// (NIST CSOR: ML-DSA 2.16.840.1.101.3.4.3.17-19; RFC 8410: Ed25519, Ed448).
-constexpr std::array<std::pair<std::string_view, std::string_view>, 5> known_unsupported{{
-    {"2.16.840.1.101.3.4.3.17", "ML-DSA-44"},
-    {"2.16.840.1.101.3.4.3.18", "ML-DSA-65"},
-    {"2.16.840.1.101.3.4.3.19", "ML-DSA-87"},
+// (RFC 8410: Ed25519, Ed448).
+constexpr std::array<std::pair<std::string_view, std::string_view>, 2> known_unsupported{{
     {"1.3.101.112", "Ed25519"},
     {"1.3.101.113", "Ed448"},
 }};
@@ -231,6 +235,10 @@ bool old_cert_supplies_subject(const Template& tmpl) {
     return (tmpl.subject_name_flags & flag::subject_old_cert_supplies) != 0;
 }
 
+bool requires_alternate_signature(const Template& tmpl) {
+    return (tmpl.private_key_flags & flag::private_key_alternate_signature) != 0;
+}
+
 bool requires_same_key_renewal(const Template& tmpl) {
     return (tmpl.private_key_flags & flag::private_key_same_key_renewal) != 0;
 }
@@ -287,6 +295,11 @@ TemplateKeyAlgorithm key_algorithm(const Template& tmpl) {
         if (oid.value == value)
             return {Kind::Ec, std::string(curve), ec_name};
     }
+    // Named by parameter set whatever defaultName says: the OID fixes it.
+    for (const auto& [value, level] : ml_dsa_oids) {
+        if (oid.value == value)
+            return {Kind::MlDsa, "", "ML-DSA-" + std::to_string(level), level};
+    }
     if (!oid.default_name.empty())
         return {Kind::Unsupported, "", oid.default_name};
     for (const auto& [value, name] : known_unsupported) {
@@ -309,6 +322,7 @@ std::string key_requirement(const Template& tmpl) {
             return algorithm.name + " " +
                    (algorithm.curve.empty() ? std::to_string(tmpl.key.minimal_key_length)
                                             : algorithm.curve);
+        case TemplateKeyAlgorithm::Kind::MlDsa:
         case TemplateKeyAlgorithm::Kind::Unsupported:
             break;
     }

@@ -141,6 +141,7 @@ struct Policy {
 namespace flag {
 inline constexpr std::uint32_t private_key_archival = 0x00000001;
 inline constexpr std::uint32_t private_key_exportable = 0x00000010;
+inline constexpr std::uint32_t private_key_alternate_signature = 0x00000040;
 inline constexpr std::uint32_t private_key_same_key_renewal = 0x00000080;
 inline constexpr std::uint32_t private_key_attest_preferred = 0x00001000;
 inline constexpr std::uint32_t private_key_attest_required = 0x00002000;
@@ -178,6 +179,10 @@ bool enrollee_supplies_subject(const Template& tmpl);
 bool enrollee_supplies_subject_alt_name(const Template& tmpl);
 /// A renewal reuses the old certificate's subject and SANs.
 bool old_cert_supplies_subject(const Template& tmpl);
+/// Requests are to be signed with the "alternate signature format", RSASSA-PSS for RSA keys
+/// (MS-CRTD §2.27 CT_FLAG_REQUIRE_ALTERNATE_SIGNATURE_ALGORITHM 0x40 in privateKeyFlags, MS-XCEP
+/// §3.1.4.1.3.1; MS-WCCE §3.1.2.4.2.2.2.8: other algorithms ignore it).
+bool requires_alternate_signature(const Template& tmpl);
 /// A renewal must keep the same key pair.
 bool requires_same_key_renewal(const Template& tmpl);
 /// A renewal must be signed with the existing certificate's key.
@@ -204,14 +209,17 @@ std::string template_oid(const Template& tmpl);
 /// (ECDSA_P256/ECDH_P256 → 1.2.840.10045.3.1.7, _P384 → 1.3.132.0.34, _P521 → 1.3.132.0.35;
 /// certenroll.h ObjectIdGroupId, MS-WCCE §3.1.2.4.2.2.2.5); id-ecPublicKey 1.2.840.10045.2.1
 /// leaves the curve to minimalKeyLength.
+/// ML-DSA (FIPS 204) is named by its NIST OID 2.16.840.1.101.3.4.3.17/18/19 (ML-DSA-44/65/87,
+/// the algorithm OIDs Windows Server 2025's ML-DSA templates use); `ml_dsa_level` is then 44/65/87.
 struct TemplateKeyAlgorithm {
-    enum class Kind { Rsa, Ec, Unsupported };
+    enum class Kind { Rsa, Ec, MlDsa, Unsupported };
     Kind kind = Kind::Rsa;
     /// "P-256", "P-384", "P-521" when the OID names the curve; empty otherwise.
     std::string curve;
     /// For people: "RSA", "ECDSA", "ECDH", or the oID's defaultName ("ML-DSA-65") for others,
     /// never a bare OID (an unnamed one reads "unknown algorithm (OID x)").
     std::string name;
+    int ml_dsa_level = 0;
 };
 TemplateKeyAlgorithm key_algorithm(const Template& tmpl);
 /// key_algorithm(tmpl).name.

@@ -97,6 +97,13 @@ class Sandbox:
         """The CA database: every request and its state (pending, issued, denied)."""
         return self._admin("GET", "/requests")["requests"]
 
+    def submitted_csr(self, ca, request_id):
+        """The DER PKCS#10 the CA recorded for a request (from its database file, db/<CA>.json:
+        the admin API leaves CSRs out)."""
+        import base64
+        with open(os.path.join(self.state_dir, "db", ca + ".json"), encoding="utf-8") as f:
+            return base64.b64decode(json.load(f)["requests"][str(request_id)]["csr"])
+
     def requests(self):
         """The JSON-lines request log, one dict per request, oldest first."""
         try:

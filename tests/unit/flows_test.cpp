@@ -8,6 +8,7 @@
 
 #include "../support/memory_transport.hpp"
 #include "audit/log.hpp"
+#include "crypto/features.hpp"
 #include "error.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/connection_settings.hpp"
@@ -295,22 +296,46 @@ TEST_CASE("curve-OID templates: the curve is the template's, and another one is 
         "P-521");
 }
 
-TEST_CASE("an algorithm this client cannot generate is named by its defaultName, not its OID") {
+TEST_CASE("an ML-DSA template: planned on OpenSSL 3.5+, refused by name and version before") {
     auto policy = sample_policy();
     std::vector<std::string> warnings;
     const auto mldsa =
         with_algorithm(policy.templates[0], "2.16.840.1.101.3.4.3.18", "ML-DSA-65", 1952);
+    policy.templates.push_back(mldsa);
+    const auto reasons =
+        flows::why_unusable(policy, policy.templates.back(), xcep::AuthMode::UsernamePassword);
+    if (crypto::kHaveMlDsa) {
+        const auto plan = flows::plan_request(&mldsa, "PQ", std::nullopt, "CN=a", {}, warnings);
+        CHECK(plan.key_spec.algorithm == keys::KeyAlgorithm::MlDsa);
+        CHECK(plan.key_spec.ml_dsa_level == 65);
+        CHECK(reasons.empty());
+        auto wrong = keys::parse_key_type("ml-dsa-44");
+        const auto refused =
+            error_of([&] { flows::plan_request(&mldsa, "PQ", wrong, "CN=a", {}, warnings); });
+        CHECK(refused.message() ==
+              "template 'ML-DSA-65' requires ML-DSA-65, not --key-type ML-DSA-44");
+        return;
+    }
     const auto refused =
         error_of([&] { flows::plan_request(&mldsa, "PQ", std::nullopt, "CN=a", {}, warnings); });
     CHECK(refused.kind() == ErrorKind::Usage);
     CHECK(refused.message() ==
-          "template 'ML-DSA-65' requires ML-DSA-65 keys, which certenroll-cli cannot generate");
-    policy.templates.push_back(mldsa);
-    const auto reasons =
-        flows::why_unusable(policy, policy.templates.back(), xcep::AuthMode::UsernamePassword);
+          "template 'ML-DSA-65' requires ML-DSA-65 keys, which need OpenSSL 3.5 or later; this "
+          "certenroll-cli was built with " +
+              crypto::built_openssl_version());
+    CHECK(refused.hint().find("OpenSSL 3.5") != std::string::npos);
     REQUIRE(reasons.size() == 1);
-    CHECK(reasons[0].find("ML-DSA-65 keys") != std::string::npos);
+    CHECK(reasons[0].find("ML-DSA-65 keys, which need OpenSSL 3.5") != std::string::npos);
     CHECK(reasons[0].find("2.16.840") == std::string::npos);
+}
+
+TEST_CASE("the template's alternate signature flag asks for RSASSA-PSS") {
+    auto policy = sample_policy();
+    std::vector<std::string> warnings;
+    auto tmpl = policy.templates[0];
+    CHECK_FALSE(flows::plan_request(&tmpl, "T", std::nullopt, "CN=a", {}, warnings).csr.rsa_pss);
+    tmpl.private_key_flags |= xcep::flag::private_key_alternate_signature;
+    CHECK(flows::plan_request(&tmpl, "T", std::nullopt, "CN=a", {}, warnings).csr.rsa_pss);
 }
 
 TEST_CASE("a hash the template demands and this client cannot sign with is refused by name") {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/features.hpp"
 #include "crypto/ossl.hpp"
 #include "error.hpp"
 #include "keys/key_backend.hpp"
@@ -94,6 +95,43 @@ TEST_CASE("parse_key_type refuses unsupported types with a usage error") {
         CHECK(error.kind() == ErrorKind::Usage);
         CHECK(error.message().find("'" + std::string(bad) + "'") != std::string::npos);
         CHECK(error.hint().find("rsa:3072") != std::string::npos);
+    }
+}
+
+TEST_CASE("ML-DSA key types: parsed on every build, generated from OpenSSL 3.5 on") {
+    for (const auto& [text, level] : {std::pair{"ml-dsa-44", 44}, std::pair{"ML-DSA-65", 65},
+                                      std::pair{"mldsa87", 87}, std::pair{"ml-dsa:65", 65}}) {
+        CAPTURE(std::string(text));
+        const KeySpec spec = parse_key_type(text);
+        CHECK(spec.algorithm == KeyAlgorithm::MlDsa);
+        CHECK(spec.ml_dsa_level == level);
+        CHECK(describe(spec) == "ML-DSA-" + std::to_string(level));
+    }
+    for (const char* bad : {"ml-dsa", "ml-dsa-66", "mldsa-", "ml-dsa-6"}) {
+        CAPTURE(std::string(bad));
+        CHECK(error_of([&] { parse_key_type(bad); }).kind() == ErrorKind::Usage);
+    }
+    SoftwareKeyBackend backend;
+    const KeySpec spec = parse_key_type("ml-dsa-65");
+    if (!crypto::kHaveMlDsa) {
+        const Error refused = error_of([&] { backend.generate(spec); });
+        CHECK(refused.kind() == ErrorKind::Usage);
+        CHECK(refused.message() ==
+              "ML-DSA-65 keys need OpenSSL 3.5 or later; this "
+              "certenroll-cli was built with " +
+                  crypto::built_openssl_version());
+        return;
+    }
+    for (const int level : {44, 65, 87}) {
+        KeySpec wanted = spec;
+        wanted.ml_dsa_level = level;
+        const Key key = backend.generate(wanted);
+        CHECK(key.algorithm() == KeyAlgorithm::MlDsa);
+        CHECK(spec_of(key.get()).ml_dsa_level == level);
+        // PEM round trip, encrypted too.
+        const std::string pem = private_key_to_pem(key.get(), "secret");
+        const auto loaded = private_key_from_pem(pem, "secret", "test key");
+        CHECK(EVP_PKEY_eq(loaded.get(), key.get()) == 1);
     }
 }
 

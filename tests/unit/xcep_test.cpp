@@ -481,9 +481,12 @@ TEST_CASE("key algorithms as Windows writes them: curve OIDs, id-ecPublicKey, na
              {"1.3.132.0.35", "ECDH_P521", 521, Kind::Ec, "P-521", "ECDH", "ECDH P-521"},
              {"1.2.840.10045.3.1.7", "", 256, Kind::Ec, "P-256", "ECDSA", "ECDSA P-256"},
              {"1.2.840.10045.2.1", "ECC", 384, Kind::Ec, "", "ECDSA", "ECDSA 384"},
-             {"2.16.840.1.101.3.4.3.18", "ML-DSA-65", 1952, Kind::Unsupported, "", "ML-DSA-65",
+             {"2.16.840.1.101.3.4.3.18", "ML-DSA-65", 1952, Kind::MlDsa, "", "ML-DSA-65",
               "ML-DSA-65"},
-             {"2.16.840.1.101.3.4.3.19", "", 2592, Kind::Unsupported, "", "ML-DSA-87", "ML-DSA-87"},
+             {"2.16.840.1.101.3.4.3.19", "", 2592, Kind::MlDsa, "", "ML-DSA-87", "ML-DSA-87"},
+             // The OID fixes the parameter set, whatever defaultName says.
+             {"2.16.840.1.101.3.4.3.17", "MLDSA", 1312, Kind::MlDsa, "", "ML-DSA-44", "ML-DSA-44"},
+             {"1.3.101.112", "", 256, Kind::Unsupported, "", "Ed25519", "Ed25519"},
              {"1.2.3.4.5", "", 1, Kind::Unsupported, "", "unknown algorithm (OID 1.2.3.4.5)",
               "unknown algorithm (OID 1.2.3.4.5)"},
          }) {
@@ -502,6 +505,9 @@ TEST_CASE("key algorithms as Windows writes them: curve OIDs, id-ecPublicKey, na
         CHECK(json["key_curve"] ==
               (c.curve.empty() ? nlohmann::json(nullptr) : nlohmann::json(c.curve)));
     }
+    CHECK(
+        xcep::key_algorithm(with("2.16.840.1.101.3.4.3.19", "", 2592).templates[0]).ml_dsa_level ==
+        87);
     // No algorithmOIDReference (schema 1/2): RSA.
     const auto rsa = parse_fixture("valid_minimal.xml");
     CHECK(xcep::key_requirement(rsa.templates.at(0)) == "RSA 2048");

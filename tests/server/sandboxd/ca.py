@@ -17,9 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from . import der
+from . import openssl_cli
 
 ROOT_NAME = "Sandbox Root CA"
 ISSUING_CAS = {"Sandbox-RSA-CA": ("rsa", 2048), "Sandbox-EC-CA": ("ec", 384)}
+# An ML-DSA-65 issuing CA under the same root, where the openssl command line can make one
+# (OpenSSL 3.5+: the Debian 13 stage, tests/pqc). It signs with `openssl`, not python.
+ML_DSA_CA = "Sandbox-MLDSA-CA"
 ORG = "certenroll sandbox"
 DOMAIN = "sandbox.test"
 OID_UPN = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
@@ -77,6 +81,7 @@ class Authority:
     name: str
     cert: x509.Certificate
     key: object
+    key_file: str = ""  # the PEM private key, for signing with the openssl command line
 
     @property
     def der(self) -> bytes:
@@ -114,6 +119,8 @@ class Pki:
         self.root = self._load_or_create_root()
         self.issuing = {name: self._load_or_create_issuing(name, kind, size)
                         for name, (kind, size) in ISSUING_CAS.items()}
+        if openssl_cli.has_ml_dsa():
+            self.issuing[ML_DSA_CA] = self._load_or_create_ml_dsa(ML_DSA_CA)
         _write(os.path.join(state_dir, "ca-bundle.pem"), cert_pem(self.root.cert))
 
     def _paths(self, name: str) -> tuple[str, str]:
@@ -127,12 +134,13 @@ class Pki:
             cert = x509.load_pem_x509_certificate(f.read())
         with open(key, "rb") as f:
             private = serialization.load_pem_private_key(f.read(), None)
-        return Authority(name, cert, private)
+        return Authority(name, cert, private, key)
 
     def _store(self, authority: Authority) -> Authority:
         crt, key = self._paths(authority.name)
         _write_private(key, key_pem(authority.key))
         _write(crt, cert_pem(authority.cert))
+        authority.key_file = key
         return authority
 
     def _load_or_create_root(self) -> Authority:
@@ -152,6 +160,23 @@ class Pki:
         key = new_key(kind, size)
         cert = _ca_cert(_name(name), key.public_key(), self.root, None, 10)
         return self._store(Authority(name, cert, key))
+
+    def _load_or_create_ml_dsa(self, name: str) -> Authority:
+        crt, key = self._paths(name)
+        if os.path.exists(crt) and os.path.exists(key):
+            with open(crt, "rb") as f:
+                cert = x509.load_pem_x509_certificate(f.read())
+            if cert.issuer == self.root.cert.subject:
+                return Authority(name, cert, openssl_cli.MlDsaKey(key), key)
+        private = openssl_cli.MlDsaKey.generate(key, "ML-DSA-65")
+        usage = x509.KeyUsage(True, False, False, False, False, True, True, False, False)
+        cert = openssl_cli.issue(
+            self.root.cert, self._paths("root")[1], private.spki, _name(name),
+            x509.random_serial_number(), 3650,
+            [("2.5.29.19", True, x509.BasicConstraints(ca=True, path_length=0).public_bytes()),
+             ("2.5.29.15", True, usage.public_bytes())], digest="sha384")
+        _write(crt, cert_pem(cert))
+        return Authority(name, cert, private, key)
 
     def chain_for(self, ca_name: str) -> list[x509.Certificate]:
         """Root first, then the issuing CA: the order Windows uses in its PKCS#7."""
@@ -229,8 +254,18 @@ class Pki:
 def verify_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
     """Raises if cert's signature does not verify with issuer's public key."""
     from cryptography.hazmat.primitives.asymmetric import padding
+    issuer_spki = openssl_cli.cert_spki(issuer)
+    if openssl_cli.ml_dsa_name(issuer_spki):
+        if not openssl_cli.verify(issuer_spki, cert.tbs_certificate_bytes, cert.signature):
+            raise ValueError("the ML-DSA signature does not verify")
+        return
     key = issuer.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
+    if isinstance(key, rsa.RSAPublicKey) and cert.signature_algorithm_oid.dotted_string == \
+            openssl_cli.OID_RSASSA_PSS:
+        # The sandbox's own PSS certificates: SHA-256, MGF1-SHA-256, 32-byte salt.
+        key.verify(cert.signature, cert.tbs_certificate_bytes,
+                   padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
+    elif isinstance(key, rsa.RSAPublicKey):
         key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
                    cert.signature_hash_algorithm)
     else:

@@ -23,7 +23,8 @@ OID_CMC_ADD_ATTRIBUTES = "1.3.6.1.4.1.311.10.10.1"
 OID_ISSUED_CERT_HASH = "1.3.6.1.4.1.311.21.17"
 OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-HASH_OIDS = {"sha256": "2.16.840.1.101.3.4.2.1", "sha384": "2.16.840.1.101.3.4.2.2"}
+HASH_OIDS = {"sha256": "2.16.840.1.101.3.4.2.1", "sha384": "2.16.840.1.101.3.4.2.2",
+             "sha512": "2.16.840.1.101.3.4.2.3"}
 SIG_OIDS = {("rsa", "sha256"): "1.2.840.113549.1.1.11", ("rsa", "sha384"): "1.2.840.113549.1.1.12",
             ("ec", "sha256"): "1.2.840.10045.4.3.2", ("ec", "sha384"): "1.2.840.10045.4.3.3"}
 STATUS_SUCCESS = 0
@@ -54,7 +55,9 @@ def signed_response(authority: Authority, chain: list[x509.Certificate],
                     text: str = "Issued") -> bytes:
     """ContentInfo(SignedData) around the PKIResponse, signed by the issuing CA."""
     content = pki_response(status, text, leaf)
-    algorithm = signing_hash(authority.key)
+    ml_dsa = getattr(authority.key, "algorithm", None) is not None  # openssl_cli.MlDsaKey
+    # RFC 9882: an ML-DSA signer's digestAlgorithm is SHA-512.
+    algorithm = hashes.SHA512() if ml_dsa else signing_hash(authority.key)
     h = hashes.Hash(algorithm)
     h.update(content)
     kind = "ec" if isinstance(authority.key, ec.EllipticCurvePrivateKey) else "rsa"
@@ -62,13 +65,15 @@ def signed_response(authority: Authority, chain: list[x509.Certificate],
     signed_attrs = (der.seq(der.oid(OID_CONTENT_TYPE), der.set_of(der.oid(OID_PKI_RESPONSE)))
                     + der.seq(der.oid(OID_MESSAGE_DIGEST), der.set_of(der.octet_string(h.finalize()))))
     to_sign = der.tlv(der.SET, signed_attrs)
-    if isinstance(authority.key, rsa.RSAPrivateKey):
+    if ml_dsa:
+        signature = authority.key.sign(to_sign)
+    elif isinstance(authority.key, rsa.RSAPrivateKey):
         signature = authority.key.sign(to_sign, padding.PKCS1v15(), algorithm)
     else:
         signature = authority.key.sign(to_sign, ec.ECDSA(algorithm))
     ca_cert = authority.cert
     sid = der.seq(ca_cert.issuer.public_bytes(), der.integer(ca_cert.serial_number))
-    sig_alg = der.seq(der.oid(SIG_OIDS[(kind, algorithm.name)]))
+    sig_alg = der.seq(der.oid(authority.key.oid if ml_dsa else SIG_OIDS[(kind, algorithm.name)]))
     signer_info = der.seq(der.integer(1), sid, der.seq(der.oid(hash_oid), der.null()),
                           der.implicit_constructed(0, signed_attrs), sig_alg,
                           der.octet_string(signature))

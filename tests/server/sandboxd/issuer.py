@@ -23,6 +23,7 @@ from .errors import (CaError, CERTSRV_E_ADMIN_DENIED_REQUEST, CERTSRV_E_BAD_REQU
 from .state import Database
 from .submission import OID_TEMPLATE_V2, Submission, public_key_der
 from . import der
+from . import openssl_cli
 
 
 @dataclass
@@ -105,9 +106,9 @@ class Issuer:
                               f"Denied by Policy Module: the permissions on the certificate template "
                               f"'{template.name}' do not allow {identity} to enroll for this type of "
                               f"certificate.")
-            _check_key(template, sub.csr)
+            _check_key(template, sub)
             if sub.renewal_cert is not None and template.private_key_flags & cfg.PRIVATE_KEY_REQUIRE_SAME_KEY_RENEWAL:
-                if public_key_der(sub.csr.public_key()) != public_key_der(sub.renewal_cert.public_key()):
+                if openssl_cli.csr_spki(sub.csr_der) != openssl_cli.cert_spki(sub.renewal_cert):
                     raise CaError(CERTSRV_E_RENEWAL_BAD_PUBLIC_KEY, f"Template '{template.name}' "
                                   "requires same-key renewal, but the request has a new key.")
             subject, sans = self._subject_and_san(template, sub, identity or "")
@@ -122,7 +123,7 @@ class Issuer:
         if pend:
             self.db.update(ca_name, request_id, status="pending")
             return Outcome("pending", request_id, template.name)
-        public_key = sub.csr.public_key()
+        public_key = _subject_key(sub)
         if self.wrong_key_issuances > 0:
             self.wrong_key_issuances -= 1
             from cryptography.hazmat.primitives.asymmetric import ec
@@ -180,6 +181,10 @@ class Issuer:
     def _issue(self, ca_name: str, request_id: int, template: Template, public_key, subject,
                sans) -> x509.Certificate:
         authority = self.pki.issuing[ca_name]
+        if (isinstance(public_key, bytes) or isinstance(authority.key, openssl_cli.MlDsaKey)
+                or template.private_key_flags & cfg.PRIVATE_KEY_ALTERNATE_SIGNATURE):
+            cert = self._issue_with_openssl(authority, template, public_key, subject, sans)
+            return self._record_issued(ca_name, request_id, cert)
         now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
         builder = (x509.CertificateBuilder().subject_name(subject).public_key(public_key)
                    .serial_number(x509.random_serial_number()).not_valid_before(now)
@@ -193,11 +198,35 @@ class Issuer:
             builder = builder.add_extension(template.eku_ext(), critical=False)
         if template.key_usage_ext():
             builder = builder.add_extension(template.key_usage_ext(), critical=True)
-        cert = authority.sign(builder)
+        return self._record_issued(ca_name, request_id, authority.sign(builder))
+
+    def _record_issued(self, ca_name: str, request_id: int, cert: x509.Certificate) -> x509.Certificate:
         self.db.update(ca_name, request_id, status="issued", serial=format(cert.serial_number, "x"),
                        subject=cert.subject.rfc4514_string(),
                        cert=base64.b64encode(cert.public_bytes(Encoding.DER)).decode("ascii"))
         return cert
+
+    @staticmethod
+    def _issue_with_openssl(authority, template: Template, public_key, subject, sans) -> x509.Certificate:
+        """ML-DSA leaves, any leaf of the ML-DSA CA, and RSASSA-PSS-signed leaves (templates with
+        the alternate signature flag): python cryptography (38 and 43) cannot encode or sign
+        them, the openssl command line can (ML-DSA: 3.5+). Same extensions as the python path."""
+        spki = public_key if isinstance(public_key, bytes) else public_key_der(public_key)
+        extensions = [(OID_TEMPLATE_V2, False, template.template_ext_der())]
+        if sans:
+            extensions.append(("2.5.29.17", False, x509.SubjectAlternativeName(sans).public_bytes()))
+        if template.eku_ext():
+            extensions.append(("2.5.29.37", False, template.eku_ext().public_bytes()))
+        if template.key_usage_ext():
+            extensions.append(("2.5.29.15", True, template.key_usage_ext().public_bytes()))
+        ml_dsa_ca = isinstance(authority.key, openssl_cli.MlDsaKey)
+        return openssl_cli.issue(authority.cert, authority.key_file, spki, subject,
+                                 x509.random_serial_number(), template.validity_seconds / 86400,
+                                 extensions,
+                                 None if ml_dsa_ca else pki_mod.signing_hash(authority.key).name,
+                                 rsa_pss=bool(template.private_key_flags
+                                              & cfg.PRIVATE_KEY_ALTERNATE_SIGNATURE)
+                                 and isinstance(authority.key, rsa.RSAPrivateKey))
 
     # CA manager actions and retrieval.
     def approve(self, ca_name: str, request_id: int) -> dict:
@@ -206,7 +235,7 @@ class Issuer:
         sub = decode(base64.b64decode(record["csr"]))
         template = self.config.template(record["template"])
         subject, sans = self._subject_and_san(template, sub, record.get("identity") or "")
-        self._issue(ca_name, request_id, template, sub.csr.public_key(), subject, sans)
+        self._issue(ca_name, request_id, template, _subject_key(sub), subject, sans)
         return self.db.get(ca_name, request_id)
 
     def deny(self, ca_name: str, request_id: int) -> dict:
@@ -249,8 +278,24 @@ def _template_of_cert(cert: x509.Certificate, config: Config) -> Template | None
         return None
 
 
-def _check_key(template: Template, csr: x509.CertificateSigningRequest) -> None:
-    key = csr.public_key()
+def _subject_key(sub: Submission):
+    """The key to certify: a python key, or the SPKI DER of an ML-DSA key python cannot load."""
+    spki = openssl_cli.csr_spki(sub.csr_der)
+    return spki if openssl_cli.ml_dsa_name(spki) else sub.csr.public_key()
+
+
+def _check_key(template: Template, sub: Submission) -> None:
+    # ML-DSA (Windows Server 2025 AD CS): the request's key must be the template's parameter set.
+    wanted = openssl_cli.ML_DSA_OIDS.get(template.key_algorithm or "")
+    got = openssl_cli.ml_dsa_name(openssl_cli.csr_spki(sub.csr_der))
+    if wanted and openssl_cli.has_ml_dsa():
+        if got != wanted:
+            raise CaError(NTE_BAD_ALGID, f"Template '{template.name}' requires an {wanted} key; "
+                          f"the request has {got or 'another algorithm'}.")
+        return
+    if got:
+        raise CaError(NTE_BAD_ALGID, f"Template '{template.name}' does not take {got} keys.")
+    key = sub.csr.public_key()
     wants_ec = template.wants_ec()
     if template.key_algorithm not in (None, cfg.OID_RSA) and not wants_ec:
         raise CaError(NTE_BAD_ALGID, f"Template '{template.name}' requires "

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import der
+from . import openssl_cli
 from .errors import (CaError, CERTSRV_E_BAD_RENEWAL_CERT_ATTRIBUTE, CRYPT_E_ASN1_BADTAG,
                      CRYPT_E_INVALID_MSG_TYPE, CRYPT_E_NO_SIGNER, NTE_BAD_SIGNATURE)
 
@@ -77,6 +78,9 @@ def _load_csr(data: bytes) -> tuple[x509.CertificateSigningRequest, bool]:
     is still checked over the bytes the client signed."""
     try:
         csr = x509.load_der_x509_csr(data)
+        # RSASSA-PSS and ML-DSA: checked by the openssl command line, which knows both.
+        if _signature_oid(data) in openssl_cli.ML_DSA_OIDS or _signature_oid(data) == openssl_cli.OID_RSASSA_PSS:
+            return csr, openssl_cli.verify_csr(data)
         return csr, csr.is_signature_valid
     except ValueError as e:
         if "SetOrdering" not in str(e):
@@ -104,6 +108,13 @@ def _load_csr(data: bytes) -> tuple[x509.CertificateSigningRequest, bool]:
     except (InvalidSignature, TypeError, AttributeError):
         return csr, False
     return csr, True
+
+
+def _signature_oid(data: bytes) -> str | None:
+    try:
+        return der.decode_oid(der.parse(data).children()[1].children()[0])
+    except (der.DerError, IndexError):
+        return None
 
 
 def _decode_pkcs10(data: bytes, kind: str) -> Submission:
@@ -244,9 +255,22 @@ def _verify_old_cert_signer(signer_infos, e_content, old, certs) -> None:
             data = der.tlv(der.SET, signed_attrs.content)
         else:
             data = e_content
+        signature_oid = der.decode_oid(parts[-2].children()[0]) if parts[-1] is signature else None
         try:
-            key = old.public_key()
-            if isinstance(key, rsa.RSAPublicKey):
+            old_spki = openssl_cli.cert_spki(old)
+            if openssl_cli.ml_dsa_name(old_spki):  # RFC 9882: pure ML-DSA over the content
+                if not openssl_cli.verify(old_spki, data, signature.content):
+                    raise InvalidSignature()
+                key = None
+            else:
+                key = old.public_key()
+            if key is None:
+                pass
+            elif isinstance(key, rsa.RSAPublicKey) and signature_oid == openssl_cli.OID_RSASSA_PSS:
+                # RFC 4056; certenroll-cli's parameters: MGF1 with the same hash, salt = hash size.
+                key.verify(signature.content, data,
+                           padding.PSS(padding.MGF1(algorithm), algorithm.digest_size), algorithm)
+            elif isinstance(key, rsa.RSAPublicKey):
                 key.verify(signature.content, data, padding.PKCS1v15(), algorithm)
             elif isinstance(key, ec.EllipticCurvePublicKey):
                 key.verify(signature.content, data, ec.ECDSA(algorithm))
