@@ -224,7 +224,7 @@ complete -c certenroll-cli -n '__fish_seen_subcommand_from certmonger-helper' -l
 complete -c certenroll-cli -n '__fish_seen_subcommand_from certmonger-helper' -l proxy-auth -r -f -a 'basic ntlm negotiate any' -d 'Proxy authentication: basic, ntlm, negotiate (Kerberos ticket) or any'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from certmonger-helper' -l timeout -r -f -d 'Whole-request timeout in seconds'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from certmonger-helper' -l connect-timeout -r -f -d 'Connect timeout in seconds'
-complete -c certenroll-cli -n '__fish_seen_subcommand_from certmonger-helper' -l template -r -f -d 'Template for requests that name none (getcert request without -T)'
+complete -c certenroll-cli -n '__fish_seen_subcommand_from certmonger-helper' -l template -r -f -a '(certenroll-cli completion --names templates 2>/dev/null)' -d 'Template for requests that name none (getcert request without -T)'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from certmonger-helper' -l certmonger-requests-dir -r -f -d 'certmonger'\''s request files, where a renewal finds the key to sign it with'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from certmonger-helper' -l poll-delay -r -f -d 'Seconds certmonger waits before asking about a pending request again'
 complete -c certenroll-cli -n '__fish_seen_subcommand_from certmonger-helper' -l key-based-renewal -f -d 'Renew at the policy'\''s key-based renewal CES, with the certificate being renewed as the TLS client certificate'

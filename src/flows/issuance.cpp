@@ -16,8 +16,8 @@
 #include "store/atomic_file.hpp"
 #include "store/replacement.hpp"
 #include "wstep/client.hpp"
-#include "xcep/endpoints.hpp"
 #include "wstep/server_fault.hpp"
+#include "xcep/endpoints.hpp"
 
 namespace certenroll::flows {
 

@@ -32,7 +32,7 @@ struct CesTarget {
     /// A key-based renewal CES: the client certificate maps to no account.
     bool key_based_renewal = false;
     std::string template_name = {};  ///< the policy's template, when there is one
-    bool renewal_only = false;  ///< listed for renewals only (renewalOnly in the policy)
+    bool renewal_only = false;       ///< listed for renewals only (renewalOnly in the policy)
 };
 
 struct Submission {

@@ -120,7 +120,7 @@ struct ManagedCertificate {
     /// key to renew with; renew leaves it alone and it is shown as "not renewable by
     /// certenroll-cli".
     bool renewable = true;
-    std::string subject;      ///< of the current certificate; empty in older records
+    std::string subject;  ///< of the current certificate; empty in older records
     std::optional<Outcome> last_outcome;
 };
 
