@@ -1,6 +1,6 @@
 #pragma once
-/// Submitting a certificate request this tool did not make, for certmonger (CERTMONGER_CSR;
-/// file): the policy's permission and CES URLs for the template, the usual submission with
+/// Submitting certmonger's certificate request (CERTMONGER_CSR), new or a signed or key-based
+/// renewal of it: the policy's permission and CES URLs for the template, the usual submission with
 /// failover, and the answer, issued (checked to be for the request's key) or pending. A denial
 /// is a thrown Error, as everywhere. Nothing is written but the audit trail: the caller owns
 /// the key and decides where the certificate goes.

@@ -539,7 +539,7 @@ RenewResult renew_one(const Context& context, const std::string& name,
     }
     if (!record->renewable) {
         throw Error(ErrorKind::Usage, "'" + name + "' is " + std::string(kNotRenewable),
-                    "make a new CSR where its key is and run 'certenroll-cli enroll --csr' "
+                    "make a new CSR where its key is and run 'certenroll-cli enroll --csr FILE' "
                     "again, or pass --key with the CSR's key to have it renewed");
     }
     return noted(context, renew_record(context, *record, options, true));

@@ -16,13 +16,14 @@ using nlohmann::json;
 
 namespace {
 
-// Replaces `path` with the fully written `staged`; the old file survives as `<path>.prev`.
+// Replaces `path` with the fully written `staged`; the old file survives as `<path>.prev` when
+// `keep_previous`.
 // Idempotent: when `staged` is gone the rename already happened.
-void switch_in(const fs::path& staged, const fs::path& path) {
+void switch_in(const fs::path& staged, const fs::path& path, bool keep_previous) {
     std::error_code ec;
     if (!fs::exists(staged, ec))
         return;
-    if (fs::exists(path, ec)) {
+    if (keep_previous && fs::exists(path, ec)) {
         const fs::path previous = fs::path(path).concat(".prev");
         fs::remove(previous, ec);
         fs::create_hard_link(path, previous, ec);
@@ -50,8 +51,11 @@ void run_journal(const fs::path& path) {
     json journal;
     try {
         journal = json::parse(*text);
+        // [staged, final] or, for a file whose previous version is not kept, [staged, final,
+        // false] (journals of earlier versions have pairs only).
         for (const auto& entry : journal.at("renames")) {
-            switch_in(entry.at(0).get<std::string>(), entry.at(1).get<std::string>());
+            switch_in(entry.at(0).get<std::string>(), entry.at(1).get<std::string>(),
+                      entry.size() < 3 || entry.at(2).get<bool>());
         }
     } catch (const json::exception& e) {
         throw Error(ErrorKind::Local,
@@ -78,7 +82,8 @@ FileSetReplacement::~FileSetReplacement() {
         fs::remove(path, ec);
 }
 
-void FileSetReplacement::stage(const fs::path& path, std::string_view data, fs::perms mode) {
+void FileSetReplacement::stage(const fs::path& path, std::string_view data, fs::perms mode,
+                               bool keep_previous) {
     if (path.empty())
         return;
     const fs::path staged = fs::path(path).concat(".new");
@@ -90,22 +95,26 @@ void FileSetReplacement::stage(const fs::path& path, std::string_view data, fs::
     }
     write_file_atomic_unsynced_directory(staged, data, mode);
     written_.push_back(staged);
-    staged_.emplace_back(staged, path);
+    staged_.push_back({staged, path, keep_previous});
     write_step("staged");
 }
 
 void FileSetReplacement::stage_existing(const fs::path& staged, const fs::path& path) {
     if (staged.empty() || path.empty() || staged == path)
         return;
-    staged_.emplace_back(staged, path);
+    staged_.push_back({staged, path, true});
 }
 
 void FileSetReplacement::commit() {
     if (staged_.empty())
         return;
     json renames = json::array();
-    for (const auto& [staged, path] : staged_)
-        renames.push_back({staged.string(), path.string()});
+    for (const auto& rename : staged_) {
+        if (rename.keep_previous)
+            renames.push_back({rename.staged.string(), rename.final.string()});
+        else
+            renames.push_back({rename.staged.string(), rename.final.string(), false});
+    }
     for (const auto& dir : directories_)
         platform::sync_directory(dir);
     const fs::path journal = journal_path(journal_dir_, name_);

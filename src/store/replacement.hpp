@@ -26,9 +26,11 @@ class FileSetReplacement {
     FileSetReplacement(const FileSetReplacement&) = delete;
     FileSetReplacement& operator=(const FileSetReplacement&) = delete;
 
-    /// Writes `data` to `<path>.new` with `mode`, to be switched in by commit().
+    /// Writes `data` to `<path>.new` with `mode`, to be switched in by commit(). What it
+    /// replaces is kept as `<path>.prev` unless `keep_previous` is false (a state record: the
+    /// previous one describes files that are gone).
     void stage(const std::filesystem::path& path, std::string_view data,
-               std::filesystem::perms mode);
+               std::filesystem::perms mode, bool keep_previous = true);
     /// Adds a file that is already written (e.g. a key generated before the request went out).
     void stage_existing(const std::filesystem::path& staged, const std::filesystem::path& path);
 
@@ -39,8 +41,12 @@ class FileSetReplacement {
   private:
     std::filesystem::path journal_dir_;
     std::string name_;
-    std::vector<std::pair<std::filesystem::path, std::filesystem::path>>
-        staged_;                                  // (staged, final)
+    struct Rename {
+        std::filesystem::path staged;
+        std::filesystem::path final;
+        bool keep_previous = true;
+    };
+    std::vector<Rename> staged_;
     std::vector<std::filesystem::path> written_;  // the `.new` files stage() wrote
     // Directories stage() wrote into: cleared of stale temporaries before the first write, and
     // synced once each by commit() (not once per file) before the journal names their files.

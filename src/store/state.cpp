@@ -362,7 +362,8 @@ void StateDirectory::save_certificate(const ManagedCertificate& c,
     put_outcome(j, c.last_outcome);
     const fs::path path = root_ / "certificates" / (c.name + ".json");
     if (replacement != nullptr) {
-        replacement->stage(path, j.dump(2) + "\n", fs::perms::owner_read | fs::perms::owner_write);
+        replacement->stage(path, j.dump(2) + "\n", fs::perms::owner_read | fs::perms::owner_write,
+                           false);
         return;
     }
     write_file_atomic(path, j.dump(2) + "\n");

@@ -439,6 +439,7 @@ TEST_CASE("a managed record staged with its files switches in with them, not bef
     }
     CHECK(state.find_certificate("web1")->serial == "02");
     CHECK(*store::read_file(dir.path / "cert.pem") == "new cert");
+    CHECK_FALSE(std::filesystem::exists(dir.path / "certificates" / "web1.json.prev"));
     {
         store::FileSetReplacement abandoned(state.journal_dir(), "web1");
         new_record.serial = "03";
