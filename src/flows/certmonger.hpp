@@ -23,7 +23,8 @@ struct HelperSettings {
     Connection connection;
     std::string default_template;  ///< used when certmonger names none (`getcert request` w/o -T)
     /// certmonger's request files: where a renewal finds the key file of the certificate being
-    /// renewed (key_storage_location), to sign the renewal with it.
+    /// renewed (key_storage_location) and, after getcert rekey, the new key, to sign the renewal
+    /// with them; where POLL finds the CSR whose key the certificate must carry.
     std::filesystem::path requests_dir = "/var/lib/certmonger/requests";
     std::chrono::seconds poll_delay{300};  ///< how long certmonger waits before a POLL
     bool key_based_renewal = false;  ///< renew at the key-based renewal CES, as the old certificate
