@@ -5,7 +5,7 @@
 #include <iterator>
 
 #include "common_options.hpp"
-#include "crypto/csr_file.hpp"
+#include "crypto/external_csr.hpp"
 #include "flows/enroll.hpp"
 #include "flows/external_csr.hpp"
 #include "render_outcome.hpp"
@@ -162,8 +162,8 @@ flows::CsrEnrollRequest make_csr_request(const EnrollOptions& o) {
     auto& submit = request.submit;
     submit.connection = make_connection(o.connection);
     submit.template_name = o.template_name;
-    submit.csr = crypto::read_csr(read_csr_input(o.csr_file),
-                                  o.csr_file == "-" ? "the CSR on standard input" : o.csr_file);
+    submit.csr = crypto::read_external_csr(
+        read_csr_input(o.csr_file), o.csr_file == "-" ? "the CSR on standard input" : o.csr_file);
     submit.refresh_policy = o.refresh;
     submit.force = o.force;
     request.name = o.name;

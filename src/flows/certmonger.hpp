@@ -11,7 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/certificate.hpp"
 #include "flows/context.hpp"
+#include "flows/external_csr.hpp"
 
 namespace certenroll::flows::certmonger {
 
@@ -21,7 +23,8 @@ struct HelperSettings {
     Connection connection;
     std::string default_template;  ///< used when certmonger names none (`getcert request` w/o -T)
     /// certmonger's request files: where a renewal finds the key file of the certificate being
-    /// renewed (key_storage_location), to sign the renewal with it.
+    /// renewed (key_storage_location) and, after getcert rekey, the new key, to sign the renewal
+    /// with them; where POLL finds the CSR whose key the certificate must carry.
     std::filesystem::path requests_dir = "/var/lib/certmonger/requests";
     std::chrono::seconds poll_delay{300};  ///< how long certmonger waits before a POLL
     bool key_based_renewal = false;  ///< renew at the key-based renewal CES, as the old certificate
@@ -54,16 +57,28 @@ struct SubmitAnswer {
     std::vector<std::string> warnings;
 };
 
-/// SUBMIT: the CSR for the template (the default template when certmonger names none). With
-/// CERTMONGER_CERTIFICATE set, a renewal: signed with the old certificate's key when
-/// certmonger's key file for it is readable and the CSR is for that same key (key-based at the
-/// key-based renewal CES when configured), else sent as a new request, with a warning saying
-/// why.
+/// A renewal (CERTMONGER_CERTIFICATE is `old`): finds certmonger's request file for `old` in
+/// settings.requests_dir and, when its key file is readable and is `old`'s key, makes `request`
+/// a signed renewal (MS-WCCE 3.1.1.4.3.2.1): with that key when the CSR is for it (getcert
+/// resubmit), or with certmonger's new key file "<key file>.<key_next_marker>.key" when the CSR
+/// is for that one (getcert rekey); key-based (request.key_based_submit) when configured.
+/// Otherwise `request` stays a new request and `warnings` says why, in one line. A key in an
+/// NSS database (key_storage_type=NSSDB) cannot be read: a signed renewal then goes as a new
+/// request, and a key-based one, which has no other credential, is a usage Error.
+void prepare_renewal(const Context& context, const HelperSettings& settings,
+                     const crypto::Certificate& old, CsrSubmitRequest& request,
+                     std::vector<std::string>& warnings);
+
+/// SUBMIT: the CSR for the template (the default template when certmonger names none), through
+/// submit_csr. With CERTMONGER_CERTIFICATE set, a renewal: see prepare_renewal.
 SubmitAnswer submit(const Context& context, const HelperSettings& settings,
                     const HelperInput& input);
 
 /// POLL: QueryTokenStatus for the cookie's request at the cookie's CES URL. Asking changes
-/// nothing at the CA, so certmonger may poll as often as it likes.
+/// nothing at the CA, so certmonger may poll as often as it likes. An issued certificate must be
+/// for CERTMONGER_CSR's key or, without it, for the key of the CSR certmonger keeps in the
+/// request file holding the cookie (else a protocol Error); with neither, it is not checked (a
+/// warning says so).
 SubmitAnswer poll(const Context& context, const HelperSettings& settings, const HelperInput& input);
 
 /// FETCH-ROOTS: the certificates of the policy's CAs, each with a nickname (the CA's name).

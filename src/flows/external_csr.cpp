@@ -2,8 +2,10 @@
 
 #include <openssl/evp.h>
 
+#include "crypto/cms.hpp"
 #include "error.hpp"
 #include "flows/audit_events.hpp"
+#include "flows/renewal_connections.hpp"
 #include "flows/template_rules.hpp"
 #include "keys/pkcs11_uri.hpp"
 #include "wstep/messages.hpp"
@@ -15,7 +17,7 @@ namespace {
 // A request whose private key is elsewhere is handled through its public key alone: that is all
 // verify_issued and the records need. Keys other than RSA and EC are refused before sending,
 // as they are for keys certenroll-cli makes.
-keys::Key public_key_only(const crypto::CsrFile& csr) {
+keys::Key public_key_only(const crypto::ExternalCsr& csr) {
     try {
         return keys::Key(csr.public_key, "none", "");
     } catch (const Error& error) {
@@ -23,7 +25,7 @@ keys::Key public_key_only(const crypto::CsrFile& csr) {
     }
 }
 
-crypto::CsrSpec requested(const crypto::CsrFile& csr) {
+crypto::CsrSpec requested(const crypto::ExternalCsr& csr) {
     crypto::CsrSpec spec;
     spec.subject = csr.subject;
     spec.sans = csr.sans;
@@ -32,6 +34,19 @@ crypto::CsrSpec requested(const crypto::CsrFile& csr) {
 
 }  // namespace
 
+encoding::Bytes signed_renewal_request(const crypto::ExternalCsr& csr, const SignedRenewal& renewal,
+                                       const xcep::Template* tmpl) {
+    // The template's hash and signature format apply to both signatures, as in renew.
+    const std::string hash = csr_hash_name(tmpl);
+    const bool rsa_pss = tmpl != nullptr && xcep::requires_alternate_signature(*tmpl);
+    const auto renewal_csr = crypto::add_renewal_certificate(
+        csr.der, renewal.certificate, renewal.request_key.get(), hash,
+        rsa_pss && renewal.request_key.algorithm() == keys::KeyAlgorithm::Rsa);
+    return crypto::sign_renewal_request(
+        renewal_csr, renewal.certificate, renewal.certificate_key.get(), hash,
+        rsa_pss && renewal.certificate_key.algorithm() == keys::KeyAlgorithm::Rsa);
+}
+
 CsrSubmission submit_csr(const Context& context, const CsrSubmitRequest& request,
                          audit::Event& event) {
     if (request.template_name.empty()) {
@@ -39,29 +54,43 @@ CsrSubmission submit_csr(const Context& context, const CsrSubmitRequest& request
                     "pass --template NAME (see 'certenroll-cli policy')");
     }
     const keys::Key key = public_key_only(request.csr);
+    const bool key_based = request.renewal && request.key_based_submit;
+    const Connection& submit_connection =
+        key_based ? *request.key_based_submit : request.connection;
+    event.renewal = request.renewal.has_value();
     CsrSubmission out;
     if (!request.connection.cep_url.empty()) {
         out.policy = load_policy(context, request.connection, request.refresh_policy);
         out.tmpl = find_template_or_throw(out.policy->policy, request.template_name);
-        try {
-            check_enroll_permission(*out.tmpl, request.force, out.warnings);
-        } catch (const Error& error) {
-            audit_error(context, event, error, true);
-            throw;
+        if (!key_based) {  // the key-based renewal CES checks the certificate instead
+            try {
+                check_enroll_permission(*out.tmpl, request.force, out.warnings);
+            } catch (const Error& error) {
+                audit_error(context, event, error, true);
+                throw;
+            }
         }
         check_csr_against_template(request.csr, *out.tmpl, out.warnings);
     }
-    const auto targets =
-        ces_targets(request.connection, out.policy ? &out.policy->policy : nullptr, out.tmpl);
+    const xcep::Policy* policy = out.policy ? &out.policy->policy : nullptr;
+    const auto targets = request.renewal
+                             ? renewal_targets({request.connection, submit_connection, key_based},
+                                               policy, out.tmpl, "")
+                             : ces_targets(request.connection, policy, out.tmpl);
     if (targets.empty()) {
         throw Error(ErrorKind::Usage,
                     "the policy offers no CES URL for template '" + request.template_name +
                         "' with --auth " +
-                        std::string(xcep::auth_mode_name(request.connection.credentials.mode)),
+                        std::string(xcep::auth_mode_name(submit_connection.credentials.mode)),
                     "pick the --auth mode the policy lists ('certenroll-cli policy --template " +
                         request.template_name + "'), or pass --ces-url");
     }
-    wstep::IssueRequest issue{request.csr.der, wstep::TokenFormat::Pkcs10, {}};
+    wstep::IssueRequest issue =
+        request.renewal
+            ? wstep::IssueRequest{signed_renewal_request(request.csr, *request.renewal, out.tmpl),
+                                  wstep::TokenFormat::Cms,
+                                  {}}
+            : wstep::IssueRequest{request.csr.der, wstep::TokenFormat::Pkcs10, {}};
     if (request.csr.template_name.empty() && request.csr.template_id.oid.empty()) {
         // The request names no template and cannot be changed: the CA reads the template from
         // this request attribute instead (MS-WCCE "CertificateTemplate", as certreq -attrib).
@@ -72,7 +101,7 @@ CsrSubmission submit_csr(const Context& context, const CsrSubmitRequest& request
     }
     audit_key(event, key);
     audit_request(event, requested(request.csr));
-    out.submission = submit_with_failover(context, request.connection, targets, issue, event);
+    out.submission = submit_with_failover(context, submit_connection, targets, issue, event);
     if (out.submission.result.disposition == wstep::Disposition::Issued) {
         try {
             const auto trusted = out.tmpl ? policy_ca_certificates(out.policy->policy, *out.tmpl)

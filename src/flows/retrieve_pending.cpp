@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <optional>
 
-#include "crypto/csr_file.hpp"
+#include "crypto/external_csr.hpp"
 #include "error.hpp"
 #include "flows/audit_events.hpp"
 #include "flows/deploy_hook.hpp"

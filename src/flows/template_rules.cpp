@@ -147,6 +147,8 @@ std::vector<std::string> policy_faults(const xcep::Policy& policy, const xcep::T
     return faults;
 }
 
+}  // namespace
+
 std::string csr_hash_name(const xcep::Template* tmpl) {
     if (tmpl == nullptr)
         return "SHA256";
@@ -162,6 +164,8 @@ std::string csr_hash_name(const xcep::Template* tmpl) {
                     ", which certenroll-cli does not support",
                 "ask the CA administrators for a template using SHA-2");
 }
+
+namespace {
 
 // A template the policy describes inconsistently cannot be requested: what it demands is unknown.
 void refuse_broken(const xcep::Policy& policy, const xcep::Template& tmpl) {
@@ -316,7 +320,7 @@ void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl
     check_spec(keys::spec_of(key.get()), *tmpl, "the key given with --key,");
 }
 
-void check_csr_against_template(const crypto::CsrFile& csr, const xcep::Template& tmpl,
+void check_csr_against_template(const crypto::ExternalCsr& csr, const xcep::Template& tmpl,
                                 std::vector<std::string>& warnings) {
     refuse_unsupported(tmpl);
     const std::string fix_csr = "make the request again with ";

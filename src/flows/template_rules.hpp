@@ -8,7 +8,7 @@
 
 #include "crypto/certificate.hpp"
 #include "crypto/csr.hpp"
-#include "crypto/csr_file.hpp"
+#include "crypto/external_csr.hpp"
 #include "keys/key_backend.hpp"
 #include "xcep/policy.hpp"
 
@@ -29,6 +29,10 @@ const xcep::Template* find_template_or_throw(const xcep::Policy& policy, const s
 void check_enroll_permission(const xcep::Template& tmpl, bool force,
                              std::vector<std::string>& warnings);
 
+/// The hash `tmpl` asks requests to be signed with ("SHA256", "SHA384", ...; SHA256 when `tmpl`
+/// is null); a usage Error for one certenroll-cli does not support.
+std::string csr_hash_name(const xcep::Template* tmpl);
+
 /// Key, hash, subject and template identification for the request. `tmpl` is null when the
 /// user gave a CES URL without a policy; then only the user's choices and defaults apply.
 RequestPlan plan_request(const xcep::Template* tmpl, const std::string& template_name,
@@ -48,7 +52,7 @@ void check_key_against_template(const keys::Key& key, const xcep::Template* tmpl
 /// template's algorithm, curve and minimum size, a template extension in it names this template,
 /// and the subject or SANs a template that takes them from the request needs are there. What the
 /// CA will ignore (a subject it builds itself) goes to `warnings`.
-void check_csr_against_template(const crypto::CsrFile& csr, const xcep::Template& tmpl,
+void check_csr_against_template(const crypto::ExternalCsr& csr, const xcep::Template& tmpl,
                                 std::vector<std::string>& warnings);
 
 /// Why this identity cannot use `tmpl` with auth `mode` (empty when it can): what the policy

@@ -76,6 +76,40 @@ class HelperTest(cli.SandboxTest):
         self.assertEqual([q["request_id"] for q in queries[-4:]], [request_id] * 4)
         self.assertEqual(self.audit_events()[-1], "retrieved")
 
+    def test_poll_without_the_csr_checks_the_key_in_certmongers_request_file(self):
+        # certmonger keeps the CSR it sent and the cookie in its request file (csr=, ca_cookie=,
+        # continuation lines start with a space; seen with certmonger 0.79.17).
+        csr = self.csr("polled")
+        pending = self.helper("SUBMIT", env={"CERTMONGER_CSR": csr,
+                                             "CERTMONGER_CA_PROFILE": "ApprovalRequired"})
+        self.assertEqual(pending.returncode, WAIT_WITH_DELAY, pending)
+        cookie = pending.stdout.splitlines()[1]
+        self.sandbox.approve("Sandbox-RSA-CA", cookie.split(" ")[0])
+        requests = os.path.join(self.tmp, "requests")
+        os.makedirs(requests)
+
+        def poll_with_request_file(csr_text):
+            with open(os.path.join(requests, "20261207120000"), "w") as f:
+                f.write("id=polled\nca_cookie=" + cookie + "\ncsr=" +
+                        "\n ".join(csr_text.strip().splitlines()) + "\nstate=CA_WORKING\n")
+            return self.helper("POLL", "--certmonger-requests-dir", requests,
+                               env={"CERTMONGER_CA_COOKIE": cookie})
+
+        other = poll_with_request_file(self.csr("someone-else"))
+        self.assertEqual(other.returncode, UNREACHABLE, other)
+        self.assertIn("is not for our key", other.stdout)
+        self.assertEqual(self.audit_events()[-1], "failed")
+        ours = poll_with_request_file(csr)
+        self.assertEqual(ours.returncode, ISSUED, ours)
+        issued = os.path.join(self.tmp, "polled.crt")
+        with open(issued, "w") as f:
+            f.write(ours.stdout)
+        self.assertKeyMatches(issued, os.path.join(self.tmp, "polled.key"))
+        # No request file holds the cookie: accepted as before, saying the key went unchecked.
+        unchecked = self.helper("POLL", env={"CERTMONGER_CA_COOKIE": cookie})
+        self.assertEqual(unchecked.returncode, ISSUED, unchecked)
+        self.assertIn("not checked", unchecked.stderr)
+
     def test_denied_exits_2_with_the_reason_and_hresult(self):
         done = self.helper("SUBMIT", env={"CERTMONGER_CSR": self.csr("no"),
                                           "CERTMONGER_CA_PROFILE": "Restricted"})
@@ -248,6 +282,25 @@ class CertmongerDaemonTest(cli.SandboxTest):
         self.assertNotEqual(self.serial(cert), first)
         self.assertKeyMatches(cert, key)
         # A signed renewal (CMS, renewal-certificate attribute), not a second new request.
+        last = self.sandbox.ca_requests()[-1]
+        self.assertEqual((last["template"], last["renewal"], last["status"]),
+                         ("WebServer", True, "issued"))
+
+    def test_rekey_sends_a_signed_renewal_with_the_new_key(self):
+        # getcert rekey: certmonger makes a new key (key.pem.<key_next_marker>.key until issued)
+        # and a CSR for it; the helper signs the CSR again with it, the CMS with the old key.
+        cert, key = self.request("certenroll", "rekeyed", "WebServer")
+        fields = self.cm.wait_for_status("rekeyed", ("MONITORING", "CA_REJECTED", "CA_UNREACHABLE",
+                                                     "CA_UNCONFIGURED"))
+        self.assertEqual(fields["status"], "MONITORING", fields)
+        first, old_key = self.serial(cert), cli.openssl("pkey", "-in", key, "-pubout")
+        self.cm.getcert("rekey", "-i", "rekeyed", "-w", check=False)
+        fields = self.cm.wait_for_status("rekeyed", ("MONITORING", "CA_REJECTED", "CA_UNREACHABLE"))
+        self.assertEqual(fields["status"], "MONITORING", fields)
+        self.assertNotEqual(self.serial(cert), first)
+        self.assertNotEqual(cli.openssl("pkey", "-in", key, "-pubout"), old_key)
+        self.assertKeyMatches(cert, key)
+        self.assertEqual(self.verify(cert).returncode, 0)
         last = self.sandbox.ca_requests()[-1]
         self.assertEqual((last["template"], last["renewal"], last["status"]),
                          ("WebServer", True, "issued"))

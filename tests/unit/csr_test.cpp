@@ -9,7 +9,7 @@
 #include "crypto/certificate.hpp"
 #include "crypto/cms.hpp"
 #include "crypto/csr.hpp"
-#include "crypto/csr_file.hpp"
+#include "crypto/external_csr.hpp"
 #include "crypto/features.hpp"
 #include "crypto/ossl.hpp"
 #include "error.hpp"
@@ -390,7 +390,7 @@ TEST_CASE("sign_renewal_request: SignedData over the CSR, signed by the old key"
           ErrorKind::Usage);
 }
 
-TEST_CASE("read_csr: a request made elsewhere, PEM or DER, its facts and its signature") {
+TEST_CASE("read_external_csr: a request made elsewhere, PEM or DER, its facts and its signature") {
     const PkeyPtr key = make_key(true);
     CsrSpec spec;
     spec.subject = "CN=app.example.com,O=Example";
@@ -401,7 +401,7 @@ TEST_CASE("read_csr: a request made elsewhere, PEM or DER, its facts and its sig
     spec.template_major = 100;
     const Bytes der = build_csr(spec, key.get());
 
-    const CsrFile from_der = read_csr(der, "app.csr");
+    const ExternalCsr from_der = read_external_csr(der, "app.csr");
     CHECK(from_der.der == der);
     CHECK(EVP_PKEY_eq(from_der.public_key.get(), key.get()) == 1);
     CHECK(from_der.subject == "CN=app.example.com,O=Example");
@@ -415,11 +415,11 @@ TEST_CASE("read_csr: a request made elsewhere, PEM or DER, its facts and its sig
     // PEM, and the "NEW CERTIFICATE REQUEST" label older tools write.
     const std::string pem = from_der.pem();
     CHECK(pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n"));
-    CHECK(read_csr(Bytes(pem.begin(), pem.end()), "app.csr").der == der);
+    CHECK(read_external_csr(Bytes(pem.begin(), pem.end()), "app.csr").der == der);
     std::string old_label = pem;
     old_label.replace(old_label.find("BEGIN "), 6, "BEGIN NEW ");
     old_label.replace(old_label.find("END "), 4, "END NEW ");
-    CHECK(read_csr(Bytes(old_label.begin(), old_label.end()), "app.csr").der == der);
+    CHECK(read_external_csr(Bytes(old_label.begin(), old_label.end()), "app.csr").der == der);
 
     // The public key survives a round trip through its PEM (the pending record's form).
     const auto back = public_key_from_pem(public_key_pem(key.get()), "record");
@@ -428,32 +428,35 @@ TEST_CASE("read_csr: a request made elsewhere, PEM or DER, its facts and its sig
 
     // A minimal request: no subject, no extensions.
     const PkeyPtr ec = make_key();
-    const CsrFile bare = read_csr(build_csr(CsrSpec{}, ec.get()), "bare.csr");
+    const ExternalCsr bare = read_external_csr(build_csr(CsrSpec{}, ec.get()), "bare.csr");
     CHECK(bare.subject.empty());
     CHECK(bare.sans.empty());
     CHECK(bare.template_name.empty());
     CHECK(bare.template_id.oid.empty());
 }
 
-TEST_CASE("read_csr refuses what is not a request, or one changed after signing") {
+TEST_CASE("read_external_csr refuses what is not a request, or one changed after signing") {
     const PkeyPtr key = make_key();
     CsrSpec spec;
     spec.subject = "CN=app.example.com";
     Bytes der = build_csr(spec, key.get());
-    CHECK(kind_of([] { read_csr({}, "empty.csr"); }) == ErrorKind::Usage);
-    CHECK(kind_of([] { read_csr({0x30, 0x03, 0x02, 0x01, 0x00}, "x.csr"); }) == ErrorKind::Usage);
+    CHECK(kind_of([] { read_external_csr({}, "empty.csr"); }) == ErrorKind::Usage);
+    CHECK(kind_of([] {
+              read_external_csr({0x30, 0x03, 0x02, 0x01, 0x00}, "x.csr");
+          }) == ErrorKind::Usage);
     const std::string text = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-    CHECK(kind_of([&] { read_csr(Bytes(text.begin(), text.end()), "x.csr"); }) == ErrorKind::Usage);
+    CHECK(kind_of([&] { read_external_csr(Bytes(text.begin(), text.end()), "x.csr"); }) ==
+          ErrorKind::Usage);
     Bytes trailing = der;
     trailing.push_back(0);
-    CHECK(kind_of([&] { read_csr(trailing, "x.csr"); }) == ErrorKind::Usage);
+    CHECK(kind_of([&] { read_external_csr(trailing, "x.csr"); }) == ErrorKind::Usage);
     // One letter of the subject changed: the DER still parses, the signature fails.
     const std::string cn = "app.example.com";
     const auto at = std::search(der.begin(), der.end(), cn.begin(), cn.end());
     REQUIRE(at != der.end());
     *at = 'b';
     try {
-        read_csr(der, "changed.csr");
+        read_external_csr(der, "changed.csr");
         FAIL("a changed request was accepted");
     } catch (const Error& error) {
         CHECK(error.kind() == ErrorKind::Usage);

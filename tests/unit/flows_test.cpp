@@ -131,7 +131,7 @@ TEST_CASE("a CSR made elsewhere is checked against the template, with fixes for 
     const auto& web = policy.templates[0];  // RSA >= 3072, the request supplies the subject
     const auto csr_of = [](const crypto::CsrSpec& spec, const char* key_type) {
         auto key = keys::SoftwareKeyBackend().generate(keys::parse_key_type(key_type));
-        return crypto::read_csr(crypto::build_csr(spec, key.get()), "test.csr");
+        return crypto::read_external_csr(crypto::build_csr(spec, key.get()), "test.csr");
     };
     crypto::CsrSpec named;
     named.subject = "CN=app.example.test";
