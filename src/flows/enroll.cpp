@@ -255,7 +255,8 @@ EnrollOutcome enroll_attempt(const Context& context, const EnrollRequest& reques
                                     .store_on_token = request.store_on_token,
                                     .answered = nullptr,
                                     .warnings = &outcome.warnings,
-                                    .ca_bundle = request.connection.http.ca_bundle};
+                                    .ca_bundle = request.connection.http.ca_bundle,
+                                    .noted_result = "issued"};
     const auto issued =
         complete_request(context, submission, record, key, installation, std::move(event));
     if (!issued) {
@@ -274,9 +275,9 @@ EnrollOutcome enroll(const Context& context, const EnrollRequest& request) {
     const std::string name = request.name.empty() ? request.template_name : request.name;
     try {
         auto outcome = enroll_attempt(context, request);
-        if (outcome.status == EnrollOutcome::Status::Issued) {
-            note_outcome(context, name, "", "issued", "serial " + outcome.certificate->serial);
-        } else if (outcome.status == EnrollOutcome::Status::Pending) {
+        // An issued certificate's record was written with its outcome (Installation's
+        // noted_result): no second write of it.
+        if (outcome.status == EnrollOutcome::Status::Pending) {
             note_outcome(context, name, outcome.request_id, "pending",
                          "request " + outcome.request_id + " is pending CA manager approval");
         }

@@ -313,7 +313,8 @@ std::string pending_query_url(const wstep::SubmitResult& result, const std::stri
 namespace {
 
 store::ManagedCertificate managed_record(const RequestRecord& request,
-                                         const crypto::Certificate& leaf, TimePoint now) {
+                                         const crypto::Certificate& leaf, TimePoint now,
+                                         const std::string& noted_result) {
     store::ManagedCertificate record;
     record.name = request.name;
     record.template_name = request.template_name;
@@ -329,6 +330,8 @@ store::ManagedCertificate managed_record(const RequestRecord& request,
     record.deploy_hook = request.deploy_hook;
     record.renewable = request.renewable;
     record.subject = leaf.subject();
+    if (!noted_result.empty())
+        record.last_outcome = store::Outcome{now, noted_result, "serial " + record.serial};
     return record;
 }
 
@@ -380,8 +383,10 @@ IssuedChain install_issued(const Context& context, const wstep::SubmitResult& re
                     "so it was installed");
             }
         }
-        install_certificate(context.state, managed_record(record, issued->leaf, context.clock()),
-                            *issued, key.get(), installation.pfx_password, record.staged_key);
+        install_certificate(
+            context.state,
+            managed_record(record, issued->leaf, context.clock(), installation.noted_result),
+            *issued, key.get(), installation.pfx_password, record.staged_key);
         if (installation.store_on_token)
             context.keys->store_on_token(key, issued->leaf.x509());
         if (installation.answered != nullptr)

@@ -132,6 +132,9 @@ struct Installation {
     /// The CA bundle (--ca-bundle; empty = the platform's trust): an issued certificate whose
     /// reply names another request than the one asked about must chain to it.
     std::string ca_bundle;
+    /// When set ("issued"), the record is written with this last outcome and "serial N" as its
+    /// message, in the same commit as the files, so that the caller need not write it again.
+    std::string noted_result{};
 };
 
 /// Where to ask about a pending request later: the reply's Reference URI when it is an absolute

@@ -833,6 +833,24 @@ TEST_CASE("an issued answer is switched in with the staged key, recorded and aud
     CHECK(renewal.sink->events[0].certificate->serial == leaf.serial_hex());
 }
 
+TEST_CASE("an installation with a noted result writes the record with it, in the same commit") {
+    AnsweredRenewal renewal;
+    const auto leaf = renewal.certificate(renewal.new_key.get(), renewal.ca, renewal.ca_key.get());
+    SUBCASE("without one, no outcome is written (the caller notes it)") {
+        REQUIRE(renewal.complete(AnsweredRenewal::answer(&leaf, {&renewal.ca})).has_value());
+        CHECK_FALSE(renewal.context.state.find_certificate("web")->last_outcome.has_value());
+    }
+    SUBCASE("with one, the record switched in holds it: enroll writes the record once") {
+        renewal.installation.noted_result = "issued";
+        REQUIRE(renewal.complete(AnsweredRenewal::answer(&leaf, {&renewal.ca})).has_value());
+        const auto outcome = renewal.context.state.find_certificate("web")->last_outcome;
+        REQUIRE(outcome.has_value());
+        CHECK(outcome->result == "issued");
+        CHECK(outcome->message == "serial " + leaf.serial_hex());
+        CHECK(outcome->at == renewal.now);
+    }
+}
+
 TEST_CASE("an issued certificate that fails verification is audited and replaces nothing") {
     AnsweredRenewal renewal;
     std::string serial;
