@@ -6,12 +6,19 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "error.hpp"
 
 namespace certenroll::cli {
+
+/// The configuration file of this run, for diagnose's config-file check.
+struct ConfigFileUse {
+    std::string path;              ///< the file read (or refused); empty without one
+    std::optional<Error> refusal;  ///< diagnose only: why it was not used (others stop there)
+};
 
 /// Options every subcommand sees.
 struct GlobalOptions {
@@ -25,6 +32,7 @@ struct GlobalOptions {
     bool audit_syslog = false;
     /// The options the configuration profile supplied ("--url", ...), not typed.
     std::vector<std::string> profile_options;
+    ConfigFileUse config_file_use;
 };
 
 /// What a subcommand produced: the same facts for people (text) and for scripts (json).

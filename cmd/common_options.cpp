@@ -414,15 +414,16 @@ audit::Log open_audit_log(const GlobalOptions& global, const std::string& subcom
                       });
 }
 
-std::string read_secret(const std::string& file, const char* environment_variable,
-                        const std::string& prompt, const std::string& flag) {
+SecretString read_secret(const std::string& file, const char* environment_variable,
+                         const std::string& prompt, const std::string& flag) {
     if (!file.empty()) {
         std::ifstream in(file);
         if (!in) {
             throw Error(ErrorKind::Usage, "cannot read " + file, "check the path given to " + flag);
         }
-        std::string secret;
-        std::getline(in, secret);
+        SecretString secret;
+        secret.reserve(256);  // grows in place: no shorter buffer left behind uncleansed
+        std::getline(in, static_cast<std::string&>(secret));
         if (!secret.empty() && secret.back() == '\r') {
             secret.pop_back();
         }
@@ -435,7 +436,9 @@ std::string read_secret(const std::string& file, const char* environment_variabl
     }
     if (!prompt.empty() && platform::stdin_is_terminal()) {
         if (auto line = platform::read_hidden_line(prompt)) {
-            return *line;
+            SecretString secret(std::move(*line));
+            cleanse(*line);  // a short line's bytes stay in its inline buffer after the move
+            return secret;
         }
     }
     throw Error(ErrorKind::Usage, "no password available and no terminal to ask on",

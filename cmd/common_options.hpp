@@ -10,6 +10,7 @@
 #include "error.hpp"
 #include "flows/connection_settings.hpp"
 #include "flows/context.hpp"
+#include "secret.hpp"
 #include "store/state.hpp"
 
 namespace certenroll::cli {
@@ -98,8 +99,8 @@ audit::Log open_audit_log(const GlobalOptions& global, const std::string& subcom
 
 /// A secret from a file (first line), else from the environment variable, else a no-echo prompt
 /// on the terminal; without a terminal a usage error names the flag and the variable to use.
-std::string read_secret(const std::string& file, const char* environment_variable,
-                        const std::string& prompt, const std::string& flag);
+SecretString read_secret(const std::string& file, const char* environment_variable,
+                         const std::string& prompt, const std::string& flag);
 
 /// "2026-11-25 03:30:00 UTC"
 std::string format_time(std::chrono::system_clock::time_point time);

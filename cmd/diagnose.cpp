@@ -99,6 +99,8 @@ Command add_diagnose(CLI::App& app, const GlobalOptions& global) {
                 request.template_name = options->template_name;
                 request.key_backend = std::string(keys::checked_backend_name(options->key_backend));
                 request.auth_origin = auth_origin(options->connection);
+                request.config_file = global.config_file_use.path;
+                request.config_file_refusal = global.config_file_use.refusal;
                 try {
                     request.connection = make_connection(options->connection);
                 } catch (const Error& error) {

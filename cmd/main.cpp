@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
             args = cli::apply_profile(
                 app, std::move(args),
                 [&declare_options](const CLI::App& sub) { declare_options(&sub); },
-                &global.profile_options);
+                &global.profile_options, &global.config_file_use);
         }
         std::reverse(args.begin(), args.end());
         app.parse(args);

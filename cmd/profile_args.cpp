@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include "config/config.hpp"
 #include "error.hpp"
+#include "platform/trust.hpp"
 
 namespace certenroll::cli {
 
@@ -36,7 +36,7 @@ bool typed(const std::vector<std::string>& args, std::size_t begin, const std::s
 
 std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> args,
                                        const std::function<void(const CLI::App&)>& declare_options,
-                                       std::vector<std::string>* added) {
+                                       std::vector<std::string>* added, ConfigFileUse* use) {
     std::size_t sub_index = args.size();
     CLI::App* sub = nullptr;
     for (std::size_t i = 0; i < args.size() && !sub; ++i) {
@@ -69,13 +69,25 @@ std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> a
         }
         file = found->string();
     }
-    std::ifstream in(file);
-    if (!in) {
+    if (use)
+        use->path = file;
+    // Checked on the descriptor read: owner this user or root (/etc/certenroll/config.json), no
+    // one else may write it. A link the user named is followed; the file it leads to is checked.
+    std::optional<std::string> text;
+    try {
+        text = platform::read_trusted_file(file, "configuration file",
+                                           platform::DirectoryOwner::UsOrRoot,
+                                           platform::FileLink::Followed);
+    } catch (const Error& refused) {
+        if (!use || sub->get_name() != "diagnose")
+            throw;
+        use->refusal = refused;  // diagnose reports it and checks the rest without the file
+        return args;
+    }
+    if (!text) {
         throw Error(ErrorKind::Usage, "cannot read configuration file " + file,
                     "check the path given to --config or $CERTENROLL_CONFIG");
     }
-    std::ostringstream text;
-    text << in.rdbuf();
 
     declare_options(*sub);
     std::vector<std::string> global_defaults;
@@ -91,7 +103,7 @@ std::vector<std::string> apply_profile(CLI::App& app, std::vector<std::string> a
         }
         return false;
     };
-    for (const auto& option : config::parse_profile(text.str(), profile, file)) {
+    for (const auto& option : config::parse_profile(*text, profile, file)) {
         const std::string flag = "--" + option.name;
         if (!sub->get_option_no_throw(flag) && !known_anywhere(flag)) {
             throw Error(ErrorKind::Usage,

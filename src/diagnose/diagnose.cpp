@@ -122,6 +122,7 @@ class Configuration : Steps {
 // From the network up: each group reads what the earlier ones found.
 Report run(const flows::Context& context, const Request& request) {
     Checklist checklist{context, request, {}, {}};
+    check_config_file(checklist);
     Configuration(checklist).run();
     check_network(checklist);
     const std::string kerberos_principal = check_kerberos(checklist);

@@ -3,6 +3,8 @@
 /// from the network up. Each step reports what it observed; a step whose prerequisite failed is
 /// skipped, naming it.
 ///
+///   config-file       (only with a configuration file) no one but its owner, this user or
+///                     root, may write it
 ///   configuration     the flags and secrets could be read
 ///   dns, tcp, tls     the CEP (else CES) host resolves, accepts a connection, and presents a
 ///                     certificate chain that verifies for its name (or why not, and the fix)
@@ -18,7 +20,7 @@
 ///   key-backend       the key backend (--key-backend) can make the template's key type: software
 ///                     and tpm generate one and discard it; pkcs11 finds the token, checks its
 ///                     mechanism and logs in when the PIN is at hand, creating nothing on it
-///   state-dir         the state directory is writable
+///   state-dir         the state directory is ours, closed to other users' writes, and writable
 
 #include <optional>
 #include <string>
@@ -42,6 +44,10 @@ struct Request {
     std::string template_name;
     /// --key-backend: "software", "pkcs11" or "tpm", reached through the context's keys.
     std::string key_backend = "software";
+    /// The configuration file read for this run (empty: none), and why it was refused (another
+    /// user could have written it) when it was: then its profile was not applied.
+    std::string config_file;
+    std::optional<Error> config_file_refusal;
 };
 
 /// Runs every step. Never throws for what it diagnoses; an Error escapes only for bugs.

@@ -185,6 +185,17 @@ class LocalChecks : Steps {
                            root.string() + " out of the way"));
             return;
         }
+        if (exists) {
+            // What every command refuses (another user could have written records that name
+            // deploy hooks): a failure with the chown/chmod fix. Like every reader of records,
+            // this makes our own directories that others may read 0700.
+            try {
+                context_.state.require_trusted();
+            } catch (const Error& error) {
+                add(failed(id, title, error));
+                return;
+            }
+        }
         if (!exists) {
             probe_dir = root.parent_path();
             while (!probe_dir.empty() && !fs::exists(probe_dir, ec) &&
@@ -231,13 +242,8 @@ class LocalChecks : Steps {
                         std::to_string(context_.state.certificate_names().size()) +
                         " managed certificates";
         } catch (const Error& error) {
-            evidence += "; a record is unreadable: " + error.message();
-        }
-        if ((perms & (fs::perms::others_write | fs::perms::group_write)) != fs::perms::none) {
-            add(warned(id, title, evidence + "; other users may write to it",
-                       "chmod 700 " + root.string() +
-                           " (it holds private keys of pending "
-                           "requests)"));
+            // A record another user could have written, or a corrupt one: commands refuse it.
+            add(failed(id, title, error.kind(), evidence + "; " + error.message(), error.hint()));
             return;
         }
         add(passed(id, title, evidence));
@@ -245,6 +251,21 @@ class LocalChecks : Steps {
 };
 
 }  // namespace
+
+void check_config_file(Checklist& checklist) {
+    const Request& request = checklist.request;
+    if (request.config_file.empty())
+        return;
+    const std::string id = "config-file";
+    const std::string title = "Configuration file";
+    if (request.config_file_refusal) {
+        checklist.report.findings.push_back(failed(id, title, *request.config_file_refusal));
+        return;
+    }
+    checklist.report.findings.push_back(passed(
+        id, title,
+        request.config_file + ": read; owned by this user or root, writable by no one else"));
+}
 
 void check_local(Checklist& checklist, const xcep::Template* checked_template) {
     LocalChecks(checklist, checked_template).run();

@@ -403,15 +403,10 @@ void CurlTransport::Impl::install_callbacks() {
     }
 }
 
-namespace {
-
-// What decides whom a kept connection talks to, and through what: only a transport with the same
-// may take it over.
-std::string route_key(const Settings& s) {
+std::string connection_route_key(const Settings& s) {
     const Trust trust = trust_of(s);
     std::string key;
-    for (const std::string* part : {&trust.file, &trust.directory, &s.proxy, &s.proxy_user,
-                                    static_cast<const std::string*>(&s.proxy_password)}) {
+    for (const std::string* part : {&trust.file, &trust.directory, &s.proxy, &s.proxy_user}) {
         key += *part;
         key += '\0';
     }
@@ -419,10 +414,11 @@ std::string route_key(const Settings& s) {
     return key;
 }
 
-}  // namespace
-
+// The proxy password is compared beside the key, not kept in it: the key is an ordinary string,
+// never cleansed, while the password stays in a SecretString.
 struct ConnectionPool::Idle {
     std::string key;
+    SecretString proxy_password;
     EasyHandle easy;
 };
 
@@ -453,9 +449,9 @@ CurlTransport::CurlTransport(Settings settings, std::shared_ptr<ConnectionPool> 
     }
     impl_->pool = std::move(pool);
     if (impl_->pool && !s.client_certificate) {
-        impl_->pool_key = route_key(s);
+        impl_->pool_key = connection_route_key(s);
         auto& idle = impl_->pool->idle_;
-        if (idle && idle->key == impl_->pool_key)
+        if (idle && idle->key == impl_->pool_key && idle->proxy_password == s.proxy_password)
             impl_->easy = std::move(idle->easy);
         idle.reset();
     }
@@ -478,8 +474,8 @@ CurlTransport::~CurlTransport() {
           CURLOPT_SOCKOPTDATA, CURLOPT_PREREQDATA, CURLOPT_SSL_CTX_DATA, CURLOPT_DEBUGDATA})
         curl_easy_setopt(h, data, static_cast<void*>(nullptr));
     try {
-        impl.pool->idle_ = std::make_unique<ConnectionPool::Idle>(
-            ConnectionPool::Idle{std::move(impl.pool_key), std::move(impl.easy)});
+        impl.pool->idle_ = std::make_unique<ConnectionPool::Idle>(ConnectionPool::Idle{
+            std::move(impl.pool_key), impl.settings.proxy_password, std::move(impl.easy)});
     } catch (...) {
         // Out of memory: the connection is simply not kept.
     }

@@ -13,7 +13,8 @@ namespace certenroll::http {
 void global_init();
 
 /// Keeps the libcurl handle of a finished CurlTransport, and with it the open connection and the
-/// TLS session, for the next CurlTransport of the same route (trust, proxy and its credentials):
+/// TLS session, for the next CurlTransport of the same route (trust, proxy and its credentials,
+/// see connection_route_key):
 /// the policy fetch and the submission of one command share a connection although the flows
 /// open a transport for each. Handles that carry a TLS client certificate are not kept: their
 /// key may live in a token or TPM closed before the pool goes. One pool per command (the
@@ -30,6 +31,11 @@ class ConnectionPool {
     struct Idle;
     std::unique_ptr<Idle> idle_;
 };
+
+/// What decides whom a kept connection talks to and through what (trust, proxy, proxy user and
+/// scheme): only a transport with the same key, and the same proxy password, may take it over.
+/// Never holds a secret: the proxy password is compared beside it.
+std::string connection_route_key(const Settings& settings);
 
 /// Keeps one libcurl handle, and with it the connection and the TLS session, for the next post
 /// (and, through `pool`, for the next transport). Goes through the proxy that --proxy or the

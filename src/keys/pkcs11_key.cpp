@@ -56,10 +56,11 @@ std::vector<CK_BYTE> ec_params(const std::string& curve) {
                 "use ec:P-256, ec:P-384 or ec:P-521");
 }
 
-std::string pin_from_file(const std::string& path) {
+SecretString pin_from_file(const std::string& path) {
     std::ifstream in(path);
-    std::string pin;
-    if (!in || !std::getline(in, pin)) {
+    SecretString pin;
+    pin.reserve(256);  // a PIN grows in place: no shorter buffer left behind uncleansed
+    if (!in || !std::getline(in, static_cast<std::string&>(pin))) {
         throw Error(ErrorKind::Usage, "cannot read the PIN file " + path,
                     "check the pin-source of the URI");
     }
@@ -178,7 +179,7 @@ Pkcs11KeyBackend::Module& Pkcs11KeyBackend::open(const std::string& uri_module) 
 namespace {
 
 void login(PKCS11_SLOT& slot, const Pkcs11Uri& uri,
-           const std::function<std::string(const std::string&)>& ask_pin) {
+           const std::function<SecretString(const std::string&)>& ask_pin) {
     const std::string label = trimmed(slot.token->label);
     int logged_in = 0;
     if (!slot.token->loginRequired ||
@@ -189,7 +190,8 @@ void login(PKCS11_SLOT& slot, const Pkcs11Uri& uri,
         throw Error(ErrorKind::Usage, "token '" + label + "' needs its PIN",
                     "pass --pin-file FILE or set CERTENROLL_PKCS11_PIN");
     }
-    const std::string pin = uri.pin_source.empty() ? ask_pin(label) : pin_from_file(uri.pin_source);
+    const SecretString pin =
+        uri.pin_source.empty() ? ask_pin(label) : pin_from_file(uri.pin_source);
     if (PKCS11_open_session(&slot, 1) != 0 && PKCS11_open_session(&slot, 0) != 0) {
         ERR_clear_error();
         throw Error(ErrorKind::Local, "cannot open a session on token '" + label + "'",

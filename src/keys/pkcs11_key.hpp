@@ -8,6 +8,7 @@
 #include <string>
 
 #include "keys/key_backend.hpp"
+#include "secret.hpp"
 
 struct x509_st;
 
@@ -20,8 +21,9 @@ struct Pkcs11Settings {
     /// Where generate() creates keys: a URI naming the token, e.g. "pkcs11:token=HSM". Empty: the
     /// only initialised token, if there is exactly one.
     std::string token_uri;
-    /// The user PIN of a token (by label), asked for only when a login is needed.
-    std::function<std::string(const std::string& token_label)> pin;
+    /// The user PIN of a token (by label), asked for only when a login is needed; cleansed from
+    /// memory once the login is done (libp11's and the module's copies are outside our reach).
+    std::function<SecretString(const std::string& token_label)> pin;
 };
 
 /// What probe() found: the token that new keys would be generated on.

@@ -103,13 +103,19 @@ std::optional<Ownership> ownership_of(const std::filesystem::path& path, bool fo
 /// earlier versions created with the umask). Throws a local Error naming the path.
 void make_owner_only(const std::filesystem::path& path);
 
-/// Reads a whole file opened without following a final symbolic link, with the ownership of the
-/// descriptor read (so the check and the read see the same file); nullopt when it does not exist.
+/// Reads a whole file through one descriptor, with the ownership of that descriptor (so the
+/// check and the read see the same file); nullopt when it does not exist. A final symbolic link
+/// is followed only with `follow_link` (a file the user named, such as --config); otherwise it
+/// is reported as a link and not read.
 struct OwnedContent {
     std::string content;
     Ownership ownership;
 };
-std::optional<OwnedContent> read_file_no_follow(const std::filesystem::path& path);
+std::optional<OwnedContent> read_file_with_ownership(const std::filesystem::path& path,
+                                                     bool follow_link);
+inline std::optional<OwnedContent> read_file_no_follow(const std::filesystem::path& path) {
+    return read_file_with_ownership(path, false);
+}
 
 /// A file that records are appended to (the audit log), open for this process's lifetime.
 class AppendFile {

@@ -173,12 +173,14 @@ void make_owner_only(const fs::path& path) {
         fail(path, "restrict the permissions of", errno);
 }
 
-std::optional<OwnedContent> read_file_no_follow(const fs::path& path) {
-    FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+std::optional<OwnedContent> read_file_with_ownership(const fs::path& path, bool follow_link) {
+    // O_NONBLOCK: a FIFO planted at the path must not block the open; it is never read.
+    FileDescriptor fd(
+        ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | (follow_link ? 0 : O_NOFOLLOW)));
     if (fd.get() < 0) {
         if (errno == ENOENT)
             return std::nullopt;
-        if (errno == ELOOP) {  // a symbolic link: reported as such, never followed
+        if (errno == ELOOP && !follow_link) {  // a symbolic link: reported as such, never followed
             struct stat st {};
             if (::lstat(path.c_str(), &st) == 0)
                 return OwnedContent{{}, ownership_from(st)};
@@ -189,7 +191,7 @@ std::optional<OwnedContent> read_file_no_follow(const fs::path& path) {
     if (::fstat(fd.get(), &st) != 0)
         fail(path, "inspect", errno);
     OwnedContent result{{}, ownership_from(st)};
-    if (!S_ISREG(st.st_mode))  // a FIFO or device: not read at all
+    if (!S_ISREG(st.st_mode))  // a directory, FIFO or device: not read at all
         return result;
     char buffer[65536];
     for (;;) {

@@ -51,16 +51,20 @@ void require_trusted_directory(const fs::path& dir, std::string_view what, Direc
         make_owner_only(dir);
 }
 
-std::optional<std::string> read_trusted_file(const fs::path& path, std::string_view what) {
-    auto read = read_file_no_follow(path);
+std::optional<std::string> read_trusted_file(const fs::path& path, std::string_view what,
+                                             DirectoryOwner owner, FileLink link) {
+    const bool follow = link == FileLink::Followed;
+    auto read = read_file_with_ownership(path, follow);
     if (!read)
         return std::nullopt;
     std::error_code ec;
-    const Ownership& found = read->ownership;
-    if (!found.regular_or_directory || fs::is_directory(fs::symlink_status(path, ec)))
-        refuse(path, what, found, "regular file", DirectoryOwner::Us);
-    if (!found.owned_by_us || found.writable_by_others)
-        refuse(path, what, found, "regular file", DirectoryOwner::Us);
+    Ownership found = std::move(read->ownership);
+    if (fs::is_directory(follow ? fs::status(path, ec) : fs::symlink_status(path, ec)))
+        found.regular_or_directory = false;  // a directory where a file belongs: "not a file"
+    if (!found.regular_or_directory)
+        refuse(path, what, found, "regular file", owner);
+    if (!acceptable_owner(found, owner) || found.writable_by_others)
+        refuse(path, what, found, "regular file", owner);
     return std::move(read->content);
 }
 

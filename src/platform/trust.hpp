@@ -10,10 +10,11 @@
 
 namespace certenroll::platform {
 
-/// Who, besides this process's user, may own a trusted directory.
+/// Who, besides this process's user, may own a trusted directory or file.
 enum class DirectoryOwner {
-    Us,        ///< state directories: the invoking user's own
-    UsOrRoot,  ///< the audit log's directory (/var/log/certenroll for a non-root run, say)
+    Us,        ///< state directories and records: the invoking user's own
+    UsOrRoot,  ///< the audit log's directory (/var/log/certenroll for a non-root run, say), the
+               ///< configuration file (/etc/certenroll/config.json read by a service account)
 };
 
 /// Refuses (local Error, exit 9: the message names the path, its owner and mode, the hint the
@@ -24,10 +25,19 @@ enum class DirectoryOwner {
 void require_trusted_directory(const std::filesystem::path& dir, std::string_view what,
                                DirectoryOwner owner = DirectoryOwner::Us, bool tighten = false);
 
+/// Whether a final symbolic link at a trusted file's path is followed.
+enum class FileLink {
+    Refused,   ///< state records, journals: a link is refused, never followed
+    Followed,  ///< a file the user named (--config): the file it leads to is checked
+};
+
 /// The whole file, or nullopt when it does not exist; refused like a directory when it is not a
-/// regular file (a symbolic link is never followed), is owned by someone else or is writable by
-/// its group or others. The check and the read see the same open file.
+/// regular file (with FileLink::Refused, a symbolic link), is owned by someone other than
+/// `owner` allows or is writable by its group or others. The check and the read see the same
+/// open file.
 std::optional<std::string> read_trusted_file(const std::filesystem::path& path,
-                                             std::string_view what);
+                                             std::string_view what,
+                                             DirectoryOwner owner = DirectoryOwner::Us,
+                                             FileLink link = FileLink::Refused);
 
 }  // namespace certenroll::platform

@@ -339,7 +339,7 @@ Ownership with_user_names(Ownership found) {
 
 void make_owner_only(const fs::path&) {}
 
-std::optional<OwnedContent> read_file_no_follow(const fs::path& path) {
+std::optional<OwnedContent> read_file_with_ownership(const fs::path& path, bool) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         std::error_code ec;

@@ -4,6 +4,7 @@ core, strict SOAP envelopes, bounded terminal-safe traces, and the TLS policy.""
 
 import json
 import os
+import re
 import resource
 import select
 import socket
@@ -142,6 +143,104 @@ class HardeningTest(cli.SandboxTest):
         self.assertEqual(stat.S_IMODE(os.stat(self.state).st_mode), 0o700)
         self.assertEqual(
             stat.S_IMODE(os.stat(os.path.join(self.state, "certificates")).st_mode), 0o700)
+
+    # 1. The configuration file: it names URLs, CA bundles and hooks.
+    def write_config(self, mode=0o644):
+        """A profile with everything `policy` needs, mode `mode`."""
+        config = os.path.join(self.tmp, "config.json")
+        alice = self.info["users"]["alice"]
+        profile = {"url": self.info["cep"]["password"], "username": "alice",
+                   "password-file": alice["password_file"], "ca-bundle": self.info["ca_bundle"]}
+        with open(config, "w") as f:
+            json.dump({"default_profile": "lab", "profiles": {"lab": profile}}, f)
+        os.chmod(config, mode)
+        return config
+
+    def test_configuration_file_others_may_write_is_refused(self):
+        """A configuration file its group or others may write is refused before anything is
+        sent, named by --config or found through $CERTENROLL_CONFIG: exit 9 naming the file,
+        owner and mode, with the fix. A link the user named is followed, and the file it leads
+        to is what is checked."""
+        config = self.write_config()
+        self.assertExit(self.cli("--config", config, "policy"), 0)
+        mark = len(self.sandbox.requests())
+        for mode in (0o666, 0o664):
+            with self.subTest(oct(mode)):
+                os.chmod(config, mode)
+                shown = "0" + oct(mode)[2:]
+                result = self.cli("--config", config, "policy")
+                self.assertRefused(result, config, shown, "configuration file")
+                result = self.cli("policy", env={"CERTENROLL_CONFIG": config})
+                self.assertRefused(result, config, shown, "configuration file")
+        self.assertEqual(self.sandbox.requests()[mark:], [])
+        link = os.path.join(self.tmp, "link.json")
+        os.symlink(config, link)
+        self.assertRefused(self.cli("--config", link, "policy"), link, "0664")
+        os.chmod(config, 0o640)
+        self.assertExit(self.cli("--config", link, "policy"), 0)
+
+    def test_configuration_file_of_another_user_is_refused(self):
+        """As root (CI's case): a configuration file owned by another user is refused; one of
+        root's is read."""
+        if os.geteuid() != 0:
+            self.skipTest("giving the configuration file to another user needs root")
+        config = self.write_config()
+        os.chown(config, NOBODY, NOBODY)
+        self.assertRefused(self.cli("--config", config, "policy"), config, "uid 65534")
+        os.chown(config, 0, 0)
+        self.assertExit(self.cli("--config", config, "policy"), 0)
+
+    def assertDiagnoseFails(self, result, check_id, path, mode):
+        """diagnose: exit 9, `check_id` the first failure, naming the path and mode, the fix."""
+        self.assertExit(result, 9)
+        self.assertEqual(result.json["first_failure"], check_id, repr(result))
+        check = [c for c in result.json["checks"] if c["id"] == check_id][0]
+        self.assertEqual(check["status"], "fail")
+        self.assertEqual(check["category"], "local")
+        for word in (path, mode, "owner"):
+            self.assertIn(word, check["evidence"], repr(result))
+        self.assertIn("chmod go-w", check["fix"])
+        return check
+
+    def test_diagnose_reports_an_untrusted_state_directory_and_configuration_file(self):
+        """What every command refuses, diagnose reports as a failed check with the fix, in
+        --json and in text: a state directory others may write (and, as root, one of another
+        user), a configuration file others may write; the rest of the checklist still runs."""
+        self.enroll("diag")
+        os.chmod(self.state, 0o777)
+        result = self.cli("diagnose", *self.cep(), *self.user())
+        self.assertDiagnoseFails(result, "state-dir", self.state, "0777")
+        self.assertEqual([c["status"] for c in result.json["checks"] if c["id"] == "policy"],
+                         ["pass"])
+        text = self.cli("diagnose", *self.cep(), *self.user(), json_mode=False)
+        self.assertExit(text, 9)
+        self.assertRegex(text.stdout, r"FAIL +State directory +refusing state directory '" +
+                         re.escape(self.state) + "': owner .*mode 0777")
+        self.assertRegex(text.stdout, r"fix: .*chmod go-w")
+        if os.geteuid() == 0:
+            os.chown(self.state, NOBODY, NOBODY)
+            result = self.cli("diagnose", *self.cep(), *self.user())
+            self.assertDiagnoseFails(result, "state-dir", self.state, "uid 65534")
+            os.chown(self.state, 0, 0)
+        os.chmod(self.state, 0o700)
+
+        config = self.write_config()
+        result = self.cli("--config", config, "diagnose")
+        self.assertExit(result, 0)
+        self.assertEqual(result.json["checks"][0]["id"], "config-file")
+        self.assertEqual(result.json["checks"][0]["status"], "pass")
+        self.assertIn(config, result.json["checks"][0]["evidence"])
+        os.chmod(config, 0o666)
+        result = self.cli("--config", config, "diagnose")
+        self.assertDiagnoseFails(result, "config-file", config, "0666")
+        self.assertEqual(result.json["checks"][0]["id"], "config-file")
+        # Its profile was not applied: no URL, so only the local checks run after it.
+        self.assertIn("no --url", [c for c in result.json["checks"]
+                                    if c["id"] == "configuration"][0]["evidence"])
+        text = self.cli("--config", config, "diagnose", json_mode=False)
+        self.assertExit(text, 9)
+        self.assertRegex(text.stdout, r"FAIL +Configuration file +refusing configuration file '" +
+                         re.escape(config) + "': owner .*mode 0666")
 
     # 1. The audit log.
     def policy_with_audit_log(self, log):

@@ -1176,6 +1176,24 @@ TEST_CASE("ConnectionPool hands a kept connection to the next transport of the s
     }
 }
 
+TEST_CASE("a kept connection's route key never holds the proxy password") {
+    Settings settings;
+    settings.proxy = "http://proxy.example:3128";
+    settings.proxy_user = "bob";
+    settings.proxy_password = "canary-proxy-secret-4711";
+    const std::string key = connection_route_key(settings);
+    CHECK(key.find("canary-proxy-secret-4711") == std::string::npos);
+    CHECK(key.find("bob") != std::string::npos);  // the user still tells routes apart
+    Settings other_user = settings;
+    other_user.proxy_user = "carol";
+    CHECK(connection_route_key(other_user) != key);
+    // Another password is the same key: the pool compares the password (a SecretString, cleansed
+    // when the pool goes) beside it.
+    Settings other_password = settings;
+    other_password.proxy_password = "another-secret";
+    CHECK(connection_route_key(other_password) == key);
+}
+
 TEST_CASE("ConnectionPool keeps no connection that carries a client certificate") {
     const TestPki pki;
     TlsServer server({.identity = &pki.server, .client_ca = &pki.ca});

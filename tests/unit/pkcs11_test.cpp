@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <type_traits>
 
 #include "crypto/csr.hpp"
 #include "csr_check.hpp"
@@ -23,6 +24,11 @@ using namespace certenroll::keys;
 namespace {
 
 constexpr const char* softhsm_module = "/usr/lib/softhsm/libsofthsm2.so";
+
+// The PIN is handed over, and kept until the login, as a SecretString: cleansed when it goes.
+static_assert(
+    std::is_same_v<std::invoke_result_t<decltype(Pkcs11Settings::pin), const std::string&>,
+                   SecretString>);
 
 Error error_of(const std::function<void()>& action) {
     try {

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <unistd.h>
 #include <chrono>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include "error.hpp"
+#include "platform/trust.hpp"
+#include "skip.hpp"
 #include "store/atomic_file.hpp"
 #include "store/lock.hpp"
 #include "store/replacement.hpp"
@@ -639,4 +642,69 @@ TEST_CASE("state directories of ours that others may read are made private") {
     CHECK(next_run.list_certificates().size() == 1);
     CHECK(mode_of(dir.path / "state") == 0700);
     CHECK(mode_of(dir.path / "state" / "certificates") == 0700);
+}
+
+namespace {
+
+// The configuration file as cmd/profile_args.cpp reads it.
+std::optional<std::string> read_config(const fs::path& path) {
+    return platform::read_trusted_file(path, "configuration file",
+                                       platform::DirectoryOwner::UsOrRoot,
+                                       platform::FileLink::Followed);
+}
+
+void check_config_refused(const fs::path& path, const std::string& words) {
+    try {
+        read_config(path);
+        FAIL("expected an Error for " << path);
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::Local);
+        CHECK_MESSAGE(e.message().find("refusing configuration file '" + path.string() + "'") !=
+                          std::string::npos,
+                      e.message());
+        CHECK_MESSAGE(e.message().find(words) != std::string::npos, e.message());
+        CHECK_MESSAGE(e.hint().find("chmod go-w") != std::string::npos, e.hint());
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a configuration file is read only when no one but its owner (us or root) may write it") {
+    TempDir dir;
+    const fs::path config = dir.path / "config.json";
+    store::write_file_atomic(config, "{}", fs::perms(0644));
+    CHECK(read_config(config) == std::optional<std::string>("{}"));
+    CHECK_FALSE(read_config(dir.path / "missing.json"));  // the caller names it
+
+    ::chmod(config.c_str(), 0666);
+    check_config_refused(config, "mode 0666");
+    ::chmod(config.c_str(), 0664);
+    check_config_refused(config, "mode 0664");
+    ::chmod(config.c_str(), 0640);  // others may read it: nothing secret is in it
+    CHECK(read_config(config));
+
+    // A link the user named is followed; the file it leads to is what is checked.
+    const fs::path link = dir.path / "link.json";
+    fs::create_symlink(config, link);
+    CHECK(read_config(link) == std::optional<std::string>("{}"));
+    ::chmod(config.c_str(), 0646);
+    check_config_refused(link, "mode 0646");
+    ::chmod(config.c_str(), 0600);
+
+    fs::create_directory(dir.path / "a-directory");
+    check_config_refused(dir.path / "a-directory", "not a regular file");
+    REQUIRE(::mkfifo((dir.path / "fifo").c_str(), 0600) == 0);
+    check_config_refused(dir.path / "fifo", "not a regular file");  // and the open did not block
+}
+
+TEST_CASE("a configuration file owned by another user is refused; root's is read") {
+    if (::geteuid() != 0)
+        return test::skip("changing a file's owner needs root");
+    TempDir dir;
+    const fs::path config = dir.path / "config.json";
+    store::write_file_atomic(config, "{}", fs::perms(0644));
+    REQUIRE(::chown(config.c_str(), 65534, 65534) == 0);
+    check_config_refused(config, "uid 65534");
+    REQUIRE(::chown(config.c_str(), 0, 0) == 0);
+    CHECK(read_config(config));
 }
