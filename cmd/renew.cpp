@@ -163,7 +163,9 @@ Output render(const std::vector<flows::RenewResult>& results,
 
 // The options of `renew`, declared only when it is the subcommand being run (see Command).
 void declare_options(CLI::App* sub, const std::shared_ptr<RenewCliOptions>& o) {
-    sub->add_option("name", o->name, "Managed certificate to renew (the --name given at enroll)");
+    // "NAME", not "name": CLI11 2.4+ (Debian 13) matches a positional's name against the long
+    // names, so "name" and --name threw CLI::OptionAlreadyAdded (renew aborted, exit -6).
+    sub->add_option("NAME", o->name, "Managed certificate to renew (the --name given at enroll)");
     sub->add_flag("--all", o->all, "Renew every managed certificate that is due");
     sub->add_option("--cert", o->cert_file,
                     "Renew this certificate file (not yet managed) in place; needs --key");

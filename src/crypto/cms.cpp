@@ -56,6 +56,36 @@ void set_signature_algorithm(CMS_SignerInfo* signer, EVP_MD_CTX* context) {
     }
 }
 
+// RFC 9882 allows an ML-DSA SignerInfo with or without signed attributes, but OpenSSL 3.5 (3.5.9
+// tested) signs and verifies ML-DSA in CMS only with them: without, its CMS code hashes the content
+// and hands the digest to EVP_PKEY_sign/EVP_PKEY_verify, which the ML-DSA provider refuses
+// ("provider signature not supported ... ML-DSA-65 sign_init", cms_sd.c
+// cms_SignerInfo_content_sign; CMS_verify fails the same way). A CA verifying with OpenSSL 3.5
+// could not check a signature without them, so ML-DSA signers carry contentType, signingTime and
+// messageDigest (SHA-512, as RFC 9882 requires ML-DSA signers to support), and the ML-DSA signature
+// covers their DER. ML-DSA keys are software keys here (TPM and PKCS#11 refuse them), so OpenSSL's
+// own CMS_final may duplicate the signing context.
+encoding::Bytes sign_with_ml_dsa(const encoding::Bytes& csr_der, const Certificate& old_cert,
+                                 EVP_PKEY* old_key) {
+    MdPtr md(EVP_MD_fetch(nullptr, "SHA512", nullptr));
+    if (!md) {
+        throw_openssl(ErrorKind::Local, "digest SHA512 is not available");
+    }
+    constexpr unsigned int kFlags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
+    CmsPtr cms(CMS_sign_ex(nullptr, nullptr, nullptr, nullptr, kFlags, nullptr, nullptr));
+    if (!cms) {
+        throw_openssl(ErrorKind::Internal, "cannot create a CMS SignedData");
+    }
+    if (CMS_add1_signer(cms.get(), old_cert.x509(), old_key, md.get(), kFlags) == nullptr) {
+        throw_openssl(ErrorKind::Local, "cannot add the ML-DSA renewal signer");
+    }
+    BioPtr content = memory_bio(csr_der.data(), csr_der.size());
+    if (CMS_final(cms.get(), content.get(), nullptr, CMS_BINARY) != 1) {
+        throw_openssl(ErrorKind::Local, "cannot sign the renewal request with the old ML-DSA key");
+    }
+    return der_of(cms.get(), i2d_CMS_ContentInfo);
+}
+
 }  // namespace
 
 encoding::Bytes sign_renewal_request(const encoding::Bytes& csr_der, const Certificate& old_cert,
@@ -66,17 +96,10 @@ encoding::Bytes sign_renewal_request(const encoding::Bytes& csr_der, const Certi
                         old_cert.subject() + ")",
                     "renew with the key file of that certificate");
     }
-    // RFC 9882 §3.3: ML-DSA signers name SHA-512 as their digestAlgorithm.
-    const bool ml_dsa = is_ml_dsa(old_key);
-    // TODO(issue 26): the ML-DSA SignerInfo below aborted inside OpenSSL 3.5.9 in the Debian 13
-    // stage; refused cleanly until that is understood.
-    if (ml_dsa) {
-        throw Error(ErrorKind::Usage,
-                    "renewing an ML-DSA certificate (a CMS signed with the old ML-DSA key) is not "
-                    "supported yet",
-                    "enroll again for a new ML-DSA certificate");
+    if (is_ml_dsa(old_key)) {
+        return sign_with_ml_dsa(csr_der, old_cert, old_key);
     }
-    const std::string digest = ml_dsa ? std::string("SHA512") : digest_name(hash);
+    const std::string digest = digest_name(hash);
     MdPtr md(EVP_MD_fetch(nullptr, digest.c_str(), nullptr));
     if (!md) {
         throw_openssl(ErrorKind::Local, "digest " + digest + " is not available");
@@ -103,7 +126,7 @@ encoding::Bytes sign_renewal_request(const encoding::Bytes& csr_der, const Certi
         throw_openssl(ErrorKind::Internal, "cannot allocate a signing context");
     }
     begin_signing(context.get(), old_key, digest, rsa_pss);
-    if (ml_dsa || rsa_pss) {
+    if (rsa_pss) {
         set_signature_algorithm(signer, context.get());
     }
     std::size_t length = 0;

@@ -229,6 +229,8 @@ EnrollOutcome enroll_attempt(const Context& context, const EnrollRequest& reques
     endpoint.cep_url = request.connection.cep_url;
     endpoint.ces_url = submission.target.url;
     endpoint.ca_name = submission.target.ca_name;
+    if (request.rsa_pss)
+        endpoint.signature = "rsa-pss";  // renew signs the same way (flows/renew.cpp)
     record_auth(request.connection.credentials, endpoint);
     if (policy && xcep::allows_key_based_renewal(*tmpl)) {
         endpoint.renewal_url =

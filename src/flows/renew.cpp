@@ -190,6 +190,8 @@ RenewResult renew_subject(const Context& context, Subject subject, const RenewOp
     RequestPlan plan = plan_request(tmpl, record.template_name, requested_spec, subject_text, sans,
                                     result.warnings);
     plan.csr.renewal_certificate = old_cert.to_der();
+    // enroll --signature rsa-pss is kept in the record: the renewal is PSS-signed too (RSA keys).
+    plan.csr.rsa_pss = plan.csr.rsa_pss || record.endpoint.signature == "rsa-pss";
 
     // The new key is on disk (beside the old one), or on the token, before the request leaves.
     std::optional<keys::Key> fresh_key;

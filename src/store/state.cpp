@@ -115,6 +115,7 @@ json to_json(const Endpoint& e) {
     put_source(j, "proxy_password", e.proxy_password);
     put_source(j, "pfx_password", e.pfx_password);
     put_source(j, "key_passphrase", e.key_passphrase);
+    put("signature", e.signature);
     return j;
 }
 
@@ -141,6 +142,7 @@ Endpoint endpoint_from_json(const json& j) {
     e.proxy_password = source_from_json(j, "proxy_password");
     e.pfx_password = source_from_json(j, "pfx_password");
     e.key_passphrase = source_from_json(j, "key_passphrase");
+    e.signature = j.value("signature", "");
     return e;
 }
 

@@ -69,6 +69,9 @@ struct Endpoint {
     SecretSource proxy_password;
     SecretSource pfx_password;    ///< of the PFX output
     SecretSource key_passphrase;  ///< of the key file
+    /// "rsa-pss" after enroll --signature rsa-pss: renewals sign (CSR and CMS) the same way even
+    /// when the template does not ask for it. Empty: as the template says.
+    std::string signature;
 };
 
 /// How the last attempt on a record ended (enroll, renew, retrieve-pending), shown by `list`.

@@ -3,6 +3,7 @@
 make PSS-signed requests; the sandbox's PSS-signed certificate is verified and installed. Runs on
 OpenSSL 3.0 and 3.5 alike (tests/pqc runs it in the Debian 13 chroot too)."""
 
+import json
 import subprocess
 
 import cli
@@ -53,3 +54,21 @@ class RsaPssTest(cli.SandboxTest):
         self.assertIn("--signature rsa-pss needs an RSA key, not EC P-256",
                       result.json["error"]["message"])
         self.assertEqual(before, len(cli.ces_requests(self.sandbox)))
+
+    def test_signature_option_is_kept_in_the_record_and_renew_signs_with_pss_again(self):
+        result = self.enroll("WebServer", "--name", "pssrenew", "--signature", "rsa-pss")
+        self.assertExit(result, 0)
+        with open(self.state + "/certificates/pssrenew.json", encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["endpoint"]["signature"], "rsa-pss")
+        before = len(self.sandbox.ca_requests())
+        renewed = self.cli("renew", "pssrenew", "--force", "--ca-bundle", self.info["ca_bundle"],
+                           env={"CERTENROLL_PASSWORD": self.sandbox.password()})
+        self.assertExit(renewed, 0)
+        self.assertEqual(renewed.json["certificates"][0]["status"], "renewed")
+        # The CA got a CMS renewal (its old-key signature checked, PSS or not, by
+        # sandboxd/submission.py) wrapping a PSS-signed PKCS#10: WebServer does not ask for PSS.
+        new = self.sandbox.ca_requests()[before:]
+        self.assertEqual([(r["kind"], r["renewal"], r["status"]) for r in new],
+                         [("cms-pkcs10", True, "issued")], new)
+        self.assertIn("Signature Algorithm: rsassaPss",
+                      request_text(self.sandbox, {"ca": new[0]["ca"], "request_id": new[0]["id"]}))

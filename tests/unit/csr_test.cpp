@@ -555,9 +555,24 @@ TEST_CASE("ML-DSA requests and renewal CMS (OpenSSL 3.5+ builds)") {
 
         const Certificate old_cert = self_signed(key.get(), nullptr);
 
-        // Renewal CMS with an ML-DSA key: refused for now (TODO in crypto/cms.cpp).
-        CHECK(kind_of([&] { sign_renewal_request(der, old_cert, key.get(), "SHA256"); }) ==
-              ErrorKind::Usage);
+        // Renewal CMS (RFC 9882): digestAlgorithm SHA-512, signatureAlgorithm the ML-DSA OID
+        // without parameters, signed attributes, and OpenSSL's own CMS_verify accepts it.
+        const Bytes cms_der = sign_renewal_request(der, old_cert, key.get(), "SHA256");
+        const unsigned char* cursor = cms_der.data();
+        const CmsPtr cms(d2i_CMS_ContentInfo(nullptr, &cursor, static_cast<long>(cms_der.size())));
+        REQUIRE(cms);
+        CMS_SignerInfo* signer = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0);
+        REQUIRE(signer != nullptr);
+        X509_ALGOR* digest = nullptr;
+        X509_ALGOR* signature = nullptr;
+        CMS_SignerInfo_get0_algs(signer, nullptr, nullptr, &digest, &signature);
+        CHECK(algorithm_of(digest).first == "2.16.840.1.101.3.4.2.3");
+        CHECK(algorithm_of(signature) == std::pair<std::string, bool>{oid, false});
+        CHECK(CMS_signed_get_attr_count(signer) >= 3);
+        BioPtr out(BIO_new(BIO_s_mem()));
+        CHECK(CMS_verify(cms.get(), nullptr, nullptr, nullptr, out.get(),
+                         CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) == 1);
+        CHECK(bio_contents(out.get()) == der);
         ERR_clear_error();
     }
 }

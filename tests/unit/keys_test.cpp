@@ -13,6 +13,7 @@
 #include "crypto/ossl.hpp"
 #include "error.hpp"
 #include "keys/key_backend.hpp"
+#include "keys/pkcs11_key.hpp"
 #include "keys/software_key.hpp"
 #include "temp_dir.hpp"
 
@@ -132,6 +133,29 @@ TEST_CASE("ML-DSA key types: parsed on every build, generated from OpenSSL 3.5 o
         const std::string pem = private_key_to_pem(key.get(), "secret");
         const auto loaded = private_key_from_pem(pem, "secret", "test key");
         CHECK(EVP_PKEY_eq(loaded.get(), key.get()) == 1);
+    }
+}
+
+TEST_CASE("ML-DSA on a PKCS#11 token: refused before any module or token is opened") {
+    // libp11 turns no ML-DSA token key into an EVP_PKEY. The module named here does not exist:
+    // opening it would fail differently, so the refusal comes first, on every build.
+    Pkcs11Settings settings;
+    settings.module = "/nonexistent/certenroll-test-module.so";
+    settings.token_uri = "pkcs11:token=none";
+    settings.pin = [](const std::string&) -> std::string {
+        FAIL("no PIN may be asked for");
+        return "";
+    };
+    Pkcs11KeyBackend backend(settings);
+    for (const char* type : {"ml-dsa-44", "ml-dsa-65", "ml-dsa-87"}) {
+        CAPTURE(std::string(type));
+        const KeySpec spec = parse_key_type(type);
+        const Error refused = error_of([&] { backend.generate(spec); });
+        CHECK(refused.kind() == ErrorKind::Usage);
+        CHECK(refused.message() == describe(spec) +
+                                       " keys on a PKCS#11 token are not supported (libp11 has "
+                                       "no ML-DSA keys)");
+        CHECK(refused.hint().find("--key-backend software") != std::string::npos);
     }
 }
 

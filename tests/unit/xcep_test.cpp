@@ -57,7 +57,10 @@ std::string replace_once(std::string text, const std::string& from, const std::s
 
 const std::string xcep_ns(soap::ns::xcep);
 
-const xcep::Template& get_template(const xcep::Policy& policy, const std::string& name) {
+// `name` is a C string: a std::string temporary bound to a reference parameter makes g++ 14's
+// -Wdangling-reference flag every `const auto& t = get_template(policy, "X")` (the Debian 13
+// stage).
+const xcep::Template& get_template(const xcep::Policy& policy, const char* name) {
     const auto* t = policy.find_template(name);
     REQUIRE_MESSAGE(t != nullptr, "no template " << name);
     return *t;
