@@ -43,7 +43,7 @@ struct TrackedFiles {
     std::string key_storage_type;  ///< FILE or NSSDB
     fs::path key;                  ///< FILE: the key file; NSSDB: the database directory
     fs::path certificate;
-    std::string key_pin;  ///< the key file's passphrase (key_pin or the file key_pin_file names)
+    SecretString key_pin;  ///< the key file's passphrase (key_pin or the file key_pin_file names)
     /// Set while certmonger has made a new key for the request (getcert rekey): the new key is
     /// then in "<key file>.<marker>.key" until the certificate is issued (certmonger 0.79.17).
     std::string key_next_marker;

@@ -30,7 +30,7 @@ struct Credentials {
     SecretString password;           ///< resolved secret: never logged, never in errors; cleansed
     std::string client_certificate;  ///< PEM file of the TLS client certificate
     std::string client_key;          ///< key reference: PEM file (later pkcs11: URI, TPM blob)
-    std::string client_key_passphrase;
+    SecretString client_key_passphrase;
     std::string spn;        ///< Kerberos service principal; empty = HTTP@<host of the URL>
     std::string keytab;     ///< Kerberos: acquire from this keytab into a private cache
     std::string principal;  ///< Kerberos: the client principal (with --keytab, or from a cache)

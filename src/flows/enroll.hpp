@@ -30,7 +30,7 @@ struct EnrollRequest {
     std::optional<keys::KeySpec> key_spec;  ///< default: what the template asks for
     std::string
         existing_key;  ///< reuse this key file (retry after a failure) instead of generating
-    std::string key_passphrase;            ///< encrypts the key file when non-empty
+    SecretString key_passphrase;           ///< encrypts the key file when non-empty
     std::string key_backend = "software";  ///< where a new key is generated: software, pkcs11, tpm
     bool store_on_token = false;  ///< also put the issued certificate on the token beside the key
     std::string subject;

@@ -18,6 +18,7 @@
 #include "flows/issuance.hpp"
 #include "flows/policy.hpp"
 #include "keys/key_backend.hpp"
+#include "secret.hpp"
 #include "store/state.hpp"
 
 namespace certenroll::flows {
@@ -86,7 +87,7 @@ struct CsrEnrollRequest {
     /// it the certificate is managed for renew like an enrolled one; without it the record says
     /// renewable=false.
     std::string key_reference;
-    std::string key_passphrase;
+    SecretString key_passphrase;
     store::OutputPaths outputs;  ///< no key and no PFX: certificate, chain, fullchain, DER, p7b
     std::filesystem::path out_dir;
     OutputFormats formats;

@@ -38,7 +38,7 @@ struct RenewOptions {
     bool key_based = false;
     std::optional<keys::KeySpec> key_spec;  ///< new-key algorithm; default: like the old key
     /// Resolved per record from `settings` (key_passphrase, pfx_password) when left empty.
-    std::string key_passphrase;
+    SecretString key_passphrase;
     /// Where a new key is generated; default: the backend of the key being replaced.
     std::optional<std::string> key_backend;
     bool store_on_token = false;  ///< also put the renewed certificate on the token

@@ -77,11 +77,11 @@ EnrollOutcome ask_and_install(const Context& context, const RetrieveRequest& req
             ? with_settings(request.connection, settings, request.read_secret)
             : with_transport_settings(request.connection, settings, request.read_secret);
     connection.ces_url = ces_url;
-    const std::string key_passphrase =
+    const SecretString key_passphrase =
         !request.key_passphrase.empty()
             ? request.key_passphrase
-            : optional_secret(request.read_secret, settings.key_passphrase, nullptr,
-                              "--key-passphrase-file");
+            : SecretString(optional_secret(request.read_secret, settings.key_passphrase, nullptr,
+                                           "--key-passphrase-file"));
     const SecretString pfx_password =
         !request.pfx_password.empty() || pending.outputs.pfx.empty()
             ? request.pfx_password

@@ -19,7 +19,7 @@ struct RetrieveRequest {
     std::string request_id;  ///< empty with `all`
     bool all = false;
     /// Empty: each record's reference (`settings`), else $CERTENROLL_PFX_PASSWORD.
-    std::string key_passphrase;
+    SecretString key_passphrase;
     SecretString pfx_password;
     /// Use each record's own authentication (mode, user, Kerberos settings, where its secrets
     /// are): no --auth was typed. `connection` then holds no credentials; with --auth, it holds

@@ -58,7 +58,7 @@ std::shared_ptr<EVP_PKEY> generate_key(const KeySpec& spec) {
 
 }  // namespace
 
-SoftwareKeyBackend::SoftwareKeyBackend(std::string passphrase)
+SoftwareKeyBackend::SoftwareKeyBackend(SecretString passphrase)
     : passphrase_(std::move(passphrase)) {}
 
 Key SoftwareKeyBackend::generate(const KeySpec& spec) {

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "keys/key_backend.hpp"
+#include "secret.hpp"
 
 namespace certenroll::keys {
 
@@ -15,7 +16,7 @@ namespace certenroll::keys {
 class SoftwareKeyBackend : public KeyBackend {
   public:
     /// `passphrase` decrypts encrypted key files in load(); empty means unencrypted files.
-    explicit SoftwareKeyBackend(std::string passphrase = {});
+    explicit SoftwareKeyBackend(SecretString passphrase = {});
     std::string_view name() const override { return "software"; }
     Key generate(const KeySpec& spec) override;
     /// Reads the PEM file at `reference`; missing or unreadable → local Error, wrong passphrase
@@ -23,7 +24,7 @@ class SoftwareKeyBackend : public KeyBackend {
     Key load(const std::string& reference) override;
 
   private:
-    std::string passphrase_;
+    SecretString passphrase_;
 };
 
 /// PKCS#8 PEM of `key`: unencrypted when `passphrase` is empty, else AES-256-CBC (PBKDF2).
