@@ -41,7 +41,7 @@ class Prescan {
                 if (open_ == 0)  // tinyxml2 ignores an end tag outside any element
                     malformed("end tag without a start tag", lt);
                 --open_;
-                pos = past(">", lt + 2, lt, "unterminated end tag");
+                pos = end_tag(lt);
             } else if (markup.starts_with("!--")) {
                 count_node(lt);
                 pos = past("-->", lt + 4, lt, "unterminated comment");
@@ -108,6 +108,26 @@ class Prescan {
                 doc_[pos] != '>')
                 malformed("expected whitespace before an attribute", pos);
         }
+    }
+
+    /// Reads an end tag, '</' Name S? '>' (XML 1.0, production 42); returns the position after
+    /// it. Anything more is refused: tinyxml2 reads attributes in an end tag and takes "</a/>" for
+    /// an empty element, a node (and attributes) this count would never have seen.
+    std::size_t end_tag(std::size_t lt) {
+        std::size_t pos = lt + 2;
+        while (pos < doc_.size() && !is_xml_space(doc_[pos]) && doc_[pos] != '>' &&
+               doc_[pos] != '/' && doc_[pos] != '<' && doc_[pos] != '"' && doc_[pos] != '\'' &&
+               doc_[pos] != '=')
+            ++pos;
+        if (pos == lt + 2)
+            malformed("expected an element name after '</'", lt);
+        while (pos < doc_.size() && is_xml_space(doc_[pos]))
+            ++pos;
+        if (pos == doc_.size())
+            malformed("unterminated end tag", lt);
+        if (doc_[pos] != '>')
+            malformed("an end tag holds only the element's name", pos);
+        return pos + 1;
     }
 
     /// Every '&' in character data or an attribute value [begin, end) starts a predefined entity
