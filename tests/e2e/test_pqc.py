@@ -132,14 +132,19 @@ class MlDsaTest(cli.CustomSandboxTest, cli.SandboxTest):
                 self.assertEqual([(r["kind"], r["renewal"], r["status"]) for r in new],
                                  [("cms-pkcs10", True, "issued")], new)
 
-    def test_pending_ml_dsa_request_retrieved_after_approval(self):
-        pending = self.enroll("MLDSA65Approval", "pend65")
+    def approve_and_retrieve(self, pending):
+        """A pending enrollment (exit 3) approved by the CA manager, then collected with
+        retrieve-pending (exit 0); the files it wrote."""
         self.assertExit(pending, 3)
         self.sandbox.approve(pending.json["ca"], pending.json["request_id"])
         done = self.cli("retrieve-pending", pending.json["request_id"], *self.user(),
                         "--ca-bundle", self.info["ca_bundle"])
         self.assertExit(done, 0)
-        files = done.json["files"]
+        return done.json["files"]
+
+    def test_pending_ml_dsa_request_retrieved_after_approval(self):
+        pending = self.enroll("MLDSA65Approval", "pend65")
+        files = self.approve_and_retrieve(pending)
         self.assertKeyMatches(files["cert"], files["key"])
         self.assertIn("ML-DSA-65", cli.openssl("pkey", "-in", files["key"], "-noout", "-text"))
         self.assertIn("CN=Sandbox-MLDSA-CA", certificate_text(files["cert"]).replace(" = ", "="))
@@ -179,12 +184,7 @@ class MlDsaTest(cli.CustomSandboxTest, cli.SandboxTest):
         # certificate and its CertificateVerify are ML-DSA (OpenSSL 3.5 on both sides).
         pending = self.cli("enroll", *self.cep(), *self.user(), "--template",
                            "MLDSA65KeyBasedRenewal", "--name", "kbr65", "--cn", "kbr65")
-        self.assertExit(pending, 3)
-        self.sandbox.approve(pending.json["ca"], pending.json["request_id"])
-        done = self.cli("retrieve-pending", pending.json["request_id"], *self.user(),
-                        "--ca-bundle", self.info["ca_bundle"])
-        self.assertExit(done, 0)
-        files = done.json["files"]
+        files = self.approve_and_retrieve(pending)
         old_serial = cli.openssl("x509", "-in", files["cert"], "-noout", "-serial")
         before = len(self.sandbox.requests())
         # No password: the ML-DSA certificate is the only credential.
