@@ -21,6 +21,9 @@ std::string temporary_suffix();
 /// flushes it to stable storage. Throws a local Error naming the path.
 void write_new_file_durably(const std::filesystem::path& path, std::string_view data,
                             std::filesystem::perms mode);
+/// The same without the flush: complete for every reader unless the machine loses power first.
+void write_new_file(const std::filesystem::path& path, std::string_view data,
+                    std::filesystem::perms mode);
 
 /// Atomically puts `source` in place of `target` (same directory). Throws a local Error.
 void replace_file(const std::filesystem::path& source, const std::filesystem::path& target);

@@ -115,7 +115,9 @@ std::string temporary_suffix() {
     return out.str();
 }
 
-void write_new_file_durably(const fs::path& path, std::string_view data, fs::perms mode) {
+namespace {
+
+void write_new(const fs::path& path, std::string_view data, fs::perms mode, bool flush) {
     // The mode is set at creation so a private key is never readable by others, not even briefly.
     FileDescriptor fd(
         ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode)));
@@ -136,12 +138,22 @@ void write_new_file_durably(const fs::path& path, std::string_view data, fs::per
         }
         written += static_cast<std::size_t>(n);
     }
-    if (::fsync(fd.get()) != 0) {
+    if (flush && ::fsync(fd.get()) != 0) {
         fail(path, "flush", errno);
     }
     if (::close(fd.release()) != 0) {
         fail(path, "close", errno);
     }
+}
+
+}  // namespace
+
+void write_new_file_durably(const fs::path& path, std::string_view data, fs::perms mode) {
+    write_new(path, data, mode, true);
+}
+
+void write_new_file(const fs::path& path, std::string_view data, fs::perms mode) {
+    write_new(path, data, mode, false);
 }
 
 void replace_file(const fs::path& source, const fs::path& target) {

@@ -80,7 +80,9 @@ std::string temporary_suffix() {
     return out.str();
 }
 
-void write_new_file_durably(const fs::path& path, std::string_view data, fs::perms mode) {
+namespace {
+
+void write_new(const fs::path& path, std::string_view data, fs::perms mode, bool flush) {
     SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), nullptr, FALSE};
     PSECURITY_DESCRIPTOR descriptor = nullptr;
     // D:P = protected DACL; (A;;FA;;;OW) = full access for the owner only.
@@ -106,9 +108,19 @@ void write_new_file_durably(const fs::path& path, std::string_view data, fs::per
         }
         written += chunk;
     }
-    if (!FlushFileBuffers(file.get())) {
+    if (flush && !FlushFileBuffers(file.get())) {
         fail(path, "flush", GetLastError());
     }
+}
+
+}  // namespace
+
+void write_new_file_durably(const fs::path& path, std::string_view data, fs::perms mode) {
+    write_new(path, data, mode, true);
+}
+
+void write_new_file(const fs::path& path, std::string_view data, fs::perms mode) {
+    write_new(path, data, mode, false);
 }
 
 void replace_file(const fs::path& source, const fs::path& target) {

@@ -24,21 +24,37 @@ WriteStepObserver step_observer = nullptr;
 
 }  // namespace
 
-void write_file_atomic_unsynced_directory(const fs::path& path, std::string_view data,
-                                          fs::perms mode) {
+namespace {
+
+void write_file_atomic(const fs::path& path, std::string_view data, fs::perms mode,
+                       bool flush_file) {
     const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
     std::error_code ec;
     if (!fs::exists(parent, ec))
         create_private_directories(parent);
     const fs::path temporary = fs::path(path).concat(platform::temporary_suffix());
     try {
-        platform::write_new_file_durably(temporary, data, mode);
+        if (flush_file)
+            platform::write_new_file_durably(temporary, data, mode);
+        else
+            platform::write_new_file(temporary, data, mode);
         write_step("temporary-written");
         platform::replace_file(temporary, path);
     } catch (...) {
         fs::remove(temporary, ec);
         throw;
     }
+}
+
+}  // namespace
+
+void write_file_atomic_unsynced_directory(const fs::path& path, std::string_view data,
+                                          fs::perms mode) {
+    write_file_atomic(path, data, mode, true);
+}
+
+void write_file_atomic_unsynced(const fs::path& path, std::string_view data, fs::perms mode) {
+    write_file_atomic(path, data, mode, false);
 }
 
 void write_file_atomic(const fs::path& path, std::string_view data, fs::perms mode) {

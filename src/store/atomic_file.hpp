@@ -24,6 +24,13 @@ void write_file_atomic_unsynced_directory(
     std::filesystem::perms mode = std::filesystem::perms::owner_read |
                                   std::filesystem::perms::owner_write);
 
+/// write_file_atomic() without any fsync: atomic for readers and against a killed process, but
+/// after a power failure the file may be missing or empty. Only for files whose loss is harmless
+/// and whose readers take an empty or unreadable file for a missing one (the key-attempt note).
+void write_file_atomic_unsynced(const std::filesystem::path& path, std::string_view data,
+                                std::filesystem::perms mode = std::filesystem::perms::owner_read |
+                                                              std::filesystem::perms::owner_write);
+
 /// Creates `dir` and its missing parents, each new one 0700 (private keys live below the state
 /// directory); directories that already exist keep their mode. Throws a local Error.
 void create_private_directories(const std::filesystem::path& dir);

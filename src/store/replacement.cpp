@@ -75,7 +75,7 @@ FileSetReplacement::FileSetReplacement(fs::path journal_dir, std::string name)
 }
 
 FileSetReplacement::~FileSetReplacement() {
-    if (journaled_)
+    if (switching_)
         return;
     std::error_code ec;
     for (const auto& path : written_)
@@ -105,9 +105,47 @@ void FileSetReplacement::stage_existing(const fs::path& staged, const fs::path& 
     staged_.push_back({staged, path, true});
 }
 
+bool FileSetReplacement::replaces_anything() const {
+    return std::any_of(staged_.begin(), staged_.end(), [](const Rename& rename) {
+        std::error_code ec;
+        return fs::exists(fs::symlink_status(rename.final, ec));
+    });
+}
+
+void FileSetReplacement::install_new() {
+    // From the first rename on, a staged file may be in place under its final name: the
+    // destructor must leave the files alone.
+    switching_ = true;
+    auto directory_of = [](const fs::path& path) {
+        return path.has_parent_path() ? path.parent_path() : fs::path(".");
+    };
+    try {
+        std::vector<fs::path> directories;
+        for (std::size_t i = 0; i + 1 < staged_.size(); ++i) {
+            switch_in(staged_[i].staged, staged_[i].final, false);
+            const fs::path dir = directory_of(staged_[i].final);
+            if (std::find(directories.begin(), directories.end(), dir) == directories.end())
+                directories.push_back(dir);
+        }
+        for (const auto& dir : directories)
+            platform::sync_directory(dir);
+        // The commit point: every other file is in place and durable before this one is.
+        switch_in(staged_.back().staged, staged_.back().final, false);
+    } catch (const Error& error) {
+        throw Error(ErrorKind::Local, error.message(),
+                    "fix the permissions, then run the same command again");
+    }
+    platform::sync_directory(directory_of(staged_.back().final));
+}
+
 void FileSetReplacement::commit() {
     if (staged_.empty())
         return;
+    if (!replaces_anything()) {
+        install_new();
+        staged_.clear();
+        return;
+    }
     json renames = json::array();
     for (const auto& rename : staged_) {
         if (rename.keep_previous)
@@ -120,7 +158,7 @@ void FileSetReplacement::commit() {
     const fs::path journal = journal_path(journal_dir_, name_);
     remove_stale_temporaries(journal_dir_);
     write_file_atomic(journal, json{{"renames", renames}}.dump(2) + "\n");
-    journaled_ = true;
+    switching_ = true;
     write_step("journaled");
     run_journal(journal);
     staged_.clear();

@@ -305,6 +305,13 @@ TEST_CASE("a key attempt is noted, found by name, and removed") {
     CHECK_FALSE(state.find_key_attempt("web"));
     state.remove_key_attempt("web");  // twice: nothing to do
     CHECK_THROWS_AS(state.save_key_attempt("../x", dir.path / "k"), Error);
+    // The note is not synced: a power failure can leave it empty or cut short. Either is no
+    // note (the next enroll then refuses to overwrite the key file), never an error.
+    for (const std::string& left :
+         {std::string(), std::string("{\"name\": \"web\", \"ke"), std::string(4, '\0')}) {
+        store::write_file_atomic(dir.path / "attempts" / "web.json", left);
+        CHECK_FALSE(state.find_key_attempt("web"));
+    }
 }
 
 TEST_CASE("record names cannot escape the state directory") {
@@ -496,6 +503,7 @@ TEST_CASE("a file set clears stale temporaries beside it, and reports each write
     fs::create_directories(journal);
     const auto stale_journal = dir.write("journal/web1.json.tmp.4194305.1", "{}");
     store::write_file_atomic(dir.path / "key.pem.next", "new key");
+    store::write_file_atomic(dir.path / "cert.pem", "old cert");  // a replacement: journaled
     observed_steps.clear();
     store::set_write_step_observer(record_step);
     {
@@ -511,6 +519,68 @@ TEST_CASE("a file set clears stale temporaries beside it, and reports each write
     CHECK(observed_steps ==
           std::vector<std::string>{"temporary-written", "staged", "temporary-written", "journaled",
                                    "switched-in", "switched-in", "journal-removed"});
+}
+
+namespace {
+
+// At each step of a first installation: which of the set's files are in place.
+std::vector<fs::path> installed_files;
+std::vector<std::vector<bool>> in_place_at_each_switch;
+
+void record_files_in_place(std::string_view step) {
+    if (step != "switched-in")
+        return;
+    std::vector<bool> in_place;
+    for (const auto& path : installed_files)
+        in_place.push_back(fs::exists(path));
+    in_place_at_each_switch.push_back(in_place);
+}
+
+}  // namespace
+
+TEST_CASE("a first installation needs no journal: the record is switched in after its files") {
+    TempDir dir;
+    store::StateDirectory state(dir.path);
+    const auto live = dir.path / "live" / "web1";
+    store::ManagedCertificate record;
+    record.name = "web1";
+    record.serial = "01";
+    installed_files = {live / "chain.pem", live / "cert.pem",
+                       dir.path / "certificates" / "web1.json"};
+    in_place_at_each_switch.clear();
+    store::set_write_step_observer(record_files_in_place);
+    {
+        store::FileSetReplacement set(state.journal_dir(), "web1");
+        set.stage(live / "chain.pem", "chain", fs::perms::owner_read | fs::perms::owner_write);
+        set.stage(live / "cert.pem", "cert", fs::perms::owner_read | fs::perms::owner_write);
+        state.save_certificate(record, &set);
+        CHECK_FALSE(state.find_certificate("web1"));
+        set.commit();
+    }
+    store::set_write_step_observer(nullptr);
+    // One switch per file, in the order staged; the record, last, only with both files there.
+    CHECK(in_place_at_each_switch == std::vector<std::vector<bool>>{{true, false, false},
+                                                                    {true, true, false},
+                                                                    {true, true, true}});
+    CHECK(state.find_certificate("web1")->serial == "01");
+    CHECK(*store::read_file(live / "cert.pem") == "cert");
+    CHECK_FALSE(fs::exists(live / "cert.pem.new"));
+    CHECK_FALSE(fs::exists(live / "cert.pem.prev"));
+    CHECK_FALSE(fs::exists(state.journal_dir() / "web1.json"));
+
+    // Once anything it would replace exists, the same set goes through the journal again.
+    observed_steps.clear();
+    store::set_write_step_observer(record_step);
+    {
+        store::FileSetReplacement set(state.journal_dir(), "web1");
+        set.stage(live / "cert.pem", "cert 2", fs::perms::owner_read | fs::perms::owner_write);
+        set.commit();
+    }
+    store::set_write_step_observer(nullptr);
+    CHECK(observed_steps == std::vector<std::string>{"temporary-written", "staged",
+                                                     "temporary-written", "journaled",
+                                                     "switched-in", "journal-removed"});
+    CHECK(*store::read_file(live / "cert.pem.prev") == "cert");
 }
 
 // Regression (tests/fuzz, fuzz_state): a time or period beyond what the clock can hold
