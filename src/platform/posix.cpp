@@ -26,7 +26,6 @@
 #include <cstring>
 #include <iomanip>
 #include <limits>
-#include <random>
 #include <sstream>
 #include <utility>
 
@@ -106,13 +105,6 @@ Ownership with_user_names(Ownership found) {
     found.owner = user_text(static_cast<uid_t>(found.owner_uid));
     found.current_user = user_text(static_cast<uid_t>(found.effective_uid));
     return found;
-}
-
-std::string temporary_suffix() {
-    std::random_device random;
-    std::ostringstream out;
-    out << ".tmp." << ::getpid() << "." << std::hex << random();
-    return out.str();
 }
 
 namespace {
@@ -205,17 +197,25 @@ std::optional<OwnedContent> read_file_with_ownership(const fs::path& path, bool 
     OwnedContent result{{}, ownership_from(st)};
     if (!S_ISREG(st.st_mode))  // a directory, FIFO or device: not read at all
         return result;
-    char buffer[65536];
+    // Straight into the string, sized from fstat (up to 1 MiB: a sparse file's size is no
+    // promise) plus room to see the end; growing if the file did. No large buffer on the stack,
+    // whose pages a short-lived process would fault in for a few hundred bytes.
+    std::string& content = result.content;
+    std::size_t used = 0;
+    content.resize(std::min<std::size_t>(static_cast<std::size_t>(st.st_size), 1u << 20) + 1);
     for (;;) {
-        const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+        if (used == content.size())
+            content.resize(content.size() * 2);
+        const ssize_t n = ::read(fd.get(), content.data() + used, content.size() - used);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             fail(path, "read", errno);
         if (n == 0)
             break;
-        result.content.append(buffer, static_cast<std::size_t>(n));
+        used += static_cast<std::size_t>(n);
     }
+    content.resize(used);
     return result;
 }
 

@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <utility>
 
@@ -72,13 +71,6 @@ std::optional<fs::path> environment_path(const char* name) {
 }
 
 }  // namespace
-
-std::string temporary_suffix() {
-    std::random_device random;
-    std::ostringstream out;
-    out << ".tmp." << GetCurrentProcessId() << "." << std::hex << random();
-    return out.str();
-}
 
 namespace {
 

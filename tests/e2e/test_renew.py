@@ -299,6 +299,11 @@ class RenewTest(cli.SandboxTest):
         entry = result.json["certificates"][0]
         self.assertEqual(entry["status"], "renewed")
         self.assertEqual(entry["deploy_hook_status"], 7)
+        # Given empty, it removes the saved hook: the next renewal runs none.
+        self.assertExit(self.renew("hooked", "--force", "--deploy-hook", ""), 0)
+        result = self.renew("hooked", "--force")
+        self.assertExit(result, 0)
+        self.assertNotIn("deploy_hook_status", result.json["certificates"][0])
 
     def test_pending_renewal_then_retrieve_switches_the_new_key_in(self):
         files = self.enroll_pending_then_issue()

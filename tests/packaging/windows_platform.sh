@@ -55,7 +55,8 @@ int main(int argc, char**) {
 }
 CPP
 "$cxx" -std=c++20 -Wall -Wextra -Werror -Isrc -o "$out/platform-check.exe" \
-  src/platform/windows.cpp src/platform/trust.cpp src/platform/ip_address.cpp src/error.cpp \
+  src/platform/windows.cpp src/platform/temporary_suffix.cpp src/platform/trust.cpp \
+  src/platform/ip_address.cpp src/error.cpp \
   "$out/main.cpp" -ladvapi32 \
   -lws2_32 -static
 test -s "$out/platform-check.exe"

@@ -6,11 +6,13 @@
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "error.hpp"
+#include "platform/platform.hpp"
 #include "platform/trust.hpp"
 #include "skip.hpp"
 #include "store/atomic_file.hpp"
@@ -738,6 +740,36 @@ void check_config_refused(const fs::path& path, const std::string& words) {
 }
 
 }  // namespace
+
+TEST_CASE("trusted files are read whole, whatever their size says") {
+    TempDir dir;
+    // Larger than any first read: the content grows past the size fstat gave.
+    std::string large(300 * 1024 + 7, 'x');
+    for (std::size_t i = 0; i < large.size(); i += 4096)
+        large[i] = static_cast<char>('a' + (i / 4096) % 26);
+    const auto large_file = dir.write("large.json", large);
+    CHECK(read_config(large_file) == large);
+    CHECK(read_config(dir.write("empty.json", "")) == std::string());
+    // A procfs file has st_size 0 and content all the same.
+    const auto status = platform::read_file_with_ownership("/proc/self/status", true);
+    REQUIRE(status.has_value());
+    CHECK(status->content.find("Pid:") != std::string::npos);
+}
+
+TEST_CASE("temporary names: this process's PID, and no two alike") {
+    const std::string prefix = ".tmp." + std::to_string(::getpid()) + ".";
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        const std::string suffix = platform::temporary_suffix();
+        REQUIRE(suffix.rfind(prefix, 0) == 0);
+        const std::string hex = suffix.substr(prefix.size());
+        REQUIRE_FALSE(hex.empty());
+        CHECK(hex.size() <= 8);
+        CHECK(hex.find_first_not_of("0123456789abcdef") == std::string::npos);
+        seen.insert(suffix);
+    }
+    CHECK(seen.size() == 1000);
+}
 
 TEST_CASE("a configuration file is read only when no one but its owner (us or root) may write it") {
     TempDir dir;
