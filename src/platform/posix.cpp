@@ -197,9 +197,8 @@ std::optional<OwnedContent> read_file_with_ownership(const fs::path& path, bool 
     OwnedContent result{{}, ownership_from(st)};
     if (!S_ISREG(st.st_mode))  // a directory, FIFO or device: not read at all
         return result;
-    // Straight into the string, sized from fstat (up to 1 MiB: a sparse file's size is no
-    // promise) plus room to see the end; growing if the file did. No large buffer on the stack,
-    // whose pages a short-lived process would fault in for a few hundred bytes.
+    // Straight into the string, no copy through a buffer: sized from fstat (up to 1 MiB, a
+    // sparse file's size being no promise) plus room to see the end, growing if the file did.
     std::string& content = result.content;
     std::size_t used = 0;
     content.resize(std::min<std::size_t>(static_cast<std::size_t>(st.st_size), 1u << 20) + 1);
