@@ -317,6 +317,7 @@ void TlsServer::serve(int fd) {
         ReceivedRequest request;
         const std::string head = buffer.substr(0, head_end);
         buffer.erase(0, head_end + 4);
+        request.body_bytes_with_head = buffer.size();
         std::size_t line_start = 0;
         while (line_start <= head.size()) {
             std::size_t line_end = head.find("\r\n", line_start);

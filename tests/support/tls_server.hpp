@@ -72,6 +72,9 @@ struct ReceivedRequest {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
     std::string client_subject;  ///< subject of the TLS client certificate, if one was sent
+    /// Bytes of the body that came in the same read as the end of the head: the whole body when
+    /// the client wrote a small request at once (one TLS record), 0 when it wrote the body apart.
+    std::size_t body_bytes_with_head = 0;
 
     /// Case-insensitive header lookup; empty if absent.
     std::string header(const std::string& name) const;
