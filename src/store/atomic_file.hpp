@@ -26,7 +26,8 @@ void write_file_atomic_unsynced_directory(
 
 /// write_file_atomic() without any fsync: atomic for readers and against a killed process, but
 /// after a power failure the file may be missing or empty. Only for files whose loss is harmless
-/// and whose readers take an empty or unreadable file for a missing one (the key-attempt note).
+/// and whose readers take an empty or unreadable file for a missing one (the key-attempt note,
+/// the policy cache).
 void write_file_atomic_unsynced(const std::filesystem::path& path, std::string_view data,
                                 std::filesystem::perms mode = std::filesystem::perms::owner_read |
                                                               std::filesystem::perms::owner_write);

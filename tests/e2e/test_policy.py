@@ -121,6 +121,14 @@ class PolicyTest(cli.SandboxTest):
         self.assertFalse(third.json["from_cache"])
         self.assertIn("ignoring unreadable policy cache", third.stderr)
         self.assertEqual(third.json["templates"], first.json["templates"])
+        # Empty, as an entry written without fsync can be after a power failure: a miss too.
+        open(os.path.join(cache_dir, key + ".policy"), "wb").close()
+        fourth = self.cli("policy", *self.cep(), *self.user(), "-v")
+        self.assertExit(fourth, 0)
+        self.assertFalse(fourth.json["from_cache"])
+        self.assertIn("ignoring unreadable policy cache", fourth.stderr)
+        self.assertEqual(fourth.json["templates"], first.json["templates"])
+        self.assertTrue(self.cli("policy", *self.cep(), *self.user()).json["from_cache"])
 
     def test_identity_without_templates_gets_an_empty_list(self):
         result = self.cli("policy", *self.cep(), *self.user("nobody"), json_mode=False)
