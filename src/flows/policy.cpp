@@ -43,7 +43,7 @@ PolicyResult load_policy(const Context& context, const Connection& connection, b
         context.state.policy_cache_dir() / xcep::cache_file_name(connection.cep_url, identity);
     // Writes the entry and drops the first format's file for it, which nothing reads any more.
     // Not synced: a cache whose loss costs one fetch, and whose reader below takes a missing,
-    // empty or cut-short entry for a miss. Syncing it cost each fetch two fsyncs (4 ms here).
+    // empty or cut-short entry for a miss. Syncing it cost every fetch two fsyncs.
     const auto write_cache = [&](const xcep::CacheEntry& entry) {
         store::write_file_atomic_unsynced(cache_path, entry.to_file_text());
         std::error_code ignored;
