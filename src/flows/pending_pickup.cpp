@@ -19,7 +19,8 @@ void mark_failed(RenewResult& result, const Error& error) {
 
 }  // namespace
 
-std::vector<RenewResult> collect_pending(const Context& context, const RenewOptions& options) {
+RenewResult collect_pending_request(const Context& context, const RenewOptions& options,
+                                    const store::PendingRequest& pending) {
     RetrieveRequest request;
     request.connection = options.connection;
     request.connection.cep_url.clear();
@@ -28,6 +29,34 @@ std::vector<RenewResult> collect_pending(const Context& context, const RenewOpti
     request.settings = options.settings;
     request.read_secret = options.read_secret;
     request.all = true;
+    RenewResult result;
+    result.name = pending.name;
+    result.collected_request_id = pending.request_id;
+    result.renewal = std::make_unique<RenewResult::Renewal>();
+    result.renewal->request_id = pending.request_id;
+    result.renewal->ces_url = pending.endpoint.ces_url;
+    result.renewal->files = pending.outputs;
+    const std::string what =
+        (pending.renewal ? "renewal request " : "request ") + pending.request_id;
+    try {
+        auto outcome = retrieve_recorded(context, request, pending);
+        result.warnings = std::move(outcome.warnings);
+        if (outcome.status == EnrollOutcome::Status::Issued) {
+            result.status = RenewResult::Status::Renewed;
+            result.renewal->certificate = outcome.certificate;
+            result.detail = what + " approved: installed, serial " +
+                            (outcome.certificate ? outcome.certificate->serial : "");
+        } else {
+            result.status = RenewResult::Status::Pending;
+            result.detail = what + " is still pending CA manager approval";
+        }
+    } catch (const Error& error) {
+        mark_failed(result, error);
+    }
+    return result;
+}
+
+std::vector<RenewResult> collect_pending(const Context& context, const RenewOptions& options) {
     std::vector<RenewResult> results;
     std::vector<store::PendingRequest> pending_requests;
     try {
@@ -42,31 +71,7 @@ std::vector<RenewResult> collect_pending(const Context& context, const RenewOpti
     for (const auto& pending : pending_requests) {
         if (!pending.denied.empty())
             continue;  // reported when the denial came; final
-        RenewResult result;
-        result.name = pending.name;
-        result.collected_request_id = pending.request_id;
-        result.renewal = std::make_unique<RenewResult::Renewal>();
-        result.renewal->request_id = pending.request_id;
-        result.renewal->ces_url = pending.endpoint.ces_url;
-        result.renewal->files = pending.outputs;
-        const std::string what =
-            (pending.renewal ? "renewal request " : "request ") + pending.request_id;
-        try {
-            auto outcome = retrieve_recorded(context, request, pending);
-            result.warnings = std::move(outcome.warnings);
-            if (outcome.status == EnrollOutcome::Status::Issued) {
-                result.status = RenewResult::Status::Renewed;
-                result.renewal->certificate = outcome.certificate;
-                result.detail = what + " approved: installed, serial " +
-                                (outcome.certificate ? outcome.certificate->serial : "");
-            } else {
-                result.status = RenewResult::Status::Pending;
-                result.detail = what + " is still pending CA manager approval";
-            }
-        } catch (const Error& error) {
-            mark_failed(result, error);
-        }
-        results.push_back(std::move(result));
+        results.push_back(collect_pending_request(context, options, pending));
     }
     return results;
 }

@@ -407,6 +407,8 @@ RenewResult renew_record(const Context& context, const store::ManagedCertificate
         Subject subject = examine(record, options);
         if (!options.force && context.clock() < subject.due_at)
             return skipped(subject.due_at, subject.certificate.not_after());
+        // Never a second renewal while one waits. renew NAME and renew --all have asked about
+        // it already; renewing files (--cert) names the command that does.
         if (const auto pending = pending_renewal(context, record.name)) {
             RenewResult waiting;
             waiting.name = record.name;
@@ -491,6 +493,10 @@ RenewResult renew_one(const Context& context, const std::string& name,
                     "make a new CSR where its key is and run 'certenroll-cli enroll --csr FILE' "
                     "again, or pass --key with the CSR's key to have it renewed");
     }
+    // Its renewal waiting for approval is asked about first, as renew --all does, so that a cron
+    // job renewing one certificate installs it once approved.
+    if (const auto pending = pending_renewal(context, name))
+        return collect_pending_request(context, options, *pending);
     return noted(context, renew_record(context, *record, options, true));
 }
 

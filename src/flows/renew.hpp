@@ -70,8 +70,8 @@ struct RenewResult {
     std::unique_ptr<Renewal> renewal;  ///< set for Renewed and Pending only
     std::vector<std::string> warnings;
     std::optional<Error> error;  ///< set for Failed (and for a failing deploy hook)
-    /// renew --all: the result is about a recorded pending request (an enrollment or a
-    /// renewal) asked about again, not about a renewal submitted in this run.
+    /// The result is about a recorded pending request (an enrollment or a renewal) asked about
+    /// again, not about a renewal submitted in this run.
     std::string collected_request_id;
 };
 
@@ -81,8 +81,9 @@ TimePoint renewal_due_at(TimePoint not_before, TimePoint not_after,
                          long long renewal_period_seconds,
                          const std::optional<std::chrono::seconds>& renew_before);
 
-/// Renews the managed certificate `name` if due. Errors are returned in the result, not thrown,
-/// except usage errors about the arguments themselves.
+/// Renews the managed certificate `name` if due; if a renewal of it waits for approval, asks
+/// about that one instead (installed once approved, as renew_all does). Errors are returned in
+/// the result, not thrown, except usage errors about the arguments themselves.
 RenewResult renew_one(const Context& context, const std::string& name, const RenewOptions& options);
 
 /// First collects every pending request whose answer has come (approved: installed with its

@@ -349,6 +349,52 @@ class RenewTest(cli.SandboxTest):
         self.assertEqual(read(files["key"]), old_key)
         self.assertConsistent(files)
 
+    def test_renew_name_collects_its_own_pending_renewal(self):
+        """renew NAME asks about its certificate's waiting renewal, as renew --all does: a cron
+        job renewing one certificate installs it once approved, without retrieve-pending."""
+        hook_out = os.path.join(self.tmp, "hook.out")
+        files, old_key, rid, ca = self.renewal_waiting("--deploy-hook",
+                                                       "echo deployed >> " + hook_out)
+        submitted = {r.get("request_id") for r in self.ces_requests()}
+
+        # Not approved yet: asked about, still pending (exit 3), nothing installed or sent anew.
+        waiting = self.renew("approval")
+        self.assertExit(waiting, 3)
+        entry = waiting.json["certificates"][0]
+        self.assertEqual((entry["status"], entry["collected_request_id"]), ("pending", rid))
+        self.assertEqual(read(files["key"]), old_key)
+        self.assertTrue(os.path.exists(files["key"] + ".new"))
+
+        self.sandbox.approve(ca, rid)
+        done = self.renew("approval")
+        self.assertExit(done, 0)
+        entry = done.json["certificates"][0]
+        self.assertEqual((entry["status"], entry["collected_request_id"]), ("renewed", rid))
+        self.assertNotEqual(read(files["key"]), old_key)
+        self.assertFalse(os.path.exists(files["key"] + ".new"))
+        self.assertConsistent(files)
+        with open(hook_out) as f:
+            self.assertEqual(f.read(), "deployed\n")
+        self.assertEqual({r.get("request_id") for r in self.ces_requests()}, submitted)
+
+        # Nothing waits any more: the next run is the due check alone.
+        self.assertDueCheckOnly("approval")
+
+    def test_renew_name_reports_its_denied_renewal_once(self):
+        files, old_key, rid, ca = self.renewal_waiting()
+        self.sandbox.deny(ca, rid)
+        denied = self.renew("approval")
+        self.assertExit(denied, 4)
+        entry = denied.json["certificates"][0]
+        self.assertEqual((entry["status"], entry["collected_request_id"]), ("failed", rid))
+        self.assertEqual(entry["error"]["category"], "denied")
+        # The key generated for it is removed; the current files are untouched.
+        self.assertFalse(os.path.exists(files["key"] + ".new"))
+        self.assertEqual(read(files["key"]), old_key)
+        self.assertConsistent(files)
+        # A denial is final: the next run is the due check alone.
+        self.assertDueCheckOnly("approval")
+
     def test_due_check_reads_the_certificate_file_itself(self):
         # Not due is told from the certificate file's own validity (PEM and DER files alike),
         # never from what the record saved.
@@ -405,6 +451,25 @@ class RenewTest(cli.SandboxTest):
         self.assertEqual(by_name["derfile"]["status"], "failed", repr(result))
         self.assertEqual(by_name["pemfile"]["status"], "skipped")
         self.assertEqual(len(self.sandbox.requests()), before)
+
+    def assertDueCheckOnly(self, name):
+        """renew NAME finds the certificate not due and sends nothing."""
+        sent = len(self.sandbox.requests())
+        after = self.renew(name)
+        self.assertExit(after, 0)
+        self.assertEqual(after.json["certificates"][0]["status"], "skipped")
+        self.assertEqual(len(self.sandbox.requests()), sent)
+
+    def renewal_waiting(self, *extra):
+        """A certificate of the approval template, renewed once with a renewal still pending:
+        its files, its key before the renewal, the renewal's request ID and its CA."""
+        files = self.enroll_pending_then_issue()
+        old_key = read(files["key"])
+        result = self.renew("approval", "--force", *extra)
+        self.assertExit(result, 3)
+        rid = result.json["certificates"][0]["request_id"]
+        ca = [r for r in self.ces_requests() if r.get("request_id") == rid][0]["ca"]
+        return files, old_key, rid, ca
 
     def enroll_pending_then_issue(self):
         result = self.cli("enroll", *self.cep(), *self.user(), "--template", "ApprovalRequired",
