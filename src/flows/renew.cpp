@@ -495,7 +495,13 @@ RenewResult renew_one(const Context& context, const std::string& name,
     }
     // Its renewal waiting for approval is asked about first, as renew --all does, so that a cron
     // job renewing one certificate installs it once approved.
-    if (const auto pending = pending_renewal(context, name))
+    std::optional<store::PendingRequest> pending;
+    try {
+        pending = pending_renewal(context, name);
+    } catch (const Error& error) {
+        return noted(context, failed(name, error));
+    }
+    if (pending)
         return collect_pending_request(context, options, *pending);
     return noted(context, renew_record(context, *record, options, true));
 }
