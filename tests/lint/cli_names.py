@@ -28,8 +28,8 @@ Options:
 
 
 def sections(help_text):
-    """{section title, lower case: [its lines]} of a CLI11 help text ("Options:" in 2.1,
-    "OPTIONS:" in 2.4 and later)."""
+    """{section title, lower case: [its lines]} of a CLI11 help text. Titles are matched
+    whatever their case ("Options:" in Debian's 2.1 and 2.4; some releases write "OPTIONS:")."""
     found, current = {}, None
     for line in help_text.splitlines():
         if re.match(r"^[A-Za-z][A-Za-z ]*:$", line):
@@ -48,7 +48,8 @@ def entry_names(lines):
 
 def option_names(lines):
     """Every short and long name, without dashes: the leading words that start with '-'
-    ("-h,--help", or "-h,     --help" and "        --all" in CLI11 2.4 and later)."""
+    ("-h,--help"; also "-h,     --help" and "        --all", the two-column layout of some
+    CLI11 releases)."""
     names = set()
     for line in lines:
         for word in line.split():
